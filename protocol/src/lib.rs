@@ -1,0 +1,26 @@
+//! Kafka wire protocol for Brook, with no I/O: bytes in, typed values out, and back.
+//!
+//! - [`frame`]: the 4-byte size prefix, bounded by `socket.request.max.bytes`.
+//! - [`header`]: request header v0–v2 and response header v0–v1.
+//! - [`api`]: the ApiVersions table Brook advertises.
+//! - [`codec`]: decode a request / encode a response (and the client's mirror image).
+//! - [`records`]: RecordBatch v2, zero-copy, with CRC-32C and compression.
+//! - [`rpc`]: internal broker↔controller and controller↔controller messages.
+//!
+//! Every decoder returns a typed error instead of panicking and never allocates more than
+//! the bytes it was given can justify.
+
+pub mod api;
+pub mod codec;
+pub mod error;
+pub mod frame;
+pub mod header;
+pub mod records;
+pub mod rpc;
+mod wire;
+
+pub use error::{ErrorCode, ProtocolError};
+/// The request and response structs, generated from Kafka's own message schemas.
+pub use kafka_protocol::messages;
+pub use kafka_protocol::messages::ApiKey;
+pub use kafka_protocol::protocol::StrBytes;

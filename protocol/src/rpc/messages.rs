@@ -1,0 +1,256 @@
+//! The internal RPC requests and responses.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::metadata::{BrokerId, Endpoint, MetadataImage, NodeId, PartitionState, VersionedRecord};
+
+/// A request on an internal connection; responses echo the correlation id. One
+/// `WatchMetadata` request is answered by a stream of responses with its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RpcRequest {
+    pub rpc_version: u16,
+    pub correlation_id: u64,
+    pub body: ControllerRequest,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RpcResponse {
+    pub correlation_id: u64,
+    pub body: Result<ControllerResponse, RpcError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ControllerRequest {
+    RegisterBroker(RegisterBroker),
+    BrokerHeartbeat(BrokerHeartbeat),
+    /// Asks for every metadata record after `since_version`, then for new ones as they
+    /// commit. `since_version` 0 (or one too old) gets a snapshot first.
+    WatchMetadata {
+        broker_id: BrokerId,
+        since_version: u64,
+    },
+    CreateTopics(CreateTopics),
+    DeleteTopics {
+        names: Vec<String>,
+    },
+    CreatePartitions {
+        topics: Vec<(String, i32)>,
+    },
+    AlterConfigs(AlterConfigs),
+    AlterPartition(AlterPartition),
+    CommitOffsets(CommitOffsets),
+    FetchOffsets(FetchOffsets),
+    DescribeQuorum,
+    /// Controller-to-controller Raft traffic, serialized by the controller crate.
+    Raft(RaftMessage),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ControllerResponse {
+    RegisterBroker { broker_epoch: i64 },
+    BrokerHeartbeat { fenced: bool, should_shut_down: bool },
+    Metadata(MetadataUpdate),
+    CreateTopics(Vec<TopicResult>),
+    DeleteTopics(Vec<TopicResult>),
+    CreatePartitions(Vec<TopicResult>),
+    AlterConfigs(Vec<ResourceResult>),
+    AlterPartition(Vec<AlterPartitionResult>),
+    CommitOffsets(Vec<OffsetResult>),
+    FetchOffsets(Vec<CommittedOffset>),
+    DescribeQuorum(QuorumInfo),
+    Raft(RaftMessage),
+}
+
+/// Failures any request can meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum RpcError {
+    /// This controller is not the leader; retry at `leader` (unknown during an election).
+    #[error("not the controller; leader is {leader:?}")]
+    NotController { leader: Option<ControllerAddress> },
+    #[error("peer speaks internal RPC version {peer}, this node {ours}")]
+    IncompatibleVersion { peer: u16, ours: u16 },
+    /// The request was understood and refused, with the Kafka error code to report.
+    #[error("kafka error {code}: {message}")]
+    Kafka { code: i16, message: String },
+    #[error("controller error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerAddress {
+    pub node_id: NodeId,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterBroker {
+    pub broker_id: BrokerId,
+    pub incarnation_id: Uuid,
+    pub cluster_id: Option<Uuid>,
+    pub endpoints: Vec<Endpoint>,
+    pub rack: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerHeartbeat {
+    pub broker_id: BrokerId,
+    pub broker_epoch: i64,
+    /// The metadata version the broker has applied.
+    pub metadata_version: u64,
+    /// The broker asks to be fenced (controlled shutdown moves its leaderships away).
+    pub want_shut_down: bool,
+}
+
+/// What a `WatchMetadata` stream delivers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataUpdate {
+    Snapshot(MetadataImage),
+    Records(Vec<VersionedRecord>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatableTopic {
+    pub name: String,
+    /// -1: the cluster default (`num.partitions`).
+    pub num_partitions: i32,
+    /// -1: the cluster default (`default.replication.factor`).
+    pub replication_factor: i16,
+    /// Explicit replica lists per partition, instead of counts.
+    pub assignments: Vec<Vec<BrokerId>>,
+    pub configs: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTopics {
+    pub topics: Vec<CreatableTopic>,
+    pub validate_only: bool,
+}
+
+/// Per-topic outcome; `error_code` 0 is success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicResult {
+    pub name: String,
+    pub topic_id: Option<Uuid>,
+    pub error_code: i16,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConfigResource {
+    Topic(String),
+    Broker(BrokerId),
+    Cluster,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConfigOp {
+    Set(String),
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlterConfigs {
+    pub changes: Vec<(ConfigResource, Vec<(String, ConfigOp)>)>,
+    /// AlterConfigs (not incremental) replaces the whole set: keys not named are removed.
+    pub replace: bool,
+    pub validate_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceResult {
+    pub resource: ConfigResource,
+    pub error_code: i16,
+    pub error_message: Option<String>,
+}
+
+/// A leader asks to change the ISR of partitions it leads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlterPartition {
+    pub broker_id: BrokerId,
+    pub broker_epoch: i64,
+    pub changes: Vec<IsrChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsrChange {
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub leader_epoch: i32,
+    /// The partition epoch the leader last saw; a stale one is refused.
+    pub partition_epoch: i32,
+    pub new_isr: Vec<BrokerId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlterPartitionResult {
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub error_code: i16,
+    /// The state after the change (or the current one, on error).
+    pub state: Option<PartitionState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetCommit {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+    pub commit_timestamp_ms: i64,
+}
+
+/// Commits for one group, applied together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitOffsets {
+    pub group_id: String,
+    pub offsets: Vec<OffsetCommit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetResult {
+    pub topic: String,
+    pub partition: i32,
+    pub error_code: i16,
+}
+
+/// `partitions` empty: every committed offset of the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchOffsets {
+    pub group_id: String,
+    pub partitions: Vec<(String, i32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumInfo {
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub commit_index: u64,
+    pub voters: Vec<VoterInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoterInfo {
+    pub node_id: NodeId,
+    pub address: ControllerAddress,
+    pub matched_index: Option<u64>,
+}
+
+/// One Raft RPC, its payload encoded by the controller crate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftMessage {
+    AppendEntries(#[serde(with = "serde_bytes")] Vec<u8>),
+    Vote(#[serde(with = "serde_bytes")] Vec<u8>),
+    InstallSnapshot(#[serde(with = "serde_bytes")] Vec<u8>),
+}
