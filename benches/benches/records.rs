@@ -8,9 +8,9 @@ const SET_BYTES: usize = 1 << 20;
 
 fn validate_and_assign(c: &mut Criterion) {
     let mut group = c.benchmark_group("record_set");
-    group.throughput(Throughput::Bytes(SET_BYTES as u64));
     for batch_bytes in [16 << 10, 1 << 20] {
         let set = record_set(SET_BYTES, batch_bytes, 1024);
+        group.throughput(Throughput::Bytes(set.len() as u64));
         let label = format!("{}KiB_batches", batch_bytes >> 10);
         group.bench_function(format!("crc32c_raw/{label}"), |b| {
             b.iter(|| crc32c::crc32c(std::hint::black_box(&set)))
@@ -35,7 +35,7 @@ fn validate_and_assign(c: &mut Criterion) {
 fn iterate_records(c: &mut Criterion) {
     let set = record_set(SET_BYTES, 16 << 10, 100);
     let mut group = c.benchmark_group("records");
-    group.throughput(Throughput::Bytes(SET_BYTES as u64));
+    group.throughput(Throughput::Bytes(set.len() as u64));
     group.bench_function("lazy_iterate_100B_values", |b| {
         b.iter(|| {
             let mut values = 0usize;
