@@ -76,8 +76,10 @@ impl RequestHeader {
         if header_version >= 1 {
             match &self.client_id {
                 Some(id) => {
-                    buf.put_i16(id.len().min(i16::MAX as usize) as i16);
-                    buf.put_slice(&id.as_bytes()[..id.len().min(i16::MAX as usize)]);
+                    // An INT16-length string: a longer client id is cut, as it cannot be sent.
+                    let id = &id.as_bytes()[..id.len().min(i16::MAX as usize)];
+                    buf.put_i16(id.len() as i16);
+                    buf.put_slice(id);
                 }
                 None => buf.put_i16(-1),
             }

@@ -13,6 +13,16 @@ use common::default_request;
 
 mod common;
 
+/// The fixed request header fields: api key, version, correlation id 1, null client id.
+fn header_v1(api_key: i16, version: i16) -> BytesMut {
+    let mut frame = BytesMut::new();
+    frame.put_i16(api_key);
+    frame.put_i16(version);
+    frame.put_i32(1);
+    frame.put_i16(-1);
+    frame
+}
+
 fn refused(frame: &[u8]) -> ErrorCode {
     match decode_request(&Bytes::copy_from_slice(frame)) {
         Err(RequestError::Refused { error, .. }) => error.error_code(),
@@ -23,20 +33,12 @@ fn refused(frame: &[u8]) -> ErrorCode {
 #[test]
 fn huge_array_counts_are_refused_without_allocating() {
     // Metadata v0, correlation id, null client id, then a topic array of i32::MAX entries.
-    let mut frame = BytesMut::new();
-    frame.put_i16(3);
-    frame.put_i16(0);
-    frame.put_i32(1);
-    frame.put_i16(-1);
+    let mut frame = header_v1(3, 0);
     frame.put_i32(i32::MAX);
     assert_eq!(refused(&frame), ErrorCode::InvalidRequest);
 
     // Metadata v12 (flexible): a compact array claiming u32::MAX - 1 entries.
-    let mut frame = BytesMut::new();
-    frame.put_i16(3);
-    frame.put_i16(12);
-    frame.put_i32(1);
-    frame.put_i16(-1);
+    let mut frame = header_v1(3, 12);
     frame.put_u8(0); // header tagged fields
     frame.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
     assert_eq!(refused(&frame), ErrorCode::InvalidRequest);
@@ -106,11 +108,7 @@ fn populated_request(key: ApiKey) -> RequestKind {
 #[test]
 fn oversized_strings_and_bytes_are_refused() {
     // SaslAuthenticate v0: auth bytes claiming 2 GiB in a 4-byte body.
-    let mut frame = BytesMut::new();
-    frame.put_i16(36);
-    frame.put_i16(0);
-    frame.put_i32(1);
-    frame.put_i16(-1);
+    let mut frame = header_v1(36, 0);
     frame.put_i32(i32::MAX);
     assert_eq!(refused(&frame), ErrorCode::InvalidRequest);
 }
