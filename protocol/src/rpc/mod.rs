@@ -10,7 +10,7 @@
 mod messages;
 pub mod metadata;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -26,11 +26,14 @@ pub const RPC_VERSION: u16 = 1;
 /// Appends `message` as one frame.
 pub fn encode_frame<T: Serialize>(buf: &mut BytesMut, message: &T) -> Result<(), ProtocolError> {
     let start = begin_frame(buf);
-    let body = postcard::to_extend(message, Vec::new()).map_err(|e| ProtocolError::Encode {
-        what: "rpc message",
-        reason: e.to_string(),
-    })?;
-    buf.extend_from_slice(&body);
+    // Serialize straight into the frame: no intermediate buffer.
+    if let Err(e) = postcard::to_io(message, (&mut *buf).writer()) {
+        buf.truncate(start);
+        return Err(ProtocolError::Encode {
+            what: "rpc message",
+            reason: e.to_string(),
+        });
+    }
     finish_frame(buf, start)
 }
 

@@ -179,3 +179,16 @@ fn image_follows_records_and_ignores_replays() {
     assert_eq!(topic.partitions, vec![moved, partition(1)]);
     assert_eq!(topic.configs["retention.ms"], "1000");
 }
+
+#[test]
+fn failed_encoding_leaves_the_buffer_as_it_was() {
+    struct Unserializable;
+    impl Serialize for Unserializable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refuses to serialize"))
+        }
+    }
+    let mut buf = BytesMut::from(&b"earlier frame"[..]);
+    assert!(encode_frame(&mut buf, &Unserializable).is_err());
+    assert_eq!(&buf[..], b"earlier frame");
+}
