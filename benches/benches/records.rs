@@ -1,7 +1,7 @@
 //! RecordBatch hot path: what a leader does to every produced byte.
 
 use brook_benches::record_set;
-use brook_protocol::records::{BatchView, assign_offsets, validate_record_set};
+use brook_protocol::records::{Batches, assign_offsets, validate_record_set};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const SET_BYTES: usize = 1 << 20;
@@ -39,14 +39,12 @@ fn iterate_records(c: &mut Criterion) {
     group.bench_function("lazy_iterate_100B_values", |b| {
         b.iter(|| {
             let mut values = 0usize;
-            let mut rest = &set[..];
-            while !rest.is_empty() {
-                let batch = BatchView::new(rest).unwrap();
+            for batch in Batches::new(&set) {
+                let batch = batch.unwrap();
                 let payload = batch.records_payload(usize::MAX).unwrap();
                 for record in batch.records(&payload) {
                     values += record.unwrap().value.map_or(0, <[u8]>::len);
                 }
-                rest = &rest[batch.size()..];
             }
             values
         })

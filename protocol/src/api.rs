@@ -82,7 +82,7 @@ pub fn check_supported(api_key: i16, version: i16) -> Result<ApiKey, ProtocolErr
 /// The ApiVersions response body listing [`SUPPORTED_APIS`], with the given error code.
 ///
 /// A client that asked with a version Brook does not serve gets `UNSUPPORTED_VERSION`
-/// encoded as version 0 (see [`crate::codec::api_versions_fallback_version`]) and retries
+/// encoded as version 0 (see [`crate::codec::API_VERSIONS_FALLBACK_VERSION`]) and retries
 /// with a version from this list, as KIP-511 describes.
 pub fn api_versions_response(error: Option<ErrorCode>) -> ApiVersionsResponse {
     ApiVersionsResponse::default()

@@ -74,9 +74,7 @@ pub fn encode_response(
 
 /// The version an ApiVersions response is written in when the client asked with a version
 /// Brook does not serve: 0, which every client can read (KIP-511).
-pub const fn api_versions_fallback_version() -> i16 {
-    0
-}
+pub const API_VERSIONS_FALLBACK_VERSION: i16 = 0;
 
 /// Appends the answer to an ApiVersions request of an unsupported version:
 /// `UNSUPPORTED_VERSION` and the supported table, encoded as version 0.
@@ -85,7 +83,7 @@ pub fn encode_unsupported_api_versions(buf: &mut BytesMut, correlation_id: i32) 
     encode_response(
         buf,
         ApiKey::ApiVersions,
-        api_versions_fallback_version(),
+        API_VERSIONS_FALLBACK_VERSION,
         correlation_id,
         &body,
     )
@@ -109,7 +107,7 @@ pub fn encode_request(buf: &mut BytesMut, header: &RequestHeader, body: &Request
 /// Returns the correlation id and the body.
 ///
 /// An ApiVersions request answered with `UNSUPPORTED_VERSION` comes back as version 0:
-/// decode it with [`api_versions_fallback_version`] when the first attempt fails.
+/// decode it with [`API_VERSIONS_FALLBACK_VERSION`] when the first attempt fails.
 pub fn decode_response(frame: &Bytes, api_key: ApiKey, version: i16) -> Result<(i32, ResponseKind), ProtocolError> {
     let (correlation_id, mut body) = parse_response_header(frame, response_header_version(api_key, version))?;
     let response =
