@@ -1,0 +1,68 @@
+//! Per-partition log settings, named after Kafka's topic configs.
+
+/// Topic-level log settings (Kafka's names and defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll to a new segment when the active one would grow past this.
+    pub segment_bytes: u32,
+    /// `segment.ms`: roll when the active segment's first batch is older than this.
+    pub segment_ms: i64,
+    /// `segment.index.bytes`: room for each segment's offset and time index.
+    pub segment_index_bytes: u32,
+    /// `index.interval.bytes`: log bytes between two index entries.
+    pub index_interval_bytes: u32,
+    /// `flush.messages`: fsync once this many records are unflushed (1 = before every ack).
+    pub flush_messages: i64,
+    /// `flush.ms`: fsync data older than this in the background.
+    pub flush_ms: i64,
+    /// `retention.ms`: delete segments whose newest record is older (-1: keep forever).
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete the oldest segments while the log is bigger (-1: no limit).
+    pub retention_bytes: i64,
+    /// `max.message.bytes`: largest record set accepted in one append.
+    pub max_message_bytes: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            segment_index_bytes: 10 * 1024 * 1024,
+            index_interval_bytes: 4096,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            max_message_bytes: 1024 * 1024 + 12,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Checks the limits Kafka enforces (positions and relative offsets are 32-bit).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.segment_bytes < 1024 || self.segment_bytes > i32::MAX as u32 {
+            return Err(format!(
+                "segment.bytes {} must be within 1024..=2147483647",
+                self.segment_bytes
+            ));
+        }
+        if self.segment_index_bytes < 4096 || self.segment_index_bytes > i32::MAX as u32 {
+            return Err(format!(
+                "segment.index.bytes {} must be at least 4096",
+                self.segment_index_bytes
+            ));
+        }
+        if self.segment_ms < 1 {
+            return Err(format!("segment.ms {} must be positive", self.segment_ms));
+        }
+        if self.flush_messages < 1 || self.flush_ms < 0 {
+            return Err("flush.messages must be at least 1 and flush.ms not negative".to_string());
+        }
+        if self.max_message_bytes == 0 {
+            return Err("max.message.bytes must be positive".to_string());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! The partition log's contract, on real files in temp dirs.
+
+mod common;
+
+use brook_broker::log::{LogError, LogOffsets, PartitionLog};
+use brook_protocol::records::{BatchView, Compression};
+use common::*;
+
+#[test]
+fn appends_get_dense_offsets_and_read_back_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    let mut written = Vec::new();
+    for i in 0..50 {
+        let records = 1 + i % 4;
+        let info = log.append_as_leader(&batch(records, 100, 1000 + i as i64), 7).unwrap();
+        assert_eq!(info.first_offset, written.iter().map(|(_, n)| *n as i64).sum::<i64>());
+        assert_eq!(info.last_offset - info.first_offset + 1, records as i64);
+        written.push((info.first_offset, records));
+    }
+    assert!(log.segment_count() > 3, "small segments roll");
+    let batches = read_all(&log, 0);
+    assert_eq!(batches.len(), 50);
+    for ((offset, bytes), (expected, _)) in batches.iter().zip(&written) {
+        let view = BatchView::new(bytes).unwrap();
+        assert_eq!(*offset, *expected);
+        assert_eq!(view.partition_leader_epoch(), 7);
+        view.validate().expect("CRC still valid after offset assignment");
+    }
+}
+
+#[test]
+fn reads_honour_max_bytes_upper_bound_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    for i in 0..10 {
+        log.append_as_leader(&batch(2, 50, i), 0).unwrap();
+    }
+    let one = batch(2, 50, 0).len();
+    // At least one batch even when max_bytes is smaller (KIP-74).
+    let chunks = log.read(0, 1, i64::MAX).unwrap();
+    assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), one);
+    // A read from the middle of a batch starts at that batch.
+    let chunks = log.read(5, one * 2, i64::MAX).unwrap();
+    assert_eq!(base_offset(&chunks[0]), 4);
+    assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), one * 2);
+    // Nothing at or above the upper bound (a high watermark).
+    let chunks = log.read(0, 1 << 20, 6).unwrap();
+    let last = chunks.last().unwrap();
+    assert!(common::read_all(&log, 0).len() == 10);
+    assert_eq!(
+        brook_protocol::records::Batches::new(last)
+            .last()
+            .unwrap()
+            .unwrap()
+            .next_offset(),
+        6
+    );
+    assert!(log.read(20, 100, i64::MAX).unwrap().is_empty());
+    assert!(matches!(
+        log.read(21, 100, i64::MAX),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+}
+
+#[test]
+fn corrupt_and_oversized_record_sets_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    config.max_message_bytes = 1000;
+    let log = open(dir.path(), config);
+    let mut bad = batch(3, 10, 0);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(matches!(log.append_as_leader(&bad, 0), Err(LogError::Corrupt(_))));
+    assert!(matches!(
+        log.append_as_leader(&batch(1, 2000, 0), 0),
+        Err(LogError::TooLarge { .. })
+    ));
+    assert!(matches!(log.append_as_leader(&[], 0), Err(LogError::Corrupt(_))));
+    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(log.size_bytes(), 0);
+}
+
+#[test]
+fn clean_close_and_reopen_resumes_without_scanning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    for i in 0..40 {
+        log.append_as_leader(&batch(3, 64, i), 1).unwrap();
+    }
+    let before = read_all(&log, 0);
+    assert!(log.close().unwrap());
+    drop(log);
+    let offsets = LogOffsets {
+        recovery_point: 120,
+        ..LogOffsets::default()
+    };
+    let log = PartitionLog::open(dir.path(), small_config(), offsets, true).unwrap();
+    assert_eq!(log.log_end_offset(), 120);
+    assert_eq!(read_all(&log, 0), before);
+    let info = log.append_as_leader(&batch(1, 64, 99), 2).unwrap();
+    assert_eq!(info.first_offset, 120);
+    assert_eq!(
+        log.leader_epochs()
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect::<Vec<_>>(),
+        vec![(1, 0), (2, 120)]
+    );
+}
+
+#[test]
+fn truncation_starts_a_new_segment_and_bytes_already_read_stay_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    for i in 0..20 {
+        log.append_as_leader(&batch(2, 40, i), 3).unwrap();
+    }
+    let held = log.read(30, 1 << 20, i64::MAX).unwrap();
+    let held_copy: Vec<Vec<u8>> = held.iter().map(|b| b.to_vec()).collect();
+    assert!(log.truncate_to(31).unwrap());
+    // Offset 31 is inside the batch 30..=31: the whole batch goes.
+    assert_eq!(log.log_end_offset(), 30);
+    log.append_as_leader(&batch(5, 40, 100), 4).unwrap();
+    assert_eq!(
+        held.iter().map(|b| b.to_vec()).collect::<Vec<_>>(),
+        held_copy,
+        "held bytes unchanged"
+    );
+    let batches = read_all(&log, 0);
+    assert_eq!(batches.last().unwrap().0, 30);
+    assert_eq!(log.end_offset_for_epoch(3), (3, 30));
+    assert_eq!(log.end_offset_for_epoch(4), (4, 35));
+}
+
+#[test]
+fn follower_appends_keep_the_leaders_offsets_and_epochs() {
+    let leader_dir = tempfile::tempdir().unwrap();
+    let follower_dir = tempfile::tempdir().unwrap();
+    let leader = open(leader_dir.path(), small_config());
+    let follower = open(follower_dir.path(), small_config());
+    for (i, epoch) in [(0, 1), (1, 1), (2, 5), (3, 6)] {
+        leader.append_as_leader(&batch(3, 30, i), epoch).unwrap();
+    }
+    let mut next = 0;
+    while next < leader.log_end_offset() {
+        for chunk in leader.read(next, 200, i64::MAX).unwrap() {
+            next = follower.append_as_follower(&chunk).unwrap().last_offset + 1;
+        }
+    }
+    assert_eq!(read_all(&follower, 0), read_all(&leader, 0));
+    assert_eq!(follower.leader_epochs(), leader.leader_epochs());
+    let stale = leader.read(0, 1, i64::MAX).unwrap();
+    assert!(matches!(
+        follower.append_as_follower(&stale[0]),
+        Err(LogError::NonMonotonicOffsets { .. })
+    ));
+}
+
+#[test]
+fn timestamps_find_the_first_record_at_or_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    for i in 0..30 {
+        // Batch i holds timestamps 1000*i .. 1000*i + 3.
+        let compression = if i % 2 == 0 {
+            Compression::None
+        } else {
+            Compression::Lz4
+        };
+        log.append_as_leader(&batch_with(compression, 4, 20, 1000 * i), 0)
+            .unwrap();
+    }
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((0, 0)));
+    assert_eq!(log.offset_for_timestamp(5002).unwrap(), Some((22, 5002)));
+    assert_eq!(log.offset_for_timestamp(7003).unwrap(), Some((31, 7003)));
+    assert_eq!(log.offset_for_timestamp(7004).unwrap(), Some((32, 8000)));
+    assert_eq!(log.offset_for_timestamp(29_004).unwrap(), None);
+    assert_eq!(log.max_timestamp_offset().unwrap(), Some((119, 29_003)));
+}
