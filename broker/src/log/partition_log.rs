@@ -160,7 +160,7 @@ impl PartitionLog {
         self.ensure_open()?;
         let first_offset = self.log_end_offset();
         let last_offset = first_offset + summary.records - 1;
-        let active = self.active_for(records.len(), last_offset, &config)?;
+        let active = self.active_for(records.len(), last_offset, summary.max_timestamp, &config)?;
         let next_offset_after = active
             .append(records, Some((first_offset, leader_epoch)))
             .at(&self.dir)?;
@@ -208,7 +208,7 @@ impl PartitionLog {
         }
         let first_offset = first_offset.unwrap_or(log_end_offset);
         let last_offset = next_offset - 1;
-        let active = self.active_for(records.len(), last_offset, &config)?;
+        let active = self.active_for(records.len(), last_offset, summary.max_timestamp, &config)?;
         let base = active.base_offset();
         let next_offset_after = active.append(records, None).at(&self.dir)?;
         debug_assert!(base <= first_offset);
@@ -229,16 +229,15 @@ impl PartitionLog {
         })
     }
 
-    /// The active segment, rolled first if `len` more bytes (ending at `last_offset`)
-    /// would not fit by `segment.bytes`, its index, its 32-bit relative offsets, or
-    /// its age (`segment.ms`). Called with the append lock held.
-    fn active_for(&self, len: usize, last_offset: i64, config: &LogConfig) -> Result<Arc<Segment>> {
+    /// The active segment, rolled first if the incoming record set (`len` bytes,
+    /// ending at `last_offset`, newest timestamp `max_timestamp`) would not fit by
+    /// `segment.bytes`, its index, its 32-bit relative offsets, or its age
+    /// (`segment.ms`). Called with the append lock held.
+    fn active_for(&self, len: usize, last_offset: i64, max_timestamp: i64, config: &LogConfig) -> Result<Arc<Segment>> {
         let active = self.active();
         let size = active.size();
         let too_big = size > 0 && size + len > config.segment_bytes as usize;
-        let too_old = active
-            .rolling_base_ms()
-            .is_some_and(|base| now_ms().saturating_sub(base) > config.segment_ms);
+        let too_old = active.time_waited_for_roll(now_ms(), max_timestamp) > config.segment_ms;
         let offsets_overflow = last_offset - active.base_offset() > i64::from(i32::MAX);
         if too_big || too_old || offsets_overflow || active.index_is_full() || len > active.room() {
             return self.roll_locked(len, config);
@@ -306,17 +305,22 @@ impl PartitionLog {
         let mut remaining = max_bytes;
         let mut next = offset;
         for segment in self.segments_from(offset) {
-            if next >= upper_bound || (remaining == 0 && !out.is_empty()) {
+            if next >= upper_bound {
                 break;
             }
-            let budget = if out.is_empty() { max_bytes } else { remaining };
-            if let Some(bytes) = segment.read(next, budget, upper_bound).at(&self.dir)? {
-                if !out.is_empty() && bytes.len() > remaining {
-                    break;
+            let min_one = out.is_empty();
+            match segment.read(next, remaining, upper_bound, min_one).at(&self.dir)? {
+                Some(bytes) => {
+                    remaining = remaining.saturating_sub(bytes.len());
+                    next = last_next_offset(&bytes).unwrap_or(next);
+                    out.push(bytes);
                 }
-                remaining = remaining.saturating_sub(bytes.len());
-                next = last_next_offset(&bytes).unwrap_or(next);
-                out.push(bytes);
+                None if min_one => continue,
+                None => break,
+            }
+            // Stopped inside this segment (by the budget or the bound): done.
+            if next < segment.next_offset().at(&self.dir)? {
+                break;
             }
         }
         Ok(out)

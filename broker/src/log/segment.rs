@@ -61,8 +61,10 @@ pub(crate) struct Segment {
     next_offset: AtomicI64,
     /// Largest record timestamp (`UNKNOWN` until loaded, `NO_TIMESTAMP` if none).
     max_timestamp: AtomicI64,
-    /// When `segment.ms` counts from: the first batch's timestamp, or its append time.
-    rolling_base_ms: AtomicI64,
+    /// The first batch's largest timestamp (`UNKNOWN` while empty), which `segment.ms`
+    /// counts from; with no timestamp, it counts from `created_ms`.
+    first_batch_timestamp: AtomicI64,
+    created_ms: i64,
     /// Last read or write, for unmapping idle sealed segments.
     last_used_ms: AtomicI64,
     /// Bytes known to be on disk.
@@ -105,7 +107,8 @@ impl Segment {
             size: AtomicUsize::new(0),
             next_offset: AtomicI64::new(base_offset),
             max_timestamp: AtomicI64::new(NO_TIMESTAMP),
-            rolling_base_ms: AtomicI64::new(UNKNOWN),
+            first_batch_timestamp: AtomicI64::new(UNKNOWN),
+            created_ms: now_ms(),
             last_used_ms: AtomicI64::new(now_ms()),
             flushed_bytes: AtomicUsize::new(0),
             mapping: Mutex::new(Some(mapping)),
@@ -142,7 +145,8 @@ impl Segment {
             size: AtomicUsize::new(size),
             next_offset: AtomicI64::new(UNKNOWN),
             max_timestamp: AtomicI64::new(UNKNOWN),
-            rolling_base_ms: AtomicI64::new(UNKNOWN),
+            first_batch_timestamp: AtomicI64::new(UNKNOWN),
+            created_ms: now_ms(),
             last_used_ms: AtomicI64::new(now_ms()),
             flushed_bytes: AtomicUsize::new(0),
             mapping: Mutex::new(None),
@@ -284,7 +288,8 @@ impl Segment {
             size: AtomicUsize::new(size),
             next_offset: AtomicI64::new(next_offset),
             max_timestamp: AtomicI64::new(indexer.max_timestamp),
-            rolling_base_ms: AtomicI64::new(UNKNOWN),
+            first_batch_timestamp: AtomicI64::new(UNKNOWN),
+            created_ms: now_ms(),
             last_used_ms: AtomicI64::new(now_ms()),
             flushed_bytes: AtomicUsize::new(0),
             mapping: Mutex::new(Some(mapping)),
@@ -300,7 +305,7 @@ impl Segment {
         if size > 0 {
             let first = segment.with_bytes(|bytes| BatchView::new(bytes).map(|b| b.max_timestamp()).ok())?;
             segment
-                .rolling_base_ms
+                .first_batch_timestamp
                 .store(first.flatten().unwrap_or(NO_TIMESTAMP), Ordering::Relaxed);
         }
         Ok(segment)
@@ -330,10 +335,16 @@ impl Segment {
         self.offset_index.is_full() || self.time_index.is_full()
     }
 
-    /// When `segment.ms` counts from (`None` while the segment is empty).
-    pub(crate) fn rolling_base_ms(&self) -> Option<i64> {
-        let base = self.rolling_base_ms.load(Ordering::Relaxed);
-        (base != UNKNOWN).then_some(base)
+    /// How long this segment has waited to roll, Kafka's way: in record time (the
+    /// incoming batch's largest timestamp minus the first batch's) when the first
+    /// batch has a timestamp, else in wall time since the segment was created. An
+    /// empty segment never rolls by time.
+    pub(crate) fn time_waited_for_roll(&self, now_ms: i64, incoming_max_timestamp: i64) -> i64 {
+        match self.first_batch_timestamp.load(Ordering::Relaxed) {
+            UNKNOWN => 0,
+            first if first >= 0 => incoming_max_timestamp.saturating_sub(first),
+            _ => now_ms.saturating_sub(self.created_ms),
+        }
     }
 
     /// The offset after this segment's last batch.
@@ -412,12 +423,11 @@ impl Segment {
             position += view.size();
             at += view.size();
         }
-        if self.rolling_base_ms.load(Ordering::Relaxed) == UNKNOWN {
+        if self.first_batch_timestamp.load(Ordering::Relaxed) == UNKNOWN {
             let first = BatchView::new(target)
                 .map(|b| b.max_timestamp())
                 .unwrap_or(NO_TIMESTAMP);
-            self.rolling_base_ms
-                .store(if first >= 0 { first } else { now_ms() }, Ordering::Relaxed);
+            self.first_batch_timestamp.store(first, Ordering::Relaxed);
         }
         self.max_timestamp
             .store(writer.indexer.max_timestamp, Ordering::Release);
@@ -446,10 +456,16 @@ impl Segment {
         }))
     }
 
-    /// Whole batches starting with the one holding `offset`, up to `max_bytes` (at
-    /// least one batch, KIP-74), none reaching `upper_bound` (an exclusive offset).
-    /// The bytes borrow the mapping: nothing is copied.
-    pub(crate) fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> io::Result<Option<Bytes>> {
+    /// Whole batches starting with the one holding `offset`, up to `max_bytes` (but at
+    /// least one batch if `min_one`, KIP-74), none reaching `upper_bound` (an
+    /// exclusive offset). The bytes borrow the mapping: nothing is copied.
+    pub(crate) fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound: i64,
+        min_one: bool,
+    ) -> io::Result<Option<Bytes>> {
         let Some((mapping, size)) = self.mapped()? else {
             return Ok(None);
         };
@@ -460,7 +476,7 @@ impl Segment {
         };
         let mut end = location.position;
         for batch in Batches::new(&bytes[location.position..]).map_while(Result::ok) {
-            let fits = end + batch.size() - location.position <= max_bytes || end == location.position;
+            let fits = end + batch.size() - location.position <= max_bytes || (min_one && end == location.position);
             if batch.next_offset() > upper_bound || !fits {
                 break;
             }
