@@ -1,6 +1,13 @@
 //! The leader-epoch cache: (epoch, start offset) pairs, one per leader epoch that wrote
 //! to this log, checkpointed to `leader-epoch-checkpoint`. Followers use it to find the
 //! end of their last common epoch with a new leader (KIP-101, KIP-279).
+//!
+//! Changes are made in memory and written (atomically, fsync'd) by [`persist`], which
+//! the log calls before its recovery point passes them: what the checkpoint lacks after
+//! a crash lies above the recovery point, and recovery re-derives it from the batches'
+//! `partitionLeaderEpoch` fields. So a new epoch costs no fsync on the append path.
+//!
+//! [`persist`]: LeaderEpochCache::persist
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,6 +28,8 @@ pub struct EpochEntry {
 pub(crate) struct LeaderEpochCache {
     path: PathBuf,
     entries: Vec<EpochEntry>,
+    /// Changed since the last write.
+    dirty: bool,
 }
 
 pub(crate) const FILE_NAME: &str = "leader-epoch-checkpoint";
@@ -36,7 +45,11 @@ impl LeaderEpochCache {
                 tracing::warn!(path = %path.display(), error = %e, "ignoring a damaged leader-epoch checkpoint");
                 Vec::new()
             });
-        LeaderEpochCache { path, entries }
+        LeaderEpochCache {
+            path,
+            entries,
+            dirty: false,
+        }
     }
 
     pub(crate) fn entries(&self) -> &[EpochEntry] {
@@ -49,14 +62,14 @@ impl LeaderEpochCache {
 
     /// Records that `epoch` starts at `start_offset`. An epoch already known is a
     /// no-op; entries it contradicts (same or later epoch, same or later offset) go.
-    pub(crate) fn assign(&mut self, epoch: i32, start_offset: i64) -> io::Result<()> {
+    pub(crate) fn assign(&mut self, epoch: i32, start_offset: i64) {
         if epoch < 0 || self.latest_epoch() == Some(epoch) {
-            return Ok(());
+            return;
         }
         self.entries
             .retain(|e| e.epoch < epoch && e.start_offset < start_offset);
         self.entries.push(EpochEntry { epoch, start_offset });
-        self.persist()
+        self.dirty = true;
     }
 
     /// Kafka's `endOffsetFor`: the largest epoch at most `requested`, and the offset
@@ -78,37 +91,50 @@ impl LeaderEpochCache {
     }
 
     /// Drops the epochs that start at or after `end_offset` (the log was truncated).
-    pub(crate) fn truncate_from_end(&mut self, end_offset: i64) -> io::Result<()> {
+    pub(crate) fn truncate_from_end(&mut self, end_offset: i64) {
         let before = self.entries.len();
         self.entries.retain(|e| e.start_offset < end_offset);
-        if self.entries.len() != before {
-            self.persist()
-        } else {
-            Ok(())
-        }
+        self.dirty |= self.entries.len() != before;
     }
 
     /// Forgets what lies before `start_offset` (the log start moved): the epoch that
     /// covers it now starts there.
-    pub(crate) fn truncate_from_start(&mut self, start_offset: i64) -> io::Result<()> {
+    pub(crate) fn truncate_from_start(&mut self, start_offset: i64) {
         let covering = self.entries.iter().rposition(|e| e.start_offset <= start_offset);
-        match covering {
-            Some(i) if i > 0 || self.entries[0].start_offset < start_offset => {
-                self.entries.drain(..i);
-                self.entries[0].start_offset = start_offset;
-                self.persist()
-            }
-            _ => Ok(()),
+        if let Some(i) = covering.filter(|&i| i > 0 || self.entries[0].start_offset < start_offset) {
+            self.entries.drain(..i);
+            self.entries[0].start_offset = start_offset;
+            self.dirty = true;
         }
     }
 
-    fn persist(&self) -> io::Result<()> {
+    /// Replaces the epochs from `from` on with `scanned` ((epoch, start) pairs read
+    /// from the batches by recovery). Marks the cache changed only if it did.
+    pub(crate) fn rederive_from(&mut self, from: i64, scanned: &[(i32, i64)]) {
+        let before = self.entries.clone();
+        let dirty = self.dirty;
+        self.truncate_from_end(from);
+        for &(epoch, start) in scanned {
+            if self.latest_epoch().is_none_or(|latest| epoch > latest) {
+                self.assign(epoch, start);
+            }
+        }
+        self.dirty = dirty || self.entries != before;
+    }
+
+    /// Writes the checkpoint if anything changed since the last write.
+    pub(crate) fn persist(&mut self) -> io::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
         let lines: Vec<String> = self
             .entries
             .iter()
             .map(|e| format!("{} {}", e.epoch, e.start_offset))
             .collect();
-        checkpoint::write(&self.path, &lines)
+        checkpoint::write(&self.path, &lines)?;
+        self.dirty = false;
+        Ok(())
     }
 }
 
@@ -134,8 +160,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cache = LeaderEpochCache::load(dir.path());
         for &(epoch, start) in entries {
-            cache.assign(epoch, start).unwrap();
+            cache.assign(epoch, start);
         }
+        cache.persist().unwrap();
         (dir, cache)
     }
 
@@ -158,9 +185,9 @@ mod tests {
     fn survives_reload_and_truncates_both_ends() {
         let (dir, mut cache) = cache(&[(1, 0), (2, 10), (2, 15), (4, 20)]);
         assert_eq!(LeaderEpochCache::load(dir.path()).entries(), cache.entries());
-        cache.truncate_from_end(20).unwrap();
+        cache.truncate_from_end(20);
         assert_eq!(cache.latest_epoch(), Some(2));
-        cache.truncate_from_start(12).unwrap();
+        cache.truncate_from_start(12);
         assert_eq!(
             cache.entries(),
             &[EpochEntry {
@@ -168,13 +195,19 @@ mod tests {
                 start_offset: 12
             }]
         );
+        assert_ne!(
+            LeaderEpochCache::load(dir.path()).entries(),
+            cache.entries(),
+            "not written yet"
+        );
+        cache.persist().unwrap();
         assert_eq!(LeaderEpochCache::load(dir.path()).entries(), cache.entries());
     }
 
     #[test]
     fn a_new_leader_epoch_replaces_contradicted_entries() {
         let (_dir, mut cache) = cache(&[(1, 0), (2, 10), (3, 20)]);
-        cache.assign(4, 15).unwrap();
+        cache.assign(4, 15);
         assert_eq!(
             cache.entries(),
             &[

@@ -115,8 +115,7 @@ pub struct LogManager {
     logs: RwLock<HashMap<TopicPartition, Arc<PartitionLog>>>,
     /// Renamed partition dirs and when to remove them.
     pending_deletes: Mutex<Vec<(PathBuf, Instant)>>,
-    stopping: Mutex<bool>,
-    wake: Condvar,
+    stop: Arc<StopSignal>,
     maintenance: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -145,14 +144,14 @@ impl LogManager {
             dirs,
             logs: RwLock::new(logs),
             pending_deletes: Mutex::new(pending_deletes),
-            stopping: Mutex::new(false),
-            wake: Condvar::new(),
+            stop: Arc::new(StopSignal::default()),
             maintenance: Mutex::new(None),
         });
         let weak = Arc::downgrade(&manager);
+        let stop = Arc::clone(&manager.stop);
         let handle = std::thread::Builder::new()
             .name("brook-log-maintenance".into())
-            .spawn(move || maintenance_loop(weak))
+            .spawn(move || maintenance_loop(weak, &stop))
             .at(Path::new("brook-log-maintenance"))?;
         *manager.maintenance.lock() = Some(handle);
         Ok(manager)
@@ -199,17 +198,30 @@ impl LogManager {
         config
             .validate()
             .map_err(|e| LogError::Closed(format!("invalid log config for {tp}: {e}")))?;
-        let data_dir = self
-            .dirs
-            .iter()
-            .min_by_key(|d| logs.values().filter(|l| l.dir().parent() == Some(&d.path)).count())
-            .expect("at least one data dir");
+        let data_dir = self.least_loaded_dir(&logs);
         let dir = data_dir.path.join(tp.to_string());
         let log = Arc::new(PartitionLog::open(&dir, config, LogOffsets::default(), true)?);
         sync_dir(&data_dir.path).at(&data_dir.path)?;
         logs.insert(tp.clone(), Arc::clone(&log));
         tracing::info!(partition = %tp, dir = %dir.display(), "created log");
         Ok(log)
+    }
+
+    /// The data dir holding the fewest partitions (Kafka's placement rule).
+    fn least_loaded_dir(&self, logs: &HashMap<TopicPartition, Arc<PartitionLog>>) -> &DataDir {
+        if self.dirs.len() == 1 {
+            return &self.dirs[0];
+        }
+        let mut counts: HashMap<&Path, usize> = self.dirs.iter().map(|d| (d.path.as_path(), 0)).collect();
+        for log in logs.values() {
+            if let Some(count) = log.dir().parent().and_then(|p| counts.get_mut(p)) {
+                *count += 1;
+            }
+        }
+        self.dirs
+            .iter()
+            .min_by_key(|d| counts[d.path.as_path()])
+            .expect("at least one data dir")
     }
 
     /// Deletes a partition: its directory is renamed at once (so a restart does not
@@ -229,7 +241,6 @@ impl LogManager {
         self.pending_deletes
             .lock()
             .push((renamed, Instant::now() + self.config.file_delete_delay));
-        self.wake.notify_all();
         Ok(true)
     }
 
@@ -344,8 +355,7 @@ impl LogManager {
     }
 
     fn stop_maintenance(&self) {
-        *self.stopping.lock() = true;
-        self.wake.notify_all();
+        self.stop.raise();
         let handle = self.maintenance.lock().take();
         if let Some(handle) = handle.filter(|h| h.thread().id() != std::thread::current().id()) {
             let _ = handle.join();
@@ -366,23 +376,41 @@ struct Due {
     checkpoint: Instant,
 }
 
-fn maintenance_loop(manager: Weak<LogManager>) {
+/// Tells the maintenance thread to stop, waking it from its sleep.
+#[derive(Debug, Default)]
+struct StopSignal {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl StopSignal {
+    fn raise(&self) {
+        *self.stopped.lock() = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps up to `timeout`; returns whether a stop was raised.
+    fn wait(&self, timeout: Duration) -> bool {
+        let mut stopped = self.stopped.lock();
+        if !*stopped {
+            self.wake.wait_for(&mut stopped, timeout);
+        }
+        *stopped
+    }
+}
+
+/// Holds the manager only while working, never while sleeping, so dropping the
+/// last outside handle drops the manager (and its data dir locks) at once.
+fn maintenance_loop(manager: Weak<LogManager>, stop: &StopSignal) {
     let mut due = Due {
         retention: Instant::now(),
         checkpoint: Instant::now(),
     };
-    loop {
+    let Some(tick) = manager.upgrade().map(|m| m.tick()) else {
+        return;
+    };
+    while !stop.wait(tick) {
         let Some(manager) = manager.upgrade() else { return };
-        {
-            let mut stopping = manager.stopping.lock();
-            if *stopping {
-                return;
-            }
-            manager.wake.wait_for(&mut stopping, manager.tick());
-            if *stopping {
-                return;
-            }
-        }
         manager.maintain(&mut due);
     }
 }

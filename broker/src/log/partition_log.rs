@@ -75,8 +75,14 @@ impl PartitionLog {
         let first_base = loaded.segments[0].base_offset();
         let log_start_offset = offsets.log_start_offset.clamp(first_base, log_end_offset);
         let mut epochs = LeaderEpochCache::load(dir);
-        epochs.truncate_from_end(log_end_offset).at(dir)?;
-        epochs.truncate_from_start(log_start_offset).at(dir)?;
+        if let Some((scanned_from, scanned)) = &loaded.scanned_epochs {
+            // The checkpoint may lack what came after the recovery point: re-derive it
+            // from the batches recovery just read.
+            epochs.rederive_from(*scanned_from, scanned);
+        }
+        epochs.truncate_from_end(log_end_offset);
+        epochs.truncate_from_start(log_start_offset);
+        epochs.persist().at(dir)?;
         if !clean {
             tracing::info!(partition = %name, log_end_offset, truncated_bytes = loaded.truncated_bytes,
                 elapsed_ms = started.elapsed().as_millis() as u64, "recovered log");
@@ -91,7 +97,13 @@ impl PartitionLog {
             log_end_offset: AtomicI64::new(log_end_offset),
             log_start_offset: AtomicI64::new(log_start_offset),
             high_watermark: AtomicI64::new(offsets.high_watermark.clamp(log_start_offset, log_end_offset)),
-            recovery_point: AtomicI64::new(log_end_offset),
+            // After an unclean stop, what recovery read may exist only in the page
+            // cache: it stays above the recovery point until flushed.
+            recovery_point: AtomicI64::new(if clean {
+                log_end_offset
+            } else {
+                offsets.recovery_point.clamp(first_base, log_end_offset)
+            }),
             last_flush_ms: AtomicI64::new(now_ms()),
             closed: AtomicBool::new(false),
         })
@@ -164,7 +176,7 @@ impl PartitionLog {
         let next_offset_after = active
             .append(records, Some((first_offset, leader_epoch)))
             .at(&self.dir)?;
-        epochs.assign(leader_epoch, first_offset).at(&self.dir)?;
+        epochs.assign(leader_epoch, first_offset);
         debug_assert_eq!(next_offset_after, last_offset + 1, "offsets are dense");
         self.log_end_offset.store(next_offset_after, Ordering::Release);
         drop(epochs);
@@ -214,7 +226,7 @@ impl PartitionLog {
         debug_assert!(base <= first_offset);
         for (epoch, start) in epoch_starts {
             if epochs.latest_epoch().is_none_or(|latest| epoch > latest) {
-                epochs.assign(epoch, start).at(&self.dir)?;
+                epochs.assign(epoch, start);
             }
         }
         self.log_end_offset.store(next_offset_after, Ordering::Release);
@@ -418,7 +430,7 @@ impl PartitionLog {
         self.log_end_offset.store(new_end, Ordering::Release);
         self.high_watermark.fetch_min(new_end, Ordering::AcqRel);
         self.recovery_point.fetch_min(new_end, Ordering::AcqRel);
-        epochs.truncate_from_end(new_end).at(&self.dir)?;
+        epochs.truncate_from_end(new_end);
         tracing::info!(partition = %self.name, offset = new_end, "truncated log");
         Ok(true)
     }
@@ -430,7 +442,7 @@ impl PartitionLog {
         let new_start = offset.min(self.high_watermark());
         if new_start > self.log_start_offset() {
             self.log_start_offset.store(new_start, Ordering::Release);
-            epochs.truncate_from_start(new_start).at(&self.dir)?;
+            epochs.truncate_from_start(new_start);
         }
         Ok(self.log_start_offset())
     }
@@ -479,7 +491,7 @@ impl PartitionLog {
                 }
                 drop(map);
                 self.log_start_offset.store(new_start, Ordering::Release);
-                epochs.truncate_from_start(new_start).at(&self.dir)?;
+                epochs.truncate_from_start(new_start);
             }
             doomed
         };
@@ -542,6 +554,9 @@ impl PartitionLog {
                 break;
             }
         }
+        // The epochs up to here must be on disk before the recovery point passes them
+        // (recovery re-derives only what lies above it).
+        self.writer.lock().persist().at(&self.dir)?;
         self.recovery_point.fetch_max(flushed_to.min(target), Ordering::AcqRel);
         self.last_flush_ms.store(now_ms(), Ordering::Relaxed);
         Ok(())
@@ -557,10 +572,11 @@ impl PartitionLog {
     /// whether the log is in the state a clean open expects (every file ends at its
     /// data); if not, the next open recovers from the recovery point instead.
     pub fn close(&self) -> Result<bool> {
-        let _epochs = self.writer.lock();
+        // Taking the append lock waits out an append in flight; none starts after.
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(false);
         }
+        drop(self.writer.lock());
         self.flush_up_to(self.log_end_offset())?;
         let mut clean = true;
         for segment in self.segments.read().values() {

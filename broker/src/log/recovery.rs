@@ -16,7 +16,7 @@ use super::config::LogConfig;
 use super::index::IndexFile;
 use super::mapping::{Mapping, sync_dir};
 use super::scan::{Scan, ScanStop, scan_segment};
-use super::segment::{Segment, log_path};
+use super::segment::{Segment, delete_segment_files, index_path, log_path, time_index_path};
 
 /// What [`load_segments`] found.
 pub(crate) struct Loaded {
@@ -24,6 +24,9 @@ pub(crate) struct Loaded {
     pub segments: Vec<Arc<Segment>>,
     /// Bytes cut from the log by recovery.
     pub truncated_bytes: u64,
+    /// When segments were scanned: the first scanned offset, and the (epoch, start
+    /// offset) pairs the scanned batches show.
+    pub scanned_epochs: Option<(i64, Vec<(i32, i64)>)>,
 }
 
 /// Suffixes of files left behind by an interrupted operation; they are removed.
@@ -46,6 +49,7 @@ pub(crate) fn load_segments(
         return Ok(Loaded {
             segments: vec![Arc::new(segment)],
             truncated_bytes: 0,
+            scanned_epochs: None,
         });
     };
     let first_unflushed = if clean {
@@ -62,15 +66,19 @@ pub(crate) fn load_segments(
         return Ok(Loaded {
             segments,
             truncated_bytes: 0,
+            scanned_epochs: None,
         });
     }
     let mut truncated_bytes = 0;
     let unflushed = &bases[first_unflushed..];
+    let mut epochs = Vec::new();
+    let mut deleted_any = false;
     for (i, &base) in unflushed.iter().enumerate() {
         let bound = unflushed.get(i + 1).copied().unwrap_or(i64::MAX);
         let (scan, file_len) = scan_file(dir, base, bound, config)?;
         let is_last = i + 1 == unflushed.len();
         let damaged = matches!(scan.stop, ScanStop::Corrupt(_) | ScanStop::BadOffsets { .. });
+        epochs.extend_from_slice(&scan.epoch_starts);
         let cut = file_len - scan.valid_bytes as u64;
         if cut > 0 {
             truncated_bytes += cut;
@@ -83,17 +91,21 @@ pub(crate) fn load_segments(
                     "deleting a segment after a damaged one");
                 truncated_bytes += size;
                 delete_segment_files(dir, later)?;
+                deleted_any = true;
             }
             segments.push(Arc::new(Segment::open_active_recovered(dir, base, scan, config)?));
             break;
         }
-        seal_recovered(dir, base, scan, config)?;
+        seal_recovered(dir, base, scan)?;
         segments.push(Arc::new(Segment::open_sealed(dir, base, config)?));
     }
-    sync_dir(dir)?;
+    if deleted_any {
+        sync_dir(dir)?;
+    }
     Ok(Loaded {
         segments,
         truncated_bytes,
+        scanned_epochs: Some((unflushed[0], epochs)),
     })
 }
 
@@ -111,18 +123,17 @@ fn scan_file(dir: &Path, base: i64, bound: i64, config: &LogConfig) -> io::Resul
     Ok((scan_segment(bytes, base, bound, config.index_interval_bytes, true), len))
 }
 
-/// Trims a scanned, non-last segment to its valid bytes and writes its indexes.
-fn seal_recovered(dir: &Path, base: i64, scan: Scan, config: &LogConfig) -> io::Result<()> {
+/// Trims a scanned, non-last segment to its valid bytes and writes its indexes. No
+/// fsync of the trim: the segment stays above the recovery point until the flusher
+/// syncs it, so a crash before that just repeats this recovery.
+fn seal_recovered(dir: &Path, base: i64, scan: Scan) -> io::Result<()> {
     let file = File::options().write(true).open(log_path(dir, base))?;
     file.set_len(scan.valid_bytes as u64)?;
-    file.sync_all()?;
     let mut indexer = scan.indexer;
     let mut time_entries = scan.time_entries;
     time_entries.extend(indexer.final_time_entry());
-    let stem = super::segment::file_stem(base);
-    IndexFile::write_sealed(&dir.join(format!("{stem}.index")), &scan.offset_entries)?;
-    IndexFile::write_sealed(&dir.join(format!("{stem}.timeindex")), &time_entries)?;
-    let _ = config;
+    IndexFile::write_sealed(&index_path(dir, base), &scan.offset_entries)?;
+    IndexFile::write_sealed(&time_index_path(dir, base), &time_entries)?;
     Ok(())
 }
 
@@ -184,21 +195,11 @@ fn list_segments(dir: &Path) -> io::Result<Vec<i64>> {
             _ => {}
         }
     }
+    let logs: std::collections::HashSet<i64> = bases.iter().copied().collect();
     for (base, path) in indexes {
-        if !bases.contains(&base) {
+        if !logs.contains(&base) {
             std::fs::remove_file(path)?;
         }
     }
     Ok(bases)
-}
-
-pub(crate) fn delete_segment_files(dir: &Path, base: i64) -> io::Result<()> {
-    let stem = super::segment::file_stem(base);
-    for ext in ["log", "index", "timeindex"] {
-        match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    Ok(())
 }

@@ -117,6 +117,8 @@ pub(crate) struct Scan {
     pub batches: usize,
     pub offset_entries: Vec<OffsetEntry>,
     pub time_entries: Vec<TimeEntry>,
+    /// (leader epoch, first offset) where the batches' epoch rises.
+    pub epoch_starts: Vec<(i32, i64)>,
     pub indexer: Indexer,
     pub stop: ScanStop,
 }
@@ -131,6 +133,7 @@ pub(crate) fn scan_segment(bytes: &[u8], base_offset: i64, bound: i64, interval:
         batches: 0,
         offset_entries: Vec::new(),
         time_entries: Vec::new(),
+        epoch_starts: Vec::new(),
         indexer: Indexer::new(base_offset, interval),
         stop: ScanStop::End,
     };
@@ -167,6 +170,10 @@ pub(crate) fn scan_segment(bytes: &[u8], base_offset: i64, bound: i64, interval:
         if verify_crc && let Err(e) = batch.validate() {
             scan.stop = ScanStop::Corrupt(e);
             break;
+        }
+        let epoch = batch.partition_leader_epoch();
+        if scan.epoch_starts.last().is_none_or(|&(e, _)| epoch > e) {
+            scan.epoch_starts.push((epoch, batch.base_offset()));
         }
         let update = scan.indexer.on_batch(scan.valid_bytes, &batch);
         scan.offset_entries.extend(update.offset);
