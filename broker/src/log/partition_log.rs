@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use brook_protocol::records::{Batches, validate_record_set};
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use super::clock::now_ms;
 use super::config::LogConfig;
@@ -178,16 +178,14 @@ impl PartitionLog {
             .at(&self.dir)?;
         epochs.assign(leader_epoch, first_offset);
         debug_assert_eq!(next_offset_after, last_offset + 1, "offsets are dense");
-        self.log_end_offset.store(next_offset_after, Ordering::Release);
-        drop(epochs);
-        self.flush_if_needed(&config)?;
-        Ok(AppendInfo {
+        let info = AppendInfo {
             first_offset,
             last_offset,
             max_timestamp: summary.max_timestamp,
             records: summary.records,
             bytes: records.len(),
-        })
+        };
+        self.publish(epochs, next_offset_after, &config, info)
     }
 
     /// Appends batches copied from the leader, with the leader's offsets and epochs.
@@ -229,16 +227,30 @@ impl PartitionLog {
                 epochs.assign(epoch, start);
             }
         }
-        self.log_end_offset.store(next_offset_after, Ordering::Release);
-        drop(epochs);
-        self.flush_if_needed(&config)?;
-        Ok(AppendInfo {
+        let info = AppendInfo {
             first_offset,
             last_offset,
             max_timestamp: summary.max_timestamp,
             records: summary.records,
             bytes: records.len(),
-        })
+        };
+        self.publish(epochs, next_offset_after, &config, info)
+    }
+
+    /// Ends an append: publishes the new log end, releases the append lock, then
+    /// flushes if `flush.messages` says so (outside the lock, so concurrent appends
+    /// share one flush).
+    fn publish(
+        &self,
+        epochs: MutexGuard<'_, LeaderEpochCache>,
+        log_end_offset: i64,
+        config: &LogConfig,
+        info: AppendInfo,
+    ) -> Result<AppendInfo> {
+        self.log_end_offset.store(log_end_offset, Ordering::Release);
+        drop(epochs);
+        self.flush_if_needed(config)?;
+        Ok(info)
     }
 
     /// The active segment, rolled first if the incoming record set (`len` bytes,

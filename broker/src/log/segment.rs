@@ -87,40 +87,25 @@ struct SegmentWriter {
 impl Segment {
     /// Creates an empty active segment whose mapping has room for `capacity` bytes.
     pub(crate) fn create(dir: &Path, base_offset: i64, capacity: usize, config: &LogConfig) -> io::Result<Segment> {
-        let path = log_path(dir, base_offset);
         let file = File::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&path)?;
-        let mapping = Mapping::writable(&file, capacity)?;
-        let offset_index = IndexFile::create(&index_path(dir, base_offset), u64::from(config.segment_index_bytes))?;
-        let time_index = IndexFile::create(
-            &time_index_path(dir, base_offset),
-            u64::from(config.segment_index_bytes),
-        )?;
+            .open(log_path(dir, base_offset))?;
+        let (offset_index, time_index) = create_indexes(dir, base_offset, config)?;
         sync_dir(dir)?;
-        Ok(Segment {
-            dir: dir.to_path_buf(),
+        let indexer = Indexer::new(base_offset, config.index_interval_bytes);
+        Self::active(
+            dir,
             base_offset,
-            size: AtomicUsize::new(0),
-            next_offset: AtomicI64::new(base_offset),
-            max_timestamp: AtomicI64::new(NO_TIMESTAMP),
-            first_batch_timestamp: AtomicI64::new(UNKNOWN),
-            created_ms: now_ms(),
-            last_used_ms: AtomicI64::new(now_ms()),
-            flushed_bytes: AtomicUsize::new(0),
-            mapping: Mutex::new(Some(mapping)),
-            writer: Mutex::new(Some(SegmentWriter {
-                file,
-                capacity,
-                allocated: 0,
-                indexer: Indexer::new(base_offset, config.index_interval_bytes),
-            })),
-            offset_index,
-            time_index,
-        })
+            file,
+            0,
+            base_offset,
+            indexer,
+            (offset_index, time_index),
+            capacity,
+        )
     }
 
     /// A sealed segment as found on disk, mapped lazily. Its file was trimmed when it
@@ -173,17 +158,15 @@ impl Segment {
         let path = log_path(dir, base_offset);
         let file = File::options().read(true).write(true).open(&path)?;
         file.set_len(scan.valid_bytes as u64)?;
-        let offset_index = IndexFile::create(&index_path(dir, base_offset), u64::from(config.segment_index_bytes))?;
-        let time_index = IndexFile::create(
-            &time_index_path(dir, base_offset),
-            u64::from(config.segment_index_bytes),
-        )?;
+        let (offset_index, time_index) = create_indexes(dir, base_offset, config)?;
         for entry in &scan.offset_entries {
             offset_index.append(*entry)?;
         }
         for entry in &scan.time_entries {
             time_index.append(*entry)?;
         }
+        let capacity = (config.segment_bytes as usize).max(scan.valid_bytes);
+        let indexes = (offset_index, time_index);
         Self::active(
             dir,
             base_offset,
@@ -191,9 +174,8 @@ impl Segment {
             scan.valid_bytes,
             scan.next_offset,
             scan.indexer,
-            offset_index,
-            time_index,
-            config,
+            indexes,
+            capacity,
         )
     }
 
@@ -247,17 +229,9 @@ impl Segment {
         match resumed {
             Some((offset_index, time_index, indexer, next_offset)) => {
                 drop(mapping);
-                Self::active(
-                    dir,
-                    base_offset,
-                    file,
-                    size,
-                    next_offset,
-                    indexer,
-                    offset_index,
-                    time_index,
-                    config,
-                )
+                let capacity = (config.segment_bytes as usize).max(size);
+                let indexes = (offset_index, time_index);
+                Self::active(dir, base_offset, file, size, next_offset, indexer, indexes, capacity)
             }
             None => {
                 let scan = scan_segment(bytes, base_offset, i64::MAX, config.index_interval_bytes, true);
@@ -268,6 +242,8 @@ impl Segment {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// An active segment over `file`, whose first `size` bytes hold batches up to
+    /// `next_offset`, mapped with room for `capacity` bytes.
     fn active(
         dir: &Path,
         base_offset: i64,
@@ -275,11 +251,10 @@ impl Segment {
         size: usize,
         next_offset: i64,
         indexer: Indexer,
-        offset_index: OffsetIndex,
-        time_index: TimeIndex,
-        config: &LogConfig,
+        (offset_index, time_index): (OffsetIndex, TimeIndex),
+        capacity: usize,
     ) -> io::Result<Segment> {
-        let capacity = (config.segment_bytes as usize).max(size).max(1);
+        let capacity = capacity.max(size).max(1);
         let mapping = Mapping::writable(&file, capacity)?;
         let allocated = file.metadata()?.len();
         let segment = Segment {
@@ -695,6 +670,15 @@ impl Segment {
     fn touch(&self) {
         self.last_used_ms.store(now_ms(), Ordering::Relaxed);
     }
+}
+
+/// Creates the empty, writable indexes of a new or recovered active segment.
+fn create_indexes(dir: &Path, base_offset: i64, config: &LogConfig) -> io::Result<(OffsetIndex, TimeIndex)> {
+    let max_index_bytes = u64::from(config.segment_index_bytes);
+    Ok((
+        IndexFile::create(&index_path(dir, base_offset), max_index_bytes)?,
+        IndexFile::create(&time_index_path(dir, base_offset), max_index_bytes)?,
+    ))
 }
 
 /// Removes a segment's three files; missing ones are fine.
