@@ -354,3 +354,16 @@ fn rss_kib() -> i64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+#[test]
+fn out_of_range_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager = LogManager::open(manager_config(dir.path())).unwrap();
+    let tiny = LogConfig {
+        segment_bytes: 10,
+        ..LogConfig::default()
+    };
+    let refused = manager.get_or_create(&TopicPartition::new("t", 0), Some(tiny));
+    assert!(matches!(refused, Err(brook_broker::log::LogError::InvalidConfig(_))));
+    assert!(manager.is_empty());
+}

@@ -21,6 +21,9 @@ pub enum LogError {
     /// A replicated append whose offsets do not follow the log end.
     #[error("replicated batch at offset {first_offset} does not follow the log end offset {log_end_offset}")]
     NonMonotonicOffsets { first_offset: i64, log_end_offset: i64 },
+    /// A setting out of its range (`INVALID_CONFIG`).
+    #[error("invalid log config: {0}")]
+    InvalidConfig(String),
     /// The log was deleted or closed (`KAFKA_STORAGE_ERROR` / `NOT_LEADER_OR_FOLLOWER`).
     #[error("log {0} is closed")]
     Closed(String),

@@ -123,10 +123,7 @@ impl LogManager {
     /// Opens every partition under the data dirs (recovering those of a dir whose last
     /// stop was unclean) and starts the maintenance thread.
     pub fn open(config: LogManagerConfig) -> Result<Arc<LogManager>> {
-        config
-            .log_config
-            .validate()
-            .map_err(|e| LogError::Closed(format!("invalid log config: {e}")))?;
+        config.log_config.validate().map_err(LogError::InvalidConfig)?;
         let mut dirs = Vec::new();
         let mut pending_deletes = Vec::new();
         let mut logs = HashMap::new();
@@ -197,7 +194,7 @@ impl LogManager {
         let config = config.unwrap_or_else(|| self.config.log_config.clone());
         config
             .validate()
-            .map_err(|e| LogError::Closed(format!("invalid log config for {tp}: {e}")))?;
+            .map_err(|e| LogError::InvalidConfig(format!("{tp}: {e}")))?;
         let data_dir = self.least_loaded_dir(&logs);
         let dir = data_dir.path.join(tp.to_string());
         let log = Arc::new(PartitionLog::open(&dir, config, LogOffsets::default(), true)?);

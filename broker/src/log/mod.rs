@@ -15,6 +15,7 @@ mod checkpoint;
 mod clock;
 mod config;
 mod error;
+mod file_write;
 mod index;
 mod leader_epoch;
 mod log_manager;

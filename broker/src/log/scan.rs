@@ -53,22 +53,29 @@ impl Indexer {
         indexer
     }
 
-    /// Accounts for the batch at `position`; returns the entries to append.
-    pub(crate) fn on_batch(&mut self, position: usize, batch: &BatchView<'_>) -> IndexUpdate {
-        if batch.max_timestamp() > self.max_timestamp {
-            self.max_timestamp = batch.max_timestamp();
-            self.offset_of_max_timestamp = batch.last_offset();
+    /// Accounts for the batch of `size` bytes at `position` ending at `last_offset`;
+    /// returns the entries to append.
+    pub(crate) fn on_batch(
+        &mut self,
+        position: usize,
+        size: usize,
+        last_offset: i64,
+        max_timestamp: i64,
+    ) -> IndexUpdate {
+        if max_timestamp > self.max_timestamp {
+            self.max_timestamp = max_timestamp;
+            self.offset_of_max_timestamp = last_offset;
         }
         let mut update = IndexUpdate::default();
         if self.bytes_since_entry > self.interval {
             update.offset = Some(OffsetEntry {
-                relative_offset: self.relative(batch.last_offset()),
+                relative_offset: self.relative(last_offset),
                 position: position as u32,
             });
             update.time = self.time_entry();
             self.bytes_since_entry = 0;
         }
-        self.bytes_since_entry += batch.size() as u64;
+        self.bytes_since_entry += size as u64;
         update
     }
 
@@ -175,7 +182,12 @@ pub(crate) fn scan_segment(bytes: &[u8], base_offset: i64, bound: i64, interval:
         if scan.epoch_starts.last().is_none_or(|&(e, _)| epoch > e) {
             scan.epoch_starts.push((epoch, batch.base_offset()));
         }
-        let update = scan.indexer.on_batch(scan.valid_bytes, &batch);
+        let update = scan.indexer.on_batch(
+            scan.valid_bytes,
+            batch.size(),
+            batch.last_offset(),
+            batch.max_timestamp(),
+        );
         scan.offset_entries.extend(update.offset);
         scan.time_entries.extend(update.time);
         scan.valid_bytes += batch.size();

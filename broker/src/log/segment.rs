@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-use brook_protocol::records::{BatchView, BatchViewMut, Batches, TimestampType};
+use brook_protocol::records::{BatchView, Batches, TimestampType};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::clock::now_ms;
 use super::config::LogConfig;
+use super::file_write::write_record_set;
 use super::index::{IndexFile, OffsetIndex, TimeIndex};
 use super::mapping::{Mapping, grow_file, sync_dir};
 use super::scan::{Indexer, NO_TIMESTAMP, Scan, find_batch, last_batch, scan_segment};
@@ -67,8 +68,6 @@ pub(crate) struct Segment {
     created_ms: i64,
     /// Last read or write, for unmapping idle sealed segments.
     last_used_ms: AtomicI64,
-    /// Bytes known to be on disk.
-    flushed_bytes: AtomicUsize,
     mapping: Mutex<Option<Arc<Mapping>>>,
     /// `Some` while active; only the partition's writer locks it.
     writer: Mutex<Option<SegmentWriter>>,
@@ -133,7 +132,6 @@ impl Segment {
             first_batch_timestamp: AtomicI64::new(UNKNOWN),
             created_ms: now_ms(),
             last_used_ms: AtomicI64::new(now_ms()),
-            flushed_bytes: AtomicUsize::new(0),
             mapping: Mutex::new(None),
             writer: Mutex::new(None),
             offset_index,
@@ -220,7 +218,7 @@ impl Segment {
             let mut next_offset = base_offset;
             for batch in Batches::new(&bytes[from..]) {
                 let batch = batch.ok()?;
-                indexer.on_batch(position, &batch);
+                indexer.on_batch(position, batch.size(), batch.last_offset(), batch.max_timestamp());
                 position += batch.size();
                 next_offset = batch.next_offset();
             }
@@ -255,7 +253,8 @@ impl Segment {
         capacity: usize,
     ) -> io::Result<Segment> {
         let capacity = capacity.max(size).max(1);
-        let mapping = Mapping::writable(&file, capacity)?;
+        // Read-only: appends go through the file (see `file_write`), readers through this.
+        let mapping = Mapping::read_only(&file, capacity)?;
         let allocated = file.metadata()?.len();
         let segment = Segment {
             dir: dir.to_path_buf(),
@@ -266,7 +265,6 @@ impl Segment {
             first_batch_timestamp: AtomicI64::new(UNKNOWN),
             created_ms: now_ms(),
             last_used_ms: AtomicI64::new(now_ms()),
-            flushed_bytes: AtomicUsize::new(0),
             mapping: Mutex::new(Some(mapping)),
             writer: Mutex::new(Some(SegmentWriter {
                 file,
@@ -348,7 +346,7 @@ impl Segment {
         Ok(max)
     }
 
-    /// Copies a validated record set to the end of this active segment, gives its
+    /// Writes a validated record set at the end of this active segment, giving its
     /// batches their offsets (when `assign` is `Some((first_offset, leader_epoch))`),
     /// indexes it, and publishes it. Returns the next offset. The caller is the partition's single writer and
     /// has checked that it fits ([`Segment::room`]).
@@ -371,35 +369,31 @@ impl Segment {
                 MAX_GROWTH,
             )?;
         }
-        let mapping = self.mapping.lock().clone().expect("an active segment stays mapped");
-        // SAFETY: single writer (the partition's append lock, and `writer` is locked),
-        // above the published size, inside the grown file.
-        let target = unsafe { mapping.slice_mut(start, end) };
-        target.copy_from_slice(records);
+        write_record_set(&writer.file, start as u64, records, assign)?;
 
+        // Index what was written (offsets as assigned, when assigned).
         let mut next_offset = assign.map_or(UNKNOWN, |(first, _)| first);
         let mut position = start;
-        let mut at = 0;
-        while at < target.len() {
-            let mut batch = BatchViewMut::new(&mut target[at..]).map_err(io::Error::other)?;
-            if let Some((_, epoch)) = assign {
-                batch.set_base_offset(next_offset);
-                batch.set_partition_leader_epoch(epoch);
-            }
-            let view = batch.view();
-            let update = writer.indexer.on_batch(position, &view);
+        for batch in Batches::new(records) {
+            let batch = batch.map_err(io::Error::other)?;
+            let last_offset = match assign {
+                Some(_) => next_offset + i64::from(batch.last_offset_delta()),
+                None => batch.last_offset(),
+            };
+            let update = writer
+                .indexer
+                .on_batch(position, batch.size(), last_offset, batch.max_timestamp());
             if let Some(entry) = update.offset {
                 self.offset_index.append(entry)?;
             }
             if let Some(entry) = update.time {
                 self.time_index.append(entry)?;
             }
-            next_offset = view.next_offset();
-            position += view.size();
-            at += view.size();
+            next_offset = last_offset + 1;
+            position += batch.size();
         }
         if self.first_batch_timestamp.load(Ordering::Relaxed) == UNKNOWN {
-            let first = BatchView::new(target)
+            let first = BatchView::new(records)
                 .map(|b| b.max_timestamp())
                 .unwrap_or(NO_TIMESTAMP);
             self.first_batch_timestamp.store(first, Ordering::Relaxed);
@@ -537,9 +531,6 @@ impl Segment {
             // May take the slot `IndexFile::is_full` keeps spare.
             self.time_index.append(entry)?;
         }
-        if durable {
-            self.flush_mapping()?;
-        }
         // Shrinking is safe with readers mapped: none reads past the published size.
         writer.file.set_len(self.size() as u64)?;
         if durable {
@@ -560,32 +551,17 @@ impl Segment {
         Ok(())
     }
 
-    /// Makes the data durable. Active segment: msync of the bytes written since the
-    /// last flush, then fdatasync (its indexes are rebuilt by recovery, which always
-    /// rescans the active segment, so they need no sync). Sealed segment: fdatasync
-    /// of the log and both indexes.
+    /// Makes the data durable: fdatasync of the log (appends are buffered writes, so
+    /// there is no mapping to msync). A sealed segment's indexes are synced too; the
+    /// active segment's are not needed, as recovery always rebuilds them (it rescans
+    /// the active segment after an unclean stop).
     pub(crate) fn flush(&self) -> io::Result<()> {
-        let size = self.size();
         if let Some(writer) = &*self.writer.lock() {
-            let from = self.flushed_bytes.load(Ordering::Acquire);
-            if let Some(mapping) = self.mapping.lock().clone() {
-                mapping.flush_range(from.min(size), size)?;
-            }
-            writer.file.sync_data()?;
-        } else {
-            File::open(log_path(&self.dir, self.base_offset))?.sync_data()?;
-            self.offset_index.sync()?;
-            self.time_index.sync()?;
+            return writer.file.sync_data();
         }
-        self.flushed_bytes.fetch_max(size, Ordering::AcqRel);
-        Ok(())
-    }
-
-    fn flush_mapping(&self) -> io::Result<()> {
-        if let Some(mapping) = self.mapping.lock().clone() {
-            mapping.flush_range(0, self.size().min(mapping.len()))?;
-        }
-        Ok(())
+        File::open(log_path(&self.dir, self.base_offset))?.sync_data()?;
+        self.offset_index.sync()?;
+        self.time_index.sync()
     }
 
     /// Trims the file to the published size if it is longer and no reader holds the
