@@ -1,8 +1,9 @@
 //! Shared memory mappings of segment and index files, and the `Bytes` that borrow them.
 //!
 //! The log's one rule for mapped memory: **a byte below a published length is never
-//! written again.** Appends write past the published end and then publish; truncation
-//! never rewrites in place (it starts a new segment file, see `partition_log.rs`).
+//! written again.** Appends write past the published end (log: through the file; index:
+//! through its mapping) and then publish; truncation never rewrites in place (it starts
+//! a new segment file, see `partition_log.rs`).
 //! That rule is what makes it sound to hand out `&[u8]` and `Bytes` over a mapping that
 //! is still being appended to.
 

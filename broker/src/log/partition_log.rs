@@ -55,7 +55,7 @@ pub struct PartitionLog {
     log_end_offset: AtomicI64,
     log_start_offset: AtomicI64,
     high_watermark: AtomicI64,
-    /// Everything below it is on disk (msync + fdatasync).
+    /// Everything below it is on disk (fdatasync).
     recovery_point: AtomicI64,
     last_flush_ms: AtomicI64,
     closed: AtomicBool,

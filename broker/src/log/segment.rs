@@ -1,10 +1,10 @@
 //! One segment: `NNN.log` plus its `NNN.index` and `NNN.timeindex` (DESIGN.md §3).
 //!
-//! The active segment is mapped writable with room for `segment.bytes`; its file grows
-//! by fallocate ahead of the writes. Sealing trims the file to its data and drops the
-//! writable mapping; a sealed segment is mapped read-only on first read and unmapped
-//! again when idle, so ten thousand partitions cost ten thousand active mappings, not
-//! one per segment.
+//! The active segment is appended to with `pwritev` (see `file_write`) and read through
+//! a read-only mapping with room for `segment.bytes`; its file grows by fallocate ahead
+//! of the writes. Sealing trims the file to its data and drops that mapping; a sealed
+//! segment is mapped on first read and unmapped again when idle, so ten thousand
+//! partitions cost ten thousand active mappings, not one per segment.
 
 use std::fs::File;
 use std::io;
