@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brook_broker::log::{LogConfig, LogManager, LogManagerConfig, TopicPartition};
+use brook_broker::log::{LogConfig, LogManager, LogManagerConfig, PartitionLog, TopicPartition};
 use common::*;
 
 fn manager_config(dir: &Path) -> LogManagerConfig {
@@ -120,24 +120,22 @@ fn the_flusher_honours_flush_ms_and_flush_messages() {
     let mut config = manager_config(dir.path());
     config.flush_check_interval = Duration::from_millis(10);
     let manager = LogManager::open(config).unwrap();
-    let timed = manager
-        .get_or_create(
-            &TopicPartition::new("timed", 0),
-            Some(LogConfig {
-                flush_ms: 20,
-                ..small_config()
-            }),
-        )
-        .unwrap();
-    let every = manager
-        .get_or_create(
-            &TopicPartition::new("every", 0),
-            Some(LogConfig {
-                flush_messages: 1,
-                ..small_config()
-            }),
-        )
-        .unwrap();
+    let timed = log_with(
+        &manager,
+        "timed",
+        LogConfig {
+            flush_ms: 20,
+            ..small_config()
+        },
+    );
+    let every = log_with(
+        &manager,
+        "every",
+        LogConfig {
+            flush_messages: 1,
+            ..small_config()
+        },
+    );
     let never = manager.get_or_create(&TopicPartition::new("never", 0), None).unwrap();
     for log in [&timed, &every, &never] {
         log.append_as_leader(&batch(3, 10, 0), 0).unwrap();
@@ -178,24 +176,22 @@ fn retention_by_bytes_and_by_time_deletes_whole_segments_from_the_head() {
     let mut config = manager_config(dir.path());
     config.retention_check_interval = Duration::from_millis(20);
     let manager = LogManager::open(config).unwrap();
-    let by_bytes = manager
-        .get_or_create(
-            &TopicPartition::new("bytes", 0),
-            Some(LogConfig {
-                retention_bytes: 8192,
-                ..small_config()
-            }),
-        )
-        .unwrap();
-    let by_time = manager
-        .get_or_create(
-            &TopicPartition::new("time", 0),
-            Some(LogConfig {
-                retention_ms: 60_000,
-                ..small_config()
-            }),
-        )
-        .unwrap();
+    let by_bytes = log_with(
+        &manager,
+        "bytes",
+        LogConfig {
+            retention_bytes: 8192,
+            ..small_config()
+        },
+    );
+    let by_time = log_with(
+        &manager,
+        "time",
+        LogConfig {
+            retention_ms: 60_000,
+            ..small_config()
+        },
+    );
     let now = brook_now_ms();
     for i in 0..200 {
         by_bytes.append_as_leader(&batch(1, 100, now), 0).unwrap();
@@ -229,15 +225,14 @@ fn retention_by_bytes_and_by_time_deletes_whole_segments_from_the_head() {
 fn retention_never_passes_the_high_watermark() {
     let dir = tempfile::tempdir().unwrap();
     let manager = LogManager::open(manager_config(dir.path())).unwrap();
-    let log = manager
-        .get_or_create(
-            &TopicPartition::new("t", 0),
-            Some(LogConfig {
-                retention_bytes: 0,
-                ..small_config()
-            }),
-        )
-        .unwrap();
+    let log = log_with(
+        &manager,
+        "t",
+        LogConfig {
+            retention_bytes: 0,
+            ..small_config()
+        },
+    );
     for i in 0..100 {
         log.append_as_leader(&batch(1, 100, i), 0).unwrap();
     }
@@ -255,15 +250,14 @@ fn retention_never_passes_the_high_watermark() {
 fn segments_roll_by_record_time() {
     let dir = tempfile::tempdir().unwrap();
     let manager = LogManager::open(manager_config(dir.path())).unwrap();
-    let log = manager
-        .get_or_create(
-            &TopicPartition::new("t", 0),
-            Some(LogConfig {
-                segment_ms: 1000,
-                ..small_config()
-            }),
-        )
-        .unwrap();
+    let log = log_with(
+        &manager,
+        "t",
+        LogConfig {
+            segment_ms: 1000,
+            ..small_config()
+        },
+    );
     log.append_as_leader(&batch(1, 10, 10_000), 0).unwrap();
     log.append_as_leader(&batch(1, 10, 10_500), 0).unwrap();
     assert_eq!(log.segment_count(), 1);
@@ -328,6 +322,13 @@ fn ten_thousand_partitions_open_at_once() {
         "10k partitions: create+append {created:?}, resident {rss_per_partition} B/partition, \
          {fds} fds, {maps} maps, clean open {clean_open:?}, unclean open {unclean_open:?}"
     );
+}
+
+/// Partition 0 of `topic`, created with `config`.
+fn log_with(manager: &LogManager, topic: &str, config: LogConfig) -> Arc<PartitionLog> {
+    manager
+        .get_or_create(&TopicPartition::new(topic, 0), Some(config))
+        .unwrap()
 }
 
 fn brook_now_ms() -> i64 {

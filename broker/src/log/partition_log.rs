@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-use brook_protocol::records::{Batches, validate_record_set};
+use brook_protocol::records::{Batches, RecordSetSummary, validate_record_set};
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
@@ -38,6 +38,18 @@ pub struct AppendInfo {
     pub max_timestamp: i64,
     pub records: i64,
     pub bytes: usize,
+}
+
+impl AppendInfo {
+    fn new(first_offset: i64, last_offset: i64, summary: &RecordSetSummary) -> Self {
+        AppendInfo {
+            first_offset,
+            last_offset,
+            max_timestamp: summary.max_timestamp,
+            records: summary.records,
+            bytes: summary.bytes,
+        }
+    }
 }
 
 /// A partition's log on disk.
@@ -178,13 +190,7 @@ impl PartitionLog {
             .at(&self.dir)?;
         epochs.assign(leader_epoch, first_offset);
         debug_assert_eq!(next_offset_after, last_offset + 1, "offsets are dense");
-        let info = AppendInfo {
-            first_offset,
-            last_offset,
-            max_timestamp: summary.max_timestamp,
-            records: summary.records,
-            bytes: records.len(),
-        };
+        let info = AppendInfo::new(first_offset, last_offset, &summary);
         self.publish(epochs, next_offset_after, &config, info)
     }
 
@@ -227,13 +233,7 @@ impl PartitionLog {
                 epochs.assign(epoch, start);
             }
         }
-        let info = AppendInfo {
-            first_offset,
-            last_offset,
-            max_timestamp: summary.max_timestamp,
-            records: summary.records,
-            bytes: records.len(),
-        };
+        let info = AppendInfo::new(first_offset, last_offset, &summary);
         self.publish(epochs, next_offset_after, &config, info)
     }
 
