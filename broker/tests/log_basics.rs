@@ -179,3 +179,44 @@ fn timestamps_find_the_first_record_at_or_after() {
     assert_eq!(log.offset_for_timestamp(29_004).unwrap(), None);
     assert_eq!(log.max_timestamp_offset().unwrap(), Some((119, 29_003)));
 }
+
+#[test]
+fn concurrent_readers_only_ever_see_whole_valid_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(open(dir.path(), small_config()));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (log, done) = (log.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut checked = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    let end = log.log_end_offset();
+                    let mut next = 0;
+                    while next < end {
+                        for chunk in log.read(next, 8192, end).unwrap() {
+                            let mut batches = brook_protocol::records::Batches::new(&chunk);
+                            for batch in &mut batches {
+                                let batch = batch.unwrap();
+                                batch.validate().expect("a published batch is whole and valid");
+                                assert_eq!(batch.base_offset(), next, "offsets are dense");
+                                next = batch.next_offset();
+                                checked += 1;
+                            }
+                            assert!(batches.remainder().is_empty(), "no partial batch is handed out");
+                        }
+                    }
+                }
+                checked
+            })
+        })
+        .collect();
+    for i in 0..3000 {
+        log.append_as_leader(&batch(1 + i % 5, 30 + i % 200, i as i64), 0)
+            .unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    for reader in readers {
+        assert!(reader.join().unwrap() > 0);
+    }
+}
