@@ -334,9 +334,9 @@ impl PartitionLog {
             }
             let min_one = out.is_empty();
             match segment.read(next, remaining, upper_bound, min_one).at(&self.dir)? {
-                Some(bytes) => {
+                Some((bytes, next_offset)) => {
                     remaining = remaining.saturating_sub(bytes.len());
-                    next = last_next_offset(&bytes).unwrap_or(next);
+                    next = next_offset;
                     out.push(bytes);
                 }
                 None if min_one => continue,
@@ -350,17 +350,19 @@ impl PartitionLog {
         Ok(out)
     }
 
-    /// Segments that may hold `offset` or later ones, in order.
-    fn segments_from(&self, offset: i64) -> Vec<Arc<Segment>> {
-        let segments = self.segments.read();
-        let first = segments
-            .range(..=offset)
-            .next_back()
-            .map_or(i64::MIN, |(&base, _)| base);
-        segments
-            .range((Bound::Included(first), Bound::Unbounded))
-            .map(|(_, s)| Arc::clone(s))
-            .collect()
+    /// Segments that may hold `offset` or later ones, in order. Lazy: each step
+    /// takes the segment map's read lock just long enough to clone one `Arc`, so a
+    /// fetch far back in a long log does not copy the whole map.
+    fn segments_from(&self, offset: i64) -> SegmentsFrom<'_> {
+        let first = {
+            let segments = self.segments.read();
+            segments
+                .range(..=offset)
+                .next_back()
+                .or_else(|| segments.first_key_value())
+                .map(|(_, s)| Arc::clone(s))
+        };
+        SegmentsFrom { log: self, next: first }
     }
 
     /// The first offset whose record timestamp is at least `timestamp`, with that
@@ -417,7 +419,7 @@ impl PartitionLog {
             return Ok(false);
         }
         let offset = offset.max(self.log_start_offset());
-        let holding = self.segments_from(offset);
+        let holding: Vec<Arc<Segment>> = self.segments_from(offset).collect();
         let first = &holding[0];
         // The segment holding `offset` keeps the batches before it (if any); every
         // later segment goes.
@@ -623,10 +625,24 @@ fn check_batch_sizes(records: &[u8], max: u32) -> Result<()> {
     Ok(())
 }
 
-/// The offset after the last batch of a record set read from the log.
-fn last_next_offset(bytes: &[u8]) -> Option<i64> {
-    Batches::new(bytes)
-        .map_while(|b| b.ok())
-        .last()
-        .map(|b| b.next_offset())
+/// Iterator of [`PartitionLog::segments_from`].
+struct SegmentsFrom<'a> {
+    log: &'a PartitionLog,
+    next: Option<Arc<Segment>>,
+}
+
+impl Iterator for SegmentsFrom<'_> {
+    type Item = Arc<Segment>;
+
+    fn next(&mut self) -> Option<Arc<Segment>> {
+        let current = self.next.take()?;
+        self.next = self
+            .log
+            .segments
+            .read()
+            .range((Bound::Excluded(current.base_offset()), Bound::Unbounded))
+            .next()
+            .map(|(_, s)| Arc::clone(s));
+        Some(current)
+    }
 }

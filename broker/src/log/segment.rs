@@ -427,14 +427,15 @@ impl Segment {
 
     /// Whole batches starting with the one holding `offset`, up to `max_bytes` (but at
     /// least one batch if `min_one`, KIP-74), none reaching `upper_bound` (an
-    /// exclusive offset). The bytes borrow the mapping: nothing is copied.
+    /// exclusive offset), and the offset after them. The bytes borrow the mapping:
+    /// nothing is copied.
     pub(crate) fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         upper_bound: i64,
         min_one: bool,
-    ) -> io::Result<Option<Bytes>> {
+    ) -> io::Result<Option<(Bytes, i64)>> {
         let Some((mapping, size)) = self.mapped()? else {
             return Ok(None);
         };
@@ -444,12 +445,14 @@ impl Segment {
             return Ok(None);
         };
         let mut end = location.position;
+        let mut next_offset = location.base_offset;
         for batch in Batches::new(&bytes[location.position..]).map_while(Result::ok) {
             let fits = end + batch.size() - location.position <= max_bytes || (min_one && end == location.position);
             if batch.next_offset() > upper_bound || !fits {
                 break;
             }
             end += batch.size();
+            next_offset = batch.next_offset();
         }
         if end == location.position {
             return Ok(None);
@@ -458,7 +461,7 @@ impl Segment {
             mapping.will_need(location.position, end);
         }
         // SAFETY: below the published size.
-        Ok(Some(unsafe { mapping.bytes(location.position, end) }))
+        Ok(Some((unsafe { mapping.bytes(location.position, end) }, next_offset)))
     }
 
     /// The first record at or after `timestamp`: (offset, timestamp).
