@@ -179,7 +179,12 @@ impl PartitionLog {
     pub fn append_as_leader(&self, records: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
         let config = self.config();
         let summary = validate_record_set(records)?;
-        check_batch_sizes(records, config.max_message_bytes)?;
+        if summary.max_batch_bytes > config.max_message_bytes as usize {
+            return Err(LogError::TooLarge {
+                size: summary.max_batch_bytes,
+                max: config.max_message_bytes,
+            });
+        }
         let mut epochs = self.writer.lock();
         self.ensure_open()?;
         let first_offset = self.log_end_offset();
@@ -612,17 +617,6 @@ impl PartitionLog {
         }
         Ok(())
     }
-}
-
-/// Every batch must fit `max.message.bytes` (`MESSAGE_TOO_LARGE` otherwise).
-fn check_batch_sizes(records: &[u8], max: u32) -> Result<()> {
-    for batch in Batches::new(records) {
-        let size = batch?.size();
-        if size > max as usize {
-            return Err(LogError::TooLarge { size, max });
-        }
-    }
-    Ok(())
 }
 
 /// Iterator of [`PartitionLog::segments_from`].

@@ -351,6 +351,8 @@ pub struct RecordSetSummary {
     pub records: i64,
     pub bytes: usize,
     pub max_timestamp: i64,
+    /// The largest batch, for `max.message.bytes`.
+    pub max_batch_bytes: usize,
 }
 
 /// Validates a produced record set: one or more whole batches, each passing
@@ -361,6 +363,7 @@ pub fn validate_record_set(record_set: &[u8]) -> Result<RecordSetSummary, Record
         records: 0,
         bytes: record_set.len(),
         max_timestamp: i64::MIN,
+        max_batch_bytes: 0,
     };
     let mut batches = Batches::new(record_set);
     for batch in &mut batches {
@@ -369,6 +372,7 @@ pub fn validate_record_set(record_set: &[u8]) -> Result<RecordSetSummary, Record
         summary.batches += 1;
         summary.records += i64::from(batch.records_count());
         summary.max_timestamp = summary.max_timestamp.max(batch.max_timestamp());
+        summary.max_batch_bytes = summary.max_batch_bytes.max(batch.size());
     }
     match (batches.remainder().len(), summary.batches) {
         (0, 0) => Err(RecordError::Empty),

@@ -79,6 +79,7 @@ proptest! {
         let bytes = build(&records, compression);
         let summary = validate_record_set(&bytes).unwrap();
         prop_assert_eq!(summary.records, records.len() as i64);
+        prop_assert_eq!(summary.max_batch_bytes, bytes.len());
         let batch = BatchView::new(&bytes).unwrap();
         prop_assert_eq!(batch.compression().unwrap(), compression);
         prop_assert_eq!(batch.records_count(), records.len() as i32);
