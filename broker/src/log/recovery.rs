@@ -13,10 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::config::LogConfig;
-use super::index::IndexFile;
-use super::mapping::{Mapping, sync_dir};
-use super::scan::{Scan, ScanStop, scan_segment};
-use super::segment::{Segment, delete_segment_files, index_path, log_path, time_index_path};
+use super::mapping::sync_dir;
+use super::scan::{Scan, ScanStop};
+use super::segment::{Segment, delete_segment_files, log_path, scan_log_file, write_sealed_indexes};
 
 /// What [`load_segments`] found.
 pub(crate) struct Loaded {
@@ -75,7 +74,7 @@ pub(crate) fn load_segments(
     let mut deleted_any = false;
     for (i, &base) in unflushed.iter().enumerate() {
         let bound = unflushed.get(i + 1).copied().unwrap_or(i64::MAX);
-        let (scan, file_len) = scan_file(dir, base, bound, config)?;
+        let (scan, file_len) = scan_log_file(dir, base, bound, config, true)?;
         let is_last = i + 1 == unflushed.len();
         let damaged = matches!(scan.stop, ScanStop::Corrupt(_) | ScanStop::BadOffsets { .. });
         epochs.extend_from_slice(&scan.epoch_starts);
@@ -109,31 +108,13 @@ pub(crate) fn load_segments(
     })
 }
 
-/// Scans a segment file (through a temporary read-only mapping) up to `bound`.
-fn scan_file(dir: &Path, base: i64, bound: i64, config: &LogConfig) -> io::Result<(Scan, u64)> {
-    let file = File::open(log_path(dir, base))?;
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok((scan_segment(&[], base, bound, config.index_interval_bytes, true), 0));
-    }
-    let mapping = Mapping::read_only(&file, len as usize)?;
-    mapping.will_need(0, len as usize);
-    // SAFETY: nobody writes this file while the partition is being opened.
-    let bytes = unsafe { mapping.slice(0, len as usize) };
-    Ok((scan_segment(bytes, base, bound, config.index_interval_bytes, true), len))
-}
-
 /// Trims a scanned, non-last segment to its valid bytes and writes its indexes. No
 /// fsync of the trim: the segment stays above the recovery point until the flusher
 /// syncs it, so a crash before that just repeats this recovery.
 fn seal_recovered(dir: &Path, base: i64, scan: Scan) -> io::Result<()> {
     let file = File::options().write(true).open(log_path(dir, base))?;
     file.set_len(scan.valid_bytes as u64)?;
-    let mut indexer = scan.indexer;
-    let mut time_entries = scan.time_entries;
-    time_entries.extend(indexer.final_time_entry());
-    IndexFile::write_sealed(&index_path(dir, base), &scan.offset_entries)?;
-    IndexFile::write_sealed(&time_index_path(dir, base), &time_entries)?;
+    write_sealed_indexes(dir, base, scan.into_sealed_entries())?;
     Ok(())
 }
 

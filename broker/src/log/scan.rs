@@ -130,6 +130,28 @@ pub(crate) struct Scan {
     pub stop: ScanStop,
 }
 
+/// The index entries a sealed segment gets from a scan of its log.
+pub(crate) struct SealedIndexEntries {
+    pub offsets: Vec<OffsetEntry>,
+    /// Ends with the segment's largest timestamp (the entry sealing adds).
+    pub times: Vec<TimeEntry>,
+    pub max_timestamp: i64,
+}
+
+impl Scan {
+    /// The entries of the scanned bytes as a sealed segment holds them.
+    pub(crate) fn into_sealed_entries(self) -> SealedIndexEntries {
+        let mut indexer = self.indexer;
+        let mut times = self.time_entries;
+        times.extend(indexer.final_time_entry());
+        SealedIndexEntries {
+            offsets: self.offset_entries,
+            times,
+            max_timestamp: indexer.max_timestamp,
+        }
+    }
+}
+
 /// Walks a segment's bytes from the start, checking every batch (length, magic, CRC,
 /// counts, offsets increasing and below `bound`) and building its index entries.
 /// `verify_crc` is off only where the bytes were already verified (index rebuilds).

@@ -21,7 +21,7 @@ use super::config::LogConfig;
 use super::file_write::write_record_set;
 use super::index::{IndexFile, OffsetIndex, TimeIndex};
 use super::mapping::{Mapping, grow_file, sync_dir};
-use super::scan::{Indexer, NO_TIMESTAMP, Scan, find_batch, last_batch, scan_segment};
+use super::scan::{Indexer, NO_TIMESTAMP, Scan, SealedIndexEntries, find_batch, last_batch, scan_segment};
 
 /// Largest step by which an active log file grows at a time.
 const MAX_GROWTH: u64 = 16 * 1024 * 1024;
@@ -118,9 +118,9 @@ impl Segment {
         let (offset_index, time_index) = match indexes {
             Some(indexes) => indexes,
             None => {
-                let offsets = IndexFile::write_sealed(&index_path(dir, base_offset), &[])?;
-                let times = IndexFile::write_sealed(&time_index_path(dir, base_offset), &[])?;
-                (offsets, times)
+                let (scan, _) = scan_log_file(dir, base_offset, i64::MAX, config, false)?;
+                tracing::info!(segment = %log_path(dir, base_offset).display(), "rebuilding missing or damaged indexes");
+                write_sealed_indexes(dir, base_offset, scan.into_sealed_entries())?
             }
         };
         let segment = Segment {
@@ -137,9 +137,6 @@ impl Segment {
             offset_index,
             time_index,
         };
-        if segment.offset_index.len() == 0 && segment.time_index.len() == 0 && size > 0 {
-            segment.rebuild_indexes(config)?;
-        }
         Ok(segment)
     }
 
@@ -239,9 +236,9 @@ impl Segment {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     /// An active segment over `file`, whose first `size` bytes hold batches up to
     /// `next_offset`, mapped with room for `capacity` bytes.
+    #[allow(clippy::too_many_arguments)]
     fn active(
         dir: &Path,
         base_offset: i64,
@@ -606,18 +603,16 @@ impl Segment {
         delete_segment_files(&self.dir, self.base_offset)
     }
 
-    /// Rewrites both indexes from the log (sealed form).
+    /// Rewrites both indexes from the log (sealed form), in place of the current ones.
     fn rebuild_indexes(&self, config: &LogConfig) -> io::Result<()> {
+        let interval = config.index_interval_bytes;
         let scan = self
-            .with_bytes(|bytes| scan_segment(bytes, self.base_offset, i64::MAX, config.index_interval_bytes, false))?
-            .unwrap_or_else(|| scan_segment(&[], self.base_offset, i64::MAX, config.index_interval_bytes, false));
-        let mut indexer = scan.indexer;
-        let mut time_entries = scan.time_entries;
-        time_entries.extend(indexer.final_time_entry());
-        self.offset_index.replace_sealed(&scan.offset_entries)?;
-        self.time_index.replace_sealed(&time_entries)?;
-        self.max_timestamp.store(indexer.max_timestamp, Ordering::Release);
-        tracing::info!(segment = %log_path(&self.dir, self.base_offset).display(), "rebuilt indexes");
+            .with_bytes(|bytes| scan_segment(bytes, self.base_offset, i64::MAX, interval, false))?
+            .unwrap_or_else(|| scan_segment(&[], self.base_offset, i64::MAX, interval, false));
+        let entries = scan.into_sealed_entries();
+        self.offset_index.replace_sealed(&entries.offsets)?;
+        self.time_index.replace_sealed(&entries.times)?;
+        self.max_timestamp.store(entries.max_timestamp, Ordering::Release);
         Ok(())
     }
 
@@ -649,6 +644,41 @@ impl Segment {
     fn touch(&self) {
         self.last_used_ms.store(now_ms(), Ordering::Relaxed);
     }
+}
+
+/// Scans a segment file up to `bound` through a temporary read-only mapping (for
+/// recovery, `verify_crc`; for index rebuilds of trusted data, not). Returns the scan
+/// and the file length.
+pub(crate) fn scan_log_file(
+    dir: &Path,
+    base_offset: i64,
+    bound: i64,
+    config: &LogConfig,
+    verify_crc: bool,
+) -> io::Result<(Scan, u64)> {
+    let interval = config.index_interval_bytes;
+    let file = File::open(log_path(dir, base_offset))?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok((scan_segment(&[], base_offset, bound, interval, verify_crc), 0));
+    }
+    let mapping = Mapping::read_only(&file, len as usize)?;
+    mapping.will_need(0, len as usize);
+    // SAFETY: nobody writes this file while the partition is being opened.
+    let bytes = unsafe { mapping.slice(0, len as usize) };
+    Ok((scan_segment(bytes, base_offset, bound, interval, verify_crc), len))
+}
+
+/// Writes a sealed segment's index files from a scan's entries.
+pub(crate) fn write_sealed_indexes(
+    dir: &Path,
+    base_offset: i64,
+    entries: SealedIndexEntries,
+) -> io::Result<(OffsetIndex, TimeIndex)> {
+    Ok((
+        IndexFile::write_sealed(&index_path(dir, base_offset), &entries.offsets)?,
+        IndexFile::write_sealed(&time_index_path(dir, base_offset), &entries.times)?,
+    ))
 }
 
 /// Creates the empty, writable indexes of a new or recovered active segment.
