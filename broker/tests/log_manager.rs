@@ -16,6 +16,16 @@ fn manager_config(dir: &Path) -> LogManagerConfig {
     config
 }
 
+/// A manager whose background work (flush checks, retention, removal of deleted
+/// partitions) runs every few milliseconds instead of every few minutes.
+fn fast_manager(dir: &Path) -> Arc<LogManager> {
+    let mut config = manager_config(dir);
+    config.flush_check_interval = Duration::from_millis(10);
+    config.retention_check_interval = Duration::from_millis(20);
+    config.file_delete_delay = Duration::from_millis(50);
+    LogManager::open(config).unwrap()
+}
+
 /// Polls `condition` every 10 ms for up to 10 s.
 fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -85,10 +95,7 @@ fn a_data_dir_is_locked_against_a_second_broker() {
 #[test]
 fn deleted_partitions_are_renamed_at_once_and_removed_later() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = manager_config(dir.path());
-    config.file_delete_delay = Duration::from_millis(50);
-    config.flush_check_interval = Duration::from_millis(10);
-    let manager = LogManager::open(config).unwrap();
+    let manager = fast_manager(dir.path());
     let tp = TopicPartition::new("doomed", 0);
     let log = manager.get_or_create(&tp, None).unwrap();
     log.append_as_leader(&batch(1, 10, 0), 0).unwrap();
@@ -117,9 +124,7 @@ fn deleted_partitions_are_renamed_at_once_and_removed_later() {
 #[test]
 fn the_flusher_honours_flush_ms_and_flush_messages() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = manager_config(dir.path());
-    config.flush_check_interval = Duration::from_millis(10);
-    let manager = LogManager::open(config).unwrap();
+    let manager = fast_manager(dir.path());
     let timed = log_with(
         &manager,
         "timed",
@@ -153,9 +158,7 @@ fn the_flusher_honours_flush_ms_and_flush_messages() {
 #[test]
 fn the_flusher_flushes_rolled_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = manager_config(dir.path());
-    config.flush_check_interval = Duration::from_millis(10);
-    let manager = LogManager::open(config).unwrap();
+    let manager = fast_manager(dir.path());
     let log = manager.get_or_create(&TopicPartition::new("t", 0), None).unwrap();
     for i in 0..100 {
         log.append_as_leader(&batch(1, 100, i), 0).unwrap();
@@ -173,9 +176,7 @@ fn the_flusher_flushes_rolled_segments() {
 #[test]
 fn retention_by_bytes_and_by_time_deletes_whole_segments_from_the_head() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = manager_config(dir.path());
-    config.retention_check_interval = Duration::from_millis(20);
-    let manager = LogManager::open(config).unwrap();
+    let manager = fast_manager(dir.path());
     let by_bytes = log_with(
         &manager,
         "bytes",
