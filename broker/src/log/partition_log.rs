@@ -367,7 +367,11 @@ impl PartitionLog {
                 .or_else(|| segments.first_key_value())
                 .map(|(_, s)| Arc::clone(s))
         };
-        SegmentsFrom { log: self, next: first }
+        SegmentsFrom {
+            log: self,
+            first,
+            after: None,
+        }
     }
 
     /// The first offset whose record timestamp is at least `timestamp`, with that
@@ -619,24 +623,28 @@ impl PartitionLog {
     }
 }
 
-/// Iterator of [`PartitionLog::segments_from`].
+/// Iterator of [`PartitionLog::segments_from`]. The segment after the current one is
+/// looked up only when asked for, so a read that stops early costs one lookup.
 struct SegmentsFrom<'a> {
     log: &'a PartitionLog,
-    next: Option<Arc<Segment>>,
+    first: Option<Arc<Segment>>,
+    after: Option<i64>,
 }
 
 impl Iterator for SegmentsFrom<'_> {
     type Item = Arc<Segment>;
 
     fn next(&mut self) -> Option<Arc<Segment>> {
-        let current = self.next.take()?;
-        self.next = self
-            .log
-            .segments
-            .read()
-            .range((Bound::Excluded(current.base_offset()), Bound::Unbounded))
-            .next()
-            .map(|(_, s)| Arc::clone(s));
-        Some(current)
+        let segment = match self.first.take() {
+            Some(first) => first,
+            None => {
+                let after = self.after?;
+                let segments = self.log.segments.read();
+                let (_, next) = segments.range((Bound::Excluded(after), Bound::Unbounded)).next()?;
+                Arc::clone(next)
+            }
+        };
+        self.after = Some(segment.base_offset());
+        Some(segment)
     }
 }
