@@ -1,3 +1,5 @@
-//! Brook controller: the openraft quorum that holds the cluster metadata (DESIGN.md §4).
-//!
-//! Lands with issue 4; its wire types already live in `brook_protocol::rpc`.
+//! Brook's controller quorum (DESIGN.md §4): the cluster's source of truth.
+
+pub mod placement;
+pub mod state_machine;
+pub mod topic_config;

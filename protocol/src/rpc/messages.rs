@@ -34,13 +34,14 @@ pub enum ControllerRequest {
     DeleteTopics {
         names: Vec<String>,
     },
-    CreatePartitions {
-        topics: Vec<(String, i32)>,
-    },
+    CreatePartitions(CreatePartitions),
     AlterConfigs(AlterConfigs),
     AlterPartition(AlterPartition),
-    CommitOffsets(CommitOffsets),
-    FetchOffsets(FetchOffsets),
+    /// Commits for several groups in one request (a coordinator batches its groups).
+    CommitOffsets(Vec<CommitOffsets>),
+    FetchOffsets(Vec<FetchOffsets>),
+    /// Removes committed offsets (OffsetDelete, DeleteGroups).
+    DeleteOffsets(Vec<FetchOffsets>),
     DescribeQuorum,
     /// Controller-to-controller Raft traffic, serialized by the controller crate.
     Raft(RaftMessage),
@@ -48,16 +49,23 @@ pub enum ControllerRequest {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ControllerResponse {
-    RegisterBroker { broker_epoch: i64 },
-    BrokerHeartbeat { fenced: bool, should_shut_down: bool },
+    RegisterBroker {
+        broker_epoch: i64,
+    },
+    BrokerHeartbeat {
+        fenced: bool,
+        should_shut_down: bool,
+    },
     Metadata(MetadataUpdate),
     CreateTopics(Vec<TopicResult>),
     DeleteTopics(Vec<TopicResult>),
     CreatePartitions(Vec<TopicResult>),
     AlterConfigs(Vec<ResourceResult>),
     AlterPartition(Vec<AlterPartitionResult>),
-    CommitOffsets(Vec<OffsetResult>),
-    FetchOffsets(Vec<CommittedOffset>),
+    /// One entry per group of the request, in order.
+    CommitOffsets(Vec<Vec<OffsetResult>>),
+    FetchOffsets(Vec<Vec<CommittedOffset>>),
+    DeleteOffsets(Vec<Vec<OffsetResult>>),
     DescribeQuorum(QuorumInfo),
     Raft(RaftMessage),
 }
@@ -135,6 +143,21 @@ pub struct TopicResult {
     pub topic_id: Option<Uuid>,
     pub error_code: i16,
     pub error_message: Option<String>,
+}
+
+/// Grow a topic to `total_count` partitions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPartitions {
+    pub name: String,
+    pub total_count: i32,
+    /// Replica lists for the new partitions only; empty: the controller places them.
+    pub assignments: Vec<Vec<BrokerId>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatePartitions {
+    pub topics: Vec<NewPartitions>,
+    pub validate_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,7 +239,8 @@ pub struct OffsetResult {
     pub error_code: i16,
 }
 
-/// `partitions` empty: every committed offset of the group.
+/// `partitions` empty: every committed offset of the group (for `DeleteOffsets`: the
+/// whole group).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchOffsets {
     pub group_id: String,

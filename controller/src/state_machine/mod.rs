@@ -1,0 +1,569 @@
+//! The controller's replicated state (DESIGN.md §4): the metadata image brokers follow,
+//! the consumer-group offsets, and the recent metadata records that `WatchMetadata`
+//! streams. Deterministic: applying the same [`Command`]s in the same order gives the
+//! same state on every controller. No I/O and no openraft types here.
+
+mod command;
+mod offsets;
+mod partitions;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use brook_protocol::ErrorCode;
+use brook_protocol::rpc::metadata::{
+    BrokerId, BrokerRegistration, MetadataImage, MetadataRecord, PartitionState, TopicState, VersionedRecord,
+};
+use brook_protocol::rpc::{
+    AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, CommittedOffset, ConfigOp, ConfigResource,
+    FetchOffsets, IsrChange, OffsetResult, RegisterBroker, ResourceResult, RpcError, TopicResult,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use command::{Command, CommandResult, NewTopic, PlacedPartitions};
+pub use offsets::OffsetStore;
+pub use partitions::NO_LEADER;
+
+use crate::topic_config::{self, CLUSTER_CONFIGS, TOPIC_CONFIGS};
+
+/// How many recent metadata records are kept for watchers; one further behind gets the
+/// whole image instead.
+pub const DEFAULT_HISTORY_RECORDS: usize = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct ControllerState {
+    image: MetadataImage,
+    topic_ids: HashMap<String, Uuid>,
+    offsets: OffsetStore,
+    history: VecDeque<VersionedRecord>,
+    history_limit: usize,
+}
+
+/// What a snapshot holds; the history and the name index are rebuilt from it.
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    image: &'a MetadataImage,
+    offsets: &'a OffsetStore,
+}
+
+#[derive(Deserialize)]
+struct SnapshotOwned {
+    image: MetadataImage,
+    offsets: OffsetStore,
+}
+
+impl Default for ControllerState {
+    fn default() -> Self {
+        ControllerState::new(DEFAULT_HISTORY_RECORDS)
+    }
+}
+
+fn kafka_error(code: ErrorCode, message: impl Into<String>) -> (i16, Option<String>) {
+    (code.code(), Some(message.into()))
+}
+
+impl ControllerState {
+    pub fn new(history_limit: usize) -> Self {
+        ControllerState {
+            image: MetadataImage::default(),
+            topic_ids: HashMap::new(),
+            offsets: OffsetStore::default(),
+            history: VecDeque::new(),
+            history_limit: history_limit.max(1),
+        }
+    }
+
+    pub fn image(&self) -> &MetadataImage {
+        &self.image
+    }
+
+    /// The metadata version: the number of metadata records applied so far.
+    pub fn version(&self) -> u64 {
+        self.image.version
+    }
+
+    pub fn offsets(&self) -> &OffsetStore {
+        &self.offsets
+    }
+
+    pub fn topic(&self, name: &str) -> Option<&TopicState> {
+        self.topic_ids.get(name).and_then(|id| self.image.topics.get(id))
+    }
+
+    /// The records after `version`, or `None` when they are no longer all kept (the
+    /// watcher needs the image).
+    pub fn records_since(&self, version: u64) -> Option<Vec<VersionedRecord>> {
+        if version >= self.image.version {
+            return Some(Vec::new());
+        }
+        let oldest = self.history.front()?.version;
+        if version + 1 < oldest {
+            return None;
+        }
+        let skip = (version + 1 - oldest) as usize;
+        Some(self.history.iter().skip(skip).cloned().collect())
+    }
+
+    pub fn fetch_offsets(&self, request: &FetchOffsets) -> Vec<CommittedOffset> {
+        self.offsets.fetch(&request.group_id, &request.partitions)
+    }
+
+    pub fn encode_snapshot(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(&SnapshotRef {
+            image: &self.image,
+            offsets: &self.offsets,
+        })
+    }
+
+    /// Replaces the state with a snapshot's. The history restarts empty at its version.
+    pub fn restore_snapshot(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        let snapshot: SnapshotOwned = postcard::from_bytes(bytes)?;
+        self.topic_ids = snapshot
+            .image
+            .topics
+            .values()
+            .map(|t| (t.name.clone(), t.topic_id))
+            .collect();
+        self.image = snapshot.image;
+        self.offsets = snapshot.offsets;
+        self.history.clear();
+        Ok(())
+    }
+
+    /// Applies one committed command.
+    pub fn apply(&mut self, command: &Command) -> CommandResult {
+        match command {
+            Command::InitCluster { cluster_id } => {
+                if self.image.cluster_id.is_none() {
+                    self.emit(MetadataRecord::ClusterId(*cluster_id));
+                }
+                CommandResult::Done
+            }
+            Command::RegisterBroker(request) => self.register_broker(request),
+            Command::FenceBroker {
+                broker_id,
+                broker_epoch,
+            } => {
+                self.fence_broker(*broker_id, *broker_epoch);
+                CommandResult::Done
+            }
+            Command::UnfenceBroker {
+                broker_id,
+                broker_epoch,
+            } => {
+                self.unfence_broker(*broker_id, *broker_epoch);
+                CommandResult::Done
+            }
+            Command::CreateTopics(topics) => {
+                CommandResult::Topics(topics.iter().map(|t| self.create_topic(t)).collect())
+            }
+            Command::DeleteTopics(names) => CommandResult::Topics(names.iter().map(|n| self.delete_topic(n)).collect()),
+            Command::CreatePartitions(additions) => {
+                CommandResult::Topics(additions.iter().map(|a| self.add_partitions(a)).collect())
+            }
+            Command::AlterConfigs(request) => CommandResult::Configs(self.alter_configs(request, false)),
+            Command::AlterPartition(request) => CommandResult::Partitions(self.alter_partition(request)),
+            Command::CommitOffsets(groups) => {
+                CommandResult::Offsets(groups.iter().map(|g| self.commit_offsets(g)).collect())
+            }
+            Command::DeleteOffsets(groups) => CommandResult::Offsets(
+                groups
+                    .iter()
+                    .map(|g| {
+                        self.offsets.delete(&g.group_id, &g.partitions);
+                        g.partitions
+                            .iter()
+                            .map(|(topic, partition)| OffsetResult {
+                                topic: topic.clone(),
+                                partition: *partition,
+                                error_code: 0,
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Appends one record: a new version, applied to the image and kept for watchers.
+    fn emit(&mut self, record: MetadataRecord) -> u64 {
+        let versioned = VersionedRecord {
+            version: self.image.version + 1,
+            record,
+        };
+        match &versioned.record {
+            MetadataRecord::CreateTopic(topic) => {
+                self.topic_ids.insert(topic.name.clone(), topic.topic_id);
+            }
+            MetadataRecord::DeleteTopic { topic_id } => {
+                if let Some(topic) = self.image.topics.get(topic_id) {
+                    self.topic_ids.remove(&topic.name);
+                }
+            }
+            _ => {}
+        }
+        self.image.apply(&versioned);
+        if self.history.len() == self.history_limit {
+            self.history.pop_front();
+        }
+        let version = versioned.version;
+        self.history.push_back(versioned);
+        version
+    }
+
+    fn is_unfenced(&self, broker: BrokerId) -> bool {
+        self.image.brokers.get(&broker).is_some_and(|b| !b.fenced)
+    }
+
+    fn register_broker(&mut self, request: &RegisterBroker) -> CommandResult {
+        if let Some(cluster_id) = request.cluster_id
+            && self.image.cluster_id != Some(cluster_id)
+        {
+            return CommandResult::Refused(RpcError::Kafka {
+                code: ErrorCode::InconsistentClusterId.code(),
+                message: format!(
+                    "broker belongs to cluster {cluster_id}, this quorum is {:?}",
+                    self.image.cluster_id
+                ),
+            });
+        }
+        if let Some(existing) = self.image.brokers.get(&request.broker_id) {
+            if existing.incarnation_id == request.incarnation_id {
+                // A retried registration: same process, same answer.
+                return CommandResult::BrokerRegistered {
+                    broker_epoch: existing.broker_epoch,
+                };
+            }
+            // A new process for this id: the old one can no longer lead anything.
+            let (broker_id, broker_epoch) = (existing.broker_id, existing.broker_epoch);
+            self.fence_broker(broker_id, broker_epoch);
+        }
+        let broker_epoch = (self.image.version + 1) as i64;
+        self.emit(MetadataRecord::RegisterBroker(BrokerRegistration {
+            broker_id: request.broker_id,
+            incarnation_id: request.incarnation_id,
+            broker_epoch,
+            endpoints: request.endpoints.clone(),
+            rack: request.rack.clone(),
+            // Unfenced by a heartbeat once the broker has caught up with the metadata.
+            fenced: true,
+        }));
+        CommandResult::BrokerRegistered { broker_epoch }
+    }
+
+    fn fence_broker(&mut self, broker_id: BrokerId, broker_epoch: i64) {
+        let Some(broker) = self.image.brokers.get(&broker_id) else {
+            return;
+        };
+        if broker.broker_epoch != broker_epoch || broker.fenced {
+            return;
+        }
+        self.emit(MetadataRecord::FenceBroker {
+            broker_id,
+            broker_epoch,
+        });
+        let changes = self.partition_changes(|state, image| {
+            partitions::without_broker(state, broker_id, |b| image.brokers.get(&b).is_some_and(|r| !r.fenced))
+        });
+        for (topic_id, state) in changes {
+            self.emit(MetadataRecord::ChangePartition { topic_id, state });
+        }
+    }
+
+    fn unfence_broker(&mut self, broker_id: BrokerId, broker_epoch: i64) {
+        let Some(broker) = self.image.brokers.get(&broker_id) else {
+            return;
+        };
+        if broker.broker_epoch != broker_epoch || !broker.fenced {
+            return;
+        }
+        self.emit(MetadataRecord::UnfenceBroker {
+            broker_id,
+            broker_epoch,
+        });
+        let changes = self.partition_changes(|state, _| partitions::with_broker_back(state, broker_id));
+        for (topic_id, state) in changes {
+            self.emit(MetadataRecord::ChangePartition { topic_id, state });
+        }
+    }
+
+    /// The new states `change` computes for each partition, in topic-id order.
+    fn partition_changes(
+        &self,
+        change: impl Fn(&PartitionState, &MetadataImage) -> Option<PartitionState>,
+    ) -> Vec<(Uuid, PartitionState)> {
+        self.image
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.iter().map(move |p| (topic.topic_id, p)))
+            .filter_map(|(topic_id, state)| change(state, &self.image).map(|next| (topic_id, next)))
+            .collect()
+    }
+
+    fn create_topic(&mut self, topic: &NewTopic) -> TopicResult {
+        let result = |code: i16, message: Option<String>| TopicResult {
+            name: topic.name.clone(),
+            topic_id: (code == 0).then_some(topic.topic_id),
+            error_code: code,
+            error_message: message,
+        };
+        if self.topic_ids.contains_key(&topic.name) {
+            let (code, message) = kafka_error(
+                ErrorCode::TopicAlreadyExists,
+                format!("topic '{}' already exists", topic.name),
+            );
+            return result(code, message);
+        }
+        let partitions = topic
+            .assignments
+            .iter()
+            .enumerate()
+            .map(|(i, replicas)| partitions::new_partition(i as i32, replicas, |b| self.is_unfenced(b)))
+            .collect();
+        self.emit(MetadataRecord::CreateTopic(TopicState {
+            topic_id: topic.topic_id,
+            name: topic.name.clone(),
+            configs: topic.configs.clone(),
+            partitions,
+        }));
+        result(0, None)
+    }
+
+    fn delete_topic(&mut self, name: &str) -> TopicResult {
+        let Some(topic_id) = self.topic_ids.get(name).copied() else {
+            let (error_code, error_message) = unknown_topic(name);
+            return TopicResult {
+                name: name.to_owned(),
+                topic_id: None,
+                error_code,
+                error_message,
+            };
+        };
+        self.emit(MetadataRecord::DeleteTopic { topic_id });
+        self.offsets.delete_topic(name);
+        TopicResult {
+            name: name.to_owned(),
+            topic_id: Some(topic_id),
+            error_code: 0,
+            error_message: None,
+        }
+    }
+
+    fn add_partitions(&mut self, addition: &PlacedPartitions) -> TopicResult {
+        let mut result = TopicResult {
+            name: addition.name.clone(),
+            topic_id: None,
+            error_code: 0,
+            error_message: None,
+        };
+        let Some(topic) = self.topic(&addition.name) else {
+            (result.error_code, result.error_message) = unknown_topic(&addition.name);
+            return result;
+        };
+        let (topic_id, current) = (topic.topic_id, topic.partitions.len() as i32);
+        result.topic_id = Some(topic_id);
+        if current != addition.expected_count {
+            (result.error_code, result.error_message) = kafka_error(
+                ErrorCode::InvalidPartitions,
+                format!(
+                    "topic '{}' changed to {current} partitions while the request was placed; retry",
+                    addition.name
+                ),
+            );
+            return result;
+        }
+        let partitions = addition
+            .assignments
+            .iter()
+            .enumerate()
+            .map(|(i, replicas)| partitions::new_partition(current + i as i32, replicas, |b| self.is_unfenced(b)))
+            .collect();
+        self.emit(MetadataRecord::AddPartitions { topic_id, partitions });
+        result
+    }
+
+    /// Validates every change first; with `dry_run` nothing is recorded
+    /// (`validate_only`).
+    pub fn alter_configs(&mut self, request: &AlterConfigs, dry_run: bool) -> Vec<ResourceResult> {
+        let mut results = Vec::with_capacity(request.changes.len());
+        for (resource, changes) in &request.changes {
+            let outcome = self.config_records(resource, changes, request.replace);
+            let (error_code, error_message) = match outcome {
+                Ok(records) => {
+                    if !dry_run {
+                        for record in records {
+                            self.emit(record);
+                        }
+                    }
+                    (0, None)
+                }
+                Err((code, message)) => (code, message),
+            };
+            results.push(ResourceResult {
+                resource: resource.clone(),
+                error_code,
+                error_message,
+            });
+        }
+        results
+    }
+
+    fn config_records(
+        &self,
+        resource: &ConfigResource,
+        changes: &[(String, ConfigOp)],
+        replace: bool,
+    ) -> Result<Vec<MetadataRecord>, (i16, Option<String>)> {
+        let (table, current, topic_id) = match resource {
+            ConfigResource::Topic(name) => {
+                let topic = self.topic(name).ok_or_else(|| unknown_topic(name))?;
+                (TOPIC_CONFIGS, &topic.configs, Some(topic.topic_id))
+            }
+            ConfigResource::Cluster => (CLUSTER_CONFIGS, &self.image.cluster_configs, None),
+            ConfigResource::Broker(id) => {
+                return Err(kafka_error(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "per-broker dynamic configs (broker {id}) are not supported; \
+                         set the cluster-wide default (empty broker name) instead"
+                    ),
+                ));
+            }
+        };
+        let mut target: BTreeMap<String, Option<String>> = BTreeMap::new();
+        if replace {
+            target.extend(current.keys().map(|k| (k.clone(), None)));
+        }
+        for (key, op) in changes {
+            match op {
+                ConfigOp::Set(value) => {
+                    topic_config::validate(table, key, value)
+                        .map_err(|message| kafka_error(ErrorCode::InvalidConfig, message))?;
+                    target.insert(key.clone(), Some(value.clone()));
+                }
+                ConfigOp::Delete => {
+                    target.insert(key.clone(), None);
+                }
+            }
+        }
+        Ok(target
+            .into_iter()
+            .filter(|(key, value)| current.get(key) != value.as_ref())
+            .map(|(key, value)| match topic_id {
+                Some(topic_id) => MetadataRecord::SetTopicConfig { topic_id, key, value },
+                None => MetadataRecord::SetClusterConfig { key, value },
+            })
+            .collect())
+    }
+
+    fn alter_partition(&mut self, request: &AlterPartition) -> Vec<AlterPartitionResult> {
+        request
+            .changes
+            .iter()
+            .map(|change| {
+                let (error_code, state) = match self.check_isr_change(request, change) {
+                    Ok(next) => {
+                        if let Some(next) = &next.1 {
+                            self.emit(MetadataRecord::ChangePartition {
+                                topic_id: change.topic_id,
+                                state: next.clone(),
+                            });
+                        }
+                        (0, Some(next.1.unwrap_or(next.0)))
+                    }
+                    Err((code, current)) => (code.code(), current),
+                };
+                AlterPartitionResult {
+                    topic_id: change.topic_id,
+                    partition: change.partition,
+                    error_code,
+                    state,
+                }
+            })
+            .collect()
+    }
+
+    /// The partition's current state and its next one (`None` when the ISR is unchanged),
+    /// or the Kafka error and the current state.
+    #[allow(clippy::type_complexity)]
+    fn check_isr_change(
+        &self,
+        request: &AlterPartition,
+        change: &IsrChange,
+    ) -> Result<(PartitionState, Option<PartitionState>), (ErrorCode, Option<PartitionState>)> {
+        let registered_epoch = self.image.brokers.get(&request.broker_id).map(|b| b.broker_epoch);
+        if registered_epoch != Some(request.broker_epoch) {
+            return Err((ErrorCode::StaleBrokerEpoch, None));
+        }
+        let current = self
+            .image
+            .topics
+            .get(&change.topic_id)
+            .and_then(|t| t.partitions.iter().find(|p| p.partition == change.partition))
+            .ok_or((ErrorCode::UnknownTopicOrPartition, None))?;
+        let refuse = |code| Err((code, Some(current.clone())));
+        if current.leader != request.broker_id {
+            return refuse(ErrorCode::NotLeaderOrFollower);
+        }
+        if change.leader_epoch != current.leader_epoch {
+            return refuse(ErrorCode::FencedLeaderEpoch);
+        }
+        if change.partition_epoch != current.partition_epoch {
+            return refuse(ErrorCode::InvalidUpdateVersion);
+        }
+        let mut seen = Vec::with_capacity(change.new_isr.len());
+        for broker in &change.new_isr {
+            if seen.contains(broker) || !current.replicas.contains(broker) {
+                return refuse(ErrorCode::InvalidRequest);
+            }
+            seen.push(*broker);
+        }
+        if !change.new_isr.contains(&current.leader) {
+            return refuse(ErrorCode::InvalidRequest);
+        }
+        let newly_added = change.new_isr.iter().filter(|b| !current.isr.contains(b));
+        if newly_added.clone().any(|b| !self.is_unfenced(*b)) {
+            return refuse(ErrorCode::IneligibleReplica);
+        }
+        if change.new_isr == current.isr {
+            return Ok((current.clone(), None));
+        }
+        let mut next = current.clone();
+        next.isr = change.new_isr.clone();
+        next.partition_epoch += 1;
+        Ok((current.clone(), Some(next)))
+    }
+
+    fn commit_offsets(&mut self, group: &CommitOffsets) -> Vec<OffsetResult> {
+        group
+            .offsets
+            .iter()
+            .map(|commit| {
+                let known = self
+                    .topic(&commit.topic)
+                    .is_some_and(|t| commit.partition >= 0 && (commit.partition as usize) < t.partitions.len());
+                let error_code = if known {
+                    self.offsets.commit(&group.group_id, commit);
+                    0
+                } else {
+                    ErrorCode::UnknownTopicOrPartition.code()
+                };
+                OffsetResult {
+                    topic: commit.topic.clone(),
+                    partition: commit.partition,
+                    error_code,
+                }
+            })
+            .collect()
+    }
+}
+
+fn unknown_topic(name: &str) -> (i16, Option<String>) {
+    kafka_error(
+        ErrorCode::UnknownTopicOrPartition,
+        format!("topic '{name}' does not exist"),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,287 @@
+use brook_protocol::rpc::OffsetCommit;
+use brook_protocol::rpc::metadata::Endpoint;
+
+use super::*;
+
+fn register(state: &mut ControllerState, broker_id: BrokerId) -> i64 {
+    let request = RegisterBroker {
+        broker_id,
+        incarnation_id: Uuid::new_v4(),
+        cluster_id: None,
+        endpoints: vec![Endpoint {
+            name: "PLAINTEXT".into(),
+            host: "127.0.0.1".into(),
+            port: 9092,
+        }],
+        rack: None,
+    };
+    match state.apply(&Command::RegisterBroker(request)) {
+        CommandResult::BrokerRegistered { broker_epoch } => broker_epoch,
+        other => panic!("registration failed: {other:?}"),
+    }
+}
+
+fn live_broker(state: &mut ControllerState, broker_id: BrokerId) -> i64 {
+    let broker_epoch = register(state, broker_id);
+    state.apply(&Command::UnfenceBroker {
+        broker_id,
+        broker_epoch,
+    });
+    broker_epoch
+}
+
+fn create(state: &mut ControllerState, name: &str, assignments: Vec<Vec<BrokerId>>) -> TopicResult {
+    let command = Command::CreateTopics(vec![NewTopic {
+        name: name.into(),
+        topic_id: Uuid::new_v4(),
+        assignments,
+        configs: BTreeMap::new(),
+    }]);
+    match state.apply(&command) {
+        CommandResult::Topics(mut results) => results.remove(0),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn partition(state: &ControllerState, topic: &str, partition: usize) -> PartitionState {
+    state.topic(topic).unwrap().partitions[partition].clone()
+}
+
+#[test]
+fn the_same_name_is_created_once_whatever_the_order() {
+    let mut state = ControllerState::default();
+    live_broker(&mut state, 1);
+    assert_eq!(create(&mut state, "orders", vec![vec![1]]).error_code, 0);
+    let second = create(&mut state, "orders", vec![vec![1]]);
+    assert_eq!(second.error_code, ErrorCode::TopicAlreadyExists.code());
+    assert_eq!(state.image().topics.len(), 1);
+}
+
+#[test]
+fn brokers_register_fenced_and_lead_only_once_unfenced() {
+    let mut state = ControllerState::default();
+    let epoch = register(&mut state, 1);
+    assert!(state.image().brokers[&1].fenced);
+    create(&mut state, "t", vec![vec![1]]);
+    assert_eq!(partition(&state, "t", 0).leader, NO_LEADER);
+    assert!(partition(&state, "t", 0).isr.is_empty());
+    state.apply(&Command::UnfenceBroker {
+        broker_id: 1,
+        broker_epoch: epoch,
+    });
+    assert!(!state.image().brokers[&1].fenced);
+}
+
+#[test]
+fn fencing_a_leader_moves_leadership_to_the_isr_and_bumps_epochs() {
+    let mut state = ControllerState::default();
+    let epoch1 = live_broker(&mut state, 1);
+    live_broker(&mut state, 2);
+    create(&mut state, "t", vec![vec![1, 2], vec![2, 1]]);
+    state.apply(&Command::FenceBroker {
+        broker_id: 1,
+        broker_epoch: epoch1,
+    });
+    let p0 = partition(&state, "t", 0);
+    assert_eq!((p0.leader, p0.isr.clone(), p0.leader_epoch), (2, vec![2], 1));
+    let p1 = partition(&state, "t", 1);
+    assert_eq!((p1.leader, p1.isr.clone(), p1.leader_epoch), (2, vec![2], 0));
+    assert!(state.image().brokers[&1].fenced);
+}
+
+#[test]
+fn a_stale_fence_does_not_touch_a_newer_registration() {
+    let mut state = ControllerState::default();
+    let old_epoch = live_broker(&mut state, 1);
+    let new_epoch = live_broker(&mut state, 1);
+    assert!(new_epoch > old_epoch);
+    state.apply(&Command::FenceBroker {
+        broker_id: 1,
+        broker_epoch: old_epoch,
+    });
+    assert!(!state.image().brokers[&1].fenced);
+}
+
+#[test]
+fn a_retried_registration_gets_the_same_epoch() {
+    let mut state = ControllerState::default();
+    let request = RegisterBroker {
+        broker_id: 3,
+        incarnation_id: Uuid::new_v4(),
+        cluster_id: None,
+        endpoints: vec![],
+        rack: None,
+    };
+    let first = state.apply(&Command::RegisterBroker(request.clone()));
+    let version = state.version();
+    assert_eq!(state.apply(&Command::RegisterBroker(request)), first);
+    assert_eq!(state.version(), version, "a retry records nothing");
+}
+
+#[test]
+fn a_broker_of_another_cluster_is_refused() {
+    let mut state = ControllerState::default();
+    state.apply(&Command::InitCluster {
+        cluster_id: Uuid::new_v4(),
+    });
+    let result = state.apply(&Command::RegisterBroker(RegisterBroker {
+        broker_id: 1,
+        incarnation_id: Uuid::new_v4(),
+        cluster_id: Some(Uuid::new_v4()),
+        endpoints: vec![],
+        rack: None,
+    }));
+    assert!(matches!(
+        result,
+        CommandResult::Refused(RpcError::Kafka { code: 104, .. })
+    ));
+}
+
+#[test]
+fn isr_changes_are_checked_against_leader_and_partition_epochs() {
+    let mut state = ControllerState::default();
+    let epoch1 = live_broker(&mut state, 1);
+    live_broker(&mut state, 2);
+    let topic_id = create(&mut state, "t", vec![vec![1, 2]]).topic_id.unwrap();
+    let request = |new_isr: Vec<BrokerId>, partition_epoch: i32| AlterPartition {
+        broker_id: 1,
+        broker_epoch: epoch1,
+        changes: vec![IsrChange {
+            topic_id,
+            partition: 0,
+            leader_epoch: 0,
+            partition_epoch,
+            new_isr,
+        }],
+    };
+    let shrink = state.apply(&Command::AlterPartition(request(vec![1], 0)));
+    let CommandResult::Partitions(results) = shrink else {
+        panic!("{shrink:?}")
+    };
+    assert_eq!(results[0].error_code, 0);
+    assert_eq!(results[0].state.as_ref().unwrap().partition_epoch, 1);
+    let stale = state.apply(&Command::AlterPartition(request(vec![1, 2], 0)));
+    let CommandResult::Partitions(results) = stale else {
+        panic!("{stale:?}")
+    };
+    assert_eq!(results[0].error_code, ErrorCode::InvalidUpdateVersion.code());
+    let without_leader = state.apply(&Command::AlterPartition(request(vec![2], 1)));
+    let CommandResult::Partitions(results) = without_leader else {
+        panic!("{without_leader:?}")
+    };
+    assert_eq!(results[0].error_code, ErrorCode::InvalidRequest.code());
+}
+
+#[test]
+fn offsets_are_committed_for_known_partitions_and_dropped_with_their_topic() {
+    let mut state = ControllerState::default();
+    live_broker(&mut state, 1);
+    create(&mut state, "t", vec![vec![1], vec![1]]);
+    let commit = |partition, offset| OffsetCommit {
+        topic: "t".into(),
+        partition,
+        offset,
+        leader_epoch: -1,
+        metadata: Some("m".into()),
+        commit_timestamp_ms: 5,
+    };
+    let result = state.apply(&Command::CommitOffsets(vec![CommitOffsets {
+        group_id: "g".into(),
+        offsets: vec![commit(0, 10), commit(1, 20), commit(2, 30)],
+    }]));
+    let CommandResult::Offsets(results) = result else {
+        panic!("{result:?}")
+    };
+    let codes: Vec<i16> = results[0].iter().map(|r| r.error_code).collect();
+    assert_eq!(codes, vec![0, 0, ErrorCode::UnknownTopicOrPartition.code()]);
+    let fetched = state.fetch_offsets(&FetchOffsets {
+        group_id: "g".into(),
+        partitions: vec![],
+    });
+    assert_eq!(fetched.iter().map(|o| o.offset).collect::<Vec<_>>(), vec![10, 20]);
+    state.apply(&Command::DeleteTopics(vec!["t".into()]));
+    assert!(state.offsets().group_ids().next().is_none());
+}
+
+#[test]
+fn configs_are_validated_and_replace_removes_unnamed_keys() {
+    let mut state = ControllerState::default();
+    live_broker(&mut state, 1);
+    create(&mut state, "t", vec![vec![1]]);
+    let topic = ConfigResource::Topic("t".into());
+    let set = |key: &str, value: &str| (key.to_string(), ConfigOp::Set(value.to_string()));
+    let request = AlterConfigs {
+        changes: vec![(
+            topic.clone(),
+            vec![set("retention.ms", "1000"), set("segment.ms", "50")],
+        )],
+        replace: false,
+        validate_only: false,
+    };
+    assert_eq!(state.alter_configs(&request, false)[0].error_code, 0);
+    let bad = AlterConfigs {
+        changes: vec![(topic.clone(), vec![set("retention.ms", "soon")])],
+        replace: false,
+        validate_only: false,
+    };
+    assert_eq!(
+        state.alter_configs(&bad, false)[0].error_code,
+        ErrorCode::InvalidConfig.code()
+    );
+    let replace = AlterConfigs {
+        changes: vec![(topic, vec![set("retention.ms", "2000")])],
+        replace: true,
+        validate_only: false,
+    };
+    assert_eq!(state.alter_configs(&replace, false)[0].error_code, 0);
+    let configs = &state.topic("t").unwrap().configs;
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs["retention.ms"], "2000");
+}
+
+#[test]
+fn watchers_get_the_records_they_missed_or_the_image_when_too_far_behind() {
+    let mut state = ControllerState::new(3);
+    live_broker(&mut state, 1); // two records
+    create(&mut state, "a", vec![vec![1]]);
+    create(&mut state, "b", vec![vec![1]]);
+    assert_eq!(state.version(), 4);
+    let since_2: Vec<u64> = state.records_since(2).unwrap().iter().map(|r| r.version).collect();
+    assert_eq!(since_2, vec![3, 4]);
+    assert_eq!(state.records_since(4).unwrap(), vec![]);
+    assert!(state.records_since(0).is_none(), "version 1 has left the history");
+    // Replaying the records onto an image gives the controller's image.
+    let mut follower = MetadataImage::default();
+    let mut from_start = ControllerState::new(100);
+    live_broker(&mut from_start, 1);
+    create(&mut from_start, "a", vec![vec![1]]);
+    for record in from_start.records_since(0).unwrap() {
+        follower.apply(&record);
+    }
+    assert_eq!(&follower, from_start.image());
+}
+
+#[test]
+fn snapshots_round_trip_the_image_offsets_and_name_index() {
+    let mut state = ControllerState::default();
+    live_broker(&mut state, 1);
+    create(&mut state, "t", vec![vec![1]]);
+    state.apply(&Command::CommitOffsets(vec![CommitOffsets {
+        group_id: "g".into(),
+        offsets: vec![OffsetCommit {
+            topic: "t".into(),
+            partition: 0,
+            offset: 7,
+            leader_epoch: 0,
+            metadata: None,
+            commit_timestamp_ms: 1,
+        }],
+    }]));
+    let bytes = state.encode_snapshot().unwrap();
+    let mut restored = ControllerState::default();
+    restored.restore_snapshot(&bytes).unwrap();
+    assert_eq!(restored.image(), state.image());
+    assert_eq!(restored.offsets(), state.offsets());
+    assert!(restored.topic("t").is_some());
+    assert_eq!(create(&mut restored, "t", vec![vec![1]]).error_code, 36);
+}
