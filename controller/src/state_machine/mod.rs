@@ -82,6 +82,10 @@ impl ControllerState {
         self.image.version
     }
 
+    pub fn history_limit(&self) -> usize {
+        self.history_limit
+    }
+
     pub fn offsets(&self) -> &OffsetStore {
         &self.offsets
     }
@@ -161,7 +165,7 @@ impl ControllerState {
             Command::CreatePartitions(additions) => {
                 CommandResult::Topics(additions.iter().map(|a| self.add_partitions(a)).collect())
             }
-            Command::AlterConfigs(request) => CommandResult::Configs(self.alter_configs(request, false)),
+            Command::AlterConfigs(request) => CommandResult::Configs(self.alter_configs(request)),
             Command::AlterPartition(request) => CommandResult::Partitions(self.alter_partition(request)),
             Command::CommitOffsets(groups) => {
                 CommandResult::Offsets(groups.iter().map(|g| self.commit_offsets(g)).collect())
@@ -382,30 +386,45 @@ impl ControllerState {
         result
     }
 
-    /// Validates every change first; with `dry_run` nothing is recorded
-    /// (`validate_only`).
-    pub fn alter_configs(&mut self, request: &AlterConfigs, dry_run: bool) -> Vec<ResourceResult> {
-        let mut results = Vec::with_capacity(request.changes.len());
-        for (resource, changes) in &request.changes {
-            let outcome = self.config_records(resource, changes, request.replace);
-            let (error_code, error_message) = match outcome {
-                Ok(records) => {
-                    if !dry_run {
-                        for record in records {
-                            self.emit(record);
-                        }
-                    }
-                    (0, None)
-                }
-                Err((code, message)) => (code, message),
-            };
-            results.push(ResourceResult {
-                resource: resource.clone(),
-                error_code,
-                error_message,
-            });
+    /// What `AlterConfigs` would answer, without changing anything (`validate_only`).
+    pub fn validate_alter_configs(&self, request: &AlterConfigs) -> Vec<ResourceResult> {
+        self.config_changes(request)
+            .into_iter()
+            .map(|(result, _)| result)
+            .collect()
+    }
+
+    fn alter_configs(&mut self, request: &AlterConfigs) -> Vec<ResourceResult> {
+        let changes = self.config_changes(request);
+        let mut results = Vec::with_capacity(changes.len());
+        for (result, records) in changes {
+            for record in records {
+                self.emit(record);
+            }
+            results.push(result);
         }
         results
+    }
+
+    /// Each resource's answer and, when valid, the records that make its change.
+    fn config_changes(&self, request: &AlterConfigs) -> Vec<(ResourceResult, Vec<MetadataRecord>)> {
+        request
+            .changes
+            .iter()
+            .map(|(resource, changes)| {
+                let (records, (error_code, error_message)) =
+                    match self.config_records(resource, changes, request.replace) {
+                        Ok(records) => (records, (0, None)),
+                        Err(error) => (Vec::new(), error),
+                    };
+                let result = ResourceResult {
+                    resource: resource.clone(),
+                    error_code,
+                    error_message,
+                };
+                (result, records)
+            })
+            .collect()
     }
 
     fn config_records(

@@ -203,6 +203,19 @@ fn offsets_are_committed_for_known_partitions_and_dropped_with_their_topic() {
     assert!(state.offsets().group_ids().next().is_none());
 }
 
+fn configure(state: &mut ControllerState, request: &AlterConfigs) -> Vec<ResourceResult> {
+    let version = state.version();
+    let validated = state.validate_alter_configs(request);
+    assert_eq!(state.version(), version, "validation records nothing");
+    match state.apply(&Command::AlterConfigs(request.clone())) {
+        CommandResult::Configs(results) => {
+            assert_eq!(results, validated, "validate_only answers what applying answers");
+            results
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 #[test]
 fn configs_are_validated_and_replace_removes_unnamed_keys() {
     let mut state = ControllerState::default();
@@ -218,14 +231,14 @@ fn configs_are_validated_and_replace_removes_unnamed_keys() {
         replace: false,
         validate_only: false,
     };
-    assert_eq!(state.alter_configs(&request, false)[0].error_code, 0);
+    assert_eq!(configure(&mut state, &request)[0].error_code, 0);
     let bad = AlterConfigs {
         changes: vec![(topic.clone(), vec![set("retention.ms", "soon")])],
         replace: false,
         validate_only: false,
     };
     assert_eq!(
-        state.alter_configs(&bad, false)[0].error_code,
+        configure(&mut state, &bad)[0].error_code,
         ErrorCode::InvalidConfig.code()
     );
     let replace = AlterConfigs {
@@ -233,7 +246,7 @@ fn configs_are_validated_and_replace_removes_unnamed_keys() {
         replace: true,
         validate_only: false,
     };
-    assert_eq!(state.alter_configs(&replace, false)[0].error_code, 0);
+    assert_eq!(configure(&mut state, &replace)[0].error_code, 0);
     let configs = &state.topic("t").unwrap().configs;
     assert_eq!(configs.len(), 1);
     assert_eq!(configs["retention.ms"], "2000");

@@ -1,0 +1,74 @@
+//! A broker's copy of the cluster metadata, fed by `WatchMetadata`.
+//!
+//! Readers take an `Arc` of the current image (no lock held while they use it); an
+//! update builds the next image and swaps it in, copying only if a reader still holds
+//! the old one.
+
+use std::sync::Arc;
+
+use brook_protocol::rpc::MetadataUpdate;
+use brook_protocol::rpc::metadata::MetadataImage;
+use parking_lot::RwLock;
+use tokio::sync::watch;
+
+#[derive(Clone)]
+pub struct MetadataCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    image: RwLock<Arc<MetadataImage>>,
+    version: watch::Sender<u64>,
+}
+
+impl Default for MetadataCache {
+    fn default() -> Self {
+        MetadataCache {
+            inner: Arc::new(Inner {
+                image: RwLock::new(Arc::new(MetadataImage::default())),
+                version: watch::Sender::new(0),
+            }),
+        }
+    }
+}
+
+impl MetadataCache {
+    pub fn image(&self) -> Arc<MetadataImage> {
+        Arc::clone(&self.inner.image.read())
+    }
+
+    pub fn version(&self) -> u64 {
+        *self.inner.version.borrow()
+    }
+
+    /// Wakes on every new version.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.version.subscribe()
+    }
+
+    pub fn apply(&self, update: MetadataUpdate) {
+        let version = {
+            let mut current = self.inner.image.write();
+            match update {
+                MetadataUpdate::Snapshot(image) => *current = Arc::new(image),
+                MetadataUpdate::Records(records) => {
+                    if records.is_empty() {
+                        return;
+                    }
+                    let image = Arc::make_mut(&mut current);
+                    for record in &records {
+                        image.apply(record);
+                    }
+                }
+            }
+            current.version
+        };
+        self.inner.version.send_replace(version);
+    }
+
+    /// Waits until the cache has applied `version` (or later).
+    pub async fn wait_for_version(&self, version: u64) {
+        let mut versions = self.subscribe();
+        let _ = versions.wait_for(|v| *v >= version).await;
+    }
+}

@@ -1,0 +1,181 @@
+//! A broker's session with the controller: register, heart-beat every
+//! `broker.heartbeat.interval.ms`, and follow the metadata. A broker is fenced (its
+//! partitions led elsewhere) when its heartbeats stop for `broker.session.timeout.ms`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use brook_protocol::ErrorCode;
+use brook_protocol::rpc::metadata::{BrokerId, Endpoint};
+use brook_protocol::rpc::{BrokerHeartbeat, ControllerRequest, ControllerResponse, RegisterBroker};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::{ClientError, ControllerClient, MetadataCache};
+
+#[derive(Debug, Clone)]
+pub struct BrokerSessionConfig {
+    pub broker_id: BrokerId,
+    pub endpoints: Vec<Endpoint>,
+    pub rack: Option<String>,
+    /// Refuse to join a quorum of another cluster.
+    pub cluster_id: Option<Uuid>,
+    pub heartbeat_interval: Duration,
+}
+
+struct SessionState {
+    broker_epoch: AtomicI64,
+    fenced: AtomicBool,
+    want_shut_down: AtomicBool,
+    shut_down_granted: tokio::sync::Notify,
+}
+
+pub struct BrokerSession {
+    cache: MetadataCache,
+    state: Arc<SessionState>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for BrokerSession {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn register(
+    client: &ControllerClient,
+    config: &BrokerSessionConfig,
+    incarnation_id: Uuid,
+) -> Result<i64, ClientError> {
+    let request = RegisterBroker {
+        broker_id: config.broker_id,
+        incarnation_id,
+        cluster_id: config.cluster_id,
+        endpoints: config.endpoints.clone(),
+        rack: config.rack.clone(),
+    };
+    match client.call(ControllerRequest::RegisterBroker(request)).await? {
+        ControllerResponse::RegisterBroker { broker_epoch } => Ok(broker_epoch),
+        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+impl BrokerSession {
+    /// Registers (retrying until the client's request timeout), then heart-beats and
+    /// watches in the background.
+    pub async fn start(client: Arc<ControllerClient>, config: BrokerSessionConfig) -> Result<Self, ClientError> {
+        let incarnation_id = Uuid::new_v4();
+        let broker_epoch = register(&client, &config, incarnation_id).await?;
+        let state = Arc::new(SessionState {
+            broker_epoch: AtomicI64::new(broker_epoch),
+            fenced: AtomicBool::new(true),
+            want_shut_down: AtomicBool::new(false),
+            shut_down_granted: tokio::sync::Notify::new(),
+        });
+        let cache = MetadataCache::default();
+        let tasks = vec![
+            tokio::spawn(heartbeats(
+                Arc::clone(&client),
+                config.clone(),
+                incarnation_id,
+                Arc::clone(&state),
+                cache.clone(),
+            )),
+            tokio::spawn(follow_metadata(client, config.broker_id, cache.clone())),
+        ];
+        Ok(BrokerSession { cache, state, tasks })
+    }
+
+    pub fn cache(&self) -> &MetadataCache {
+        &self.cache
+    }
+
+    pub fn broker_epoch(&self) -> i64 {
+        self.state.broker_epoch.load(Ordering::Relaxed)
+    }
+
+    /// As of the last heartbeat answer.
+    pub fn is_fenced(&self) -> bool {
+        self.state.fenced.load(Ordering::Relaxed)
+    }
+
+    /// Asks to be fenced (leaderships move away) and waits until the controller agrees,
+    /// or `timeout`. Returns whether it agreed.
+    pub async fn controlled_shutdown(&self, timeout: Duration) -> bool {
+        self.state.want_shut_down.store(true, Ordering::Relaxed);
+        tokio::time::timeout(timeout, self.state.shut_down_granted.notified())
+            .await
+            .is_ok()
+    }
+}
+
+async fn heartbeats(
+    client: Arc<ControllerClient>,
+    config: BrokerSessionConfig,
+    incarnation_id: Uuid,
+    state: Arc<SessionState>,
+    cache: MetadataCache,
+) {
+    let mut interval = tokio::time::interval(config.heartbeat_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let request = BrokerHeartbeat {
+            broker_id: config.broker_id,
+            broker_epoch: state.broker_epoch.load(Ordering::Relaxed),
+            metadata_version: cache.version(),
+            want_shut_down: state.want_shut_down.load(Ordering::Relaxed),
+        };
+        // A heartbeat is only useful while fresh: retry within one interval at most.
+        let answer = client
+            .call_within(ControllerRequest::BrokerHeartbeat(request), config.heartbeat_interval)
+            .await;
+        match answer {
+            Ok(ControllerResponse::BrokerHeartbeat {
+                fenced,
+                should_shut_down,
+            }) => {
+                state.fenced.store(fenced, Ordering::Relaxed);
+                if should_shut_down {
+                    state.shut_down_granted.notify_waiters();
+                    state.shut_down_granted.notify_one();
+                }
+            }
+            Err(error)
+                if error.kafka_code() == Some(ErrorCode::StaleBrokerEpoch.code())
+                    || error.kafka_code() == Some(ErrorCode::BrokerIdNotRegistered.code()) =>
+            {
+                tracing::warn!(broker_id = config.broker_id, %error, "registration lost; registering again");
+                state.fenced.store(true, Ordering::Relaxed);
+                if let Ok(epoch) = register(&client, &config, incarnation_id).await {
+                    state.broker_epoch.store(epoch, Ordering::Relaxed);
+                }
+            }
+            Ok(other) => tracing::warn!(?other, "unexpected heartbeat answer"),
+            Err(error) => tracing::debug!(broker_id = config.broker_id, %error, "heartbeat failed"),
+        }
+    }
+}
+
+async fn follow_metadata(client: Arc<ControllerClient>, broker_id: BrokerId, cache: MetadataCache) {
+    loop {
+        match client.watch(broker_id, cache.version()).await {
+            Ok(mut stream) => {
+                while let Some(update) = stream.next().await {
+                    match update {
+                        Ok(update) => cache.apply(update),
+                        Err(error) => {
+                            tracing::debug!(%error, "metadata watch ended");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::debug!(%error, "metadata watch failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

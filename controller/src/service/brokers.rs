@@ -1,0 +1,204 @@
+//! Broker registration, heartbeats and leases (DESIGN.md §4).
+//!
+//! Leases live in the leader's memory only, like a ZooKeeper session: a new leader gives
+//! every unfenced broker a fresh `broker.session.timeout.ms` before fencing anyone. Only
+//! the decisions (fence, unfence) go through the Raft log.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use brook_protocol::ErrorCode;
+use brook_protocol::rpc::metadata::BrokerId;
+use brook_protocol::rpc::{BrokerHeartbeat, ControllerResponse, RegisterBroker, RpcError};
+use parking_lot::Mutex;
+use uuid::Uuid;
+
+use super::ControllerService;
+use crate::state_machine::{Command, CommandResult};
+
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    broker_epoch: i64,
+    expires: Instant,
+}
+
+/// Heartbeat deadlines of the brokers, on the leader.
+#[derive(Default)]
+pub struct Leases {
+    leases: Mutex<HashMap<BrokerId, Lease>>,
+}
+
+impl Leases {
+    pub fn renew(&self, broker_id: BrokerId, broker_epoch: i64, timeout: Duration) {
+        self.leases.lock().insert(
+            broker_id,
+            Lease {
+                broker_epoch,
+                expires: Instant::now() + timeout,
+            },
+        );
+    }
+
+    pub fn clear(&self) {
+        self.leases.lock().clear();
+    }
+
+    /// The unfenced brokers (id, epoch) whose lease has run out. One without a lease
+    /// (registered under another leader) gets a full one now.
+    pub fn expired(&self, unfenced: &[(BrokerId, i64)], timeout: Duration) -> Vec<(BrokerId, i64)> {
+        let now = Instant::now();
+        let mut leases = self.leases.lock();
+        unfenced
+            .iter()
+            .filter(|(id, epoch)| {
+                let lease = leases.entry(*id).or_insert(Lease {
+                    broker_epoch: *epoch,
+                    expires: now + timeout,
+                });
+                if lease.broker_epoch != *epoch {
+                    *lease = Lease {
+                        broker_epoch: *epoch,
+                        expires: now + timeout,
+                    };
+                }
+                lease.expires <= now
+            })
+            .copied()
+            .collect()
+    }
+}
+
+fn kafka(code: ErrorCode, message: impl Into<String>) -> RpcError {
+    RpcError::Kafka {
+        code: code.code(),
+        message: message.into(),
+    }
+}
+
+impl ControllerService {
+    pub(super) async fn register_broker(&self, request: RegisterBroker) -> Result<ControllerResponse, RpcError> {
+        if request.broker_id < 0 {
+            return Err(kafka(ErrorCode::InvalidRequest, "broker ids are not negative"));
+        }
+        let broker_id = request.broker_id;
+        match self.raft.propose(Command::RegisterBroker(request)).await? {
+            CommandResult::BrokerRegistered { broker_epoch } => {
+                self.leases
+                    .renew(broker_id, broker_epoch, self.config.broker_session_timeout);
+                tracing::info!(broker_id, broker_epoch, "broker registered");
+                Ok(ControllerResponse::RegisterBroker { broker_epoch })
+            }
+            CommandResult::Refused(error) => Err(error),
+            other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
+        }
+    }
+
+    pub(super) async fn broker_heartbeat(&self, request: BrokerHeartbeat) -> Result<ControllerResponse, RpcError> {
+        self.raft.check_leader()?;
+        let registration = self.shared.read(|s| s.image().brokers.get(&request.broker_id).cloned());
+        let Some(registration) = registration else {
+            return Err(kafka(
+                ErrorCode::BrokerIdNotRegistered,
+                format!("broker {} is not registered", request.broker_id),
+            ));
+        };
+        if registration.broker_epoch != request.broker_epoch {
+            return Err(kafka(
+                ErrorCode::StaleBrokerEpoch,
+                format!(
+                    "broker epoch {} is not the registered {}",
+                    request.broker_epoch, registration.broker_epoch
+                ),
+            ));
+        }
+        self.leases.renew(
+            request.broker_id,
+            request.broker_epoch,
+            self.config.broker_session_timeout,
+        );
+        let fence_change = |fence: bool| {
+            let (broker_id, broker_epoch) = (request.broker_id, request.broker_epoch);
+            if fence {
+                Command::FenceBroker {
+                    broker_id,
+                    broker_epoch,
+                }
+            } else {
+                Command::UnfenceBroker {
+                    broker_id,
+                    broker_epoch,
+                }
+            }
+        };
+        let caught_up = request.metadata_version >= registration.broker_epoch as u64;
+        if request.want_shut_down && !registration.fenced {
+            self.raft.propose(fence_change(true)).await?;
+        } else if !request.want_shut_down && registration.fenced && caught_up {
+            self.raft.propose(fence_change(false)).await?;
+        }
+        let fenced = self.shared.read(|s| {
+            s.image()
+                .brokers
+                .get(&request.broker_id)
+                .is_none_or(|b| b.fenced || b.broker_epoch != request.broker_epoch)
+        });
+        Ok(ControllerResponse::BrokerHeartbeat {
+            fenced,
+            should_shut_down: request.want_shut_down && fenced,
+        })
+    }
+
+    /// One round of the leader's duties: set the cluster id of a fresh quorum, and fence
+    /// the brokers whose lease ran out.
+    pub(super) async fn leader_duties(&self, fresh_term: bool) {
+        if fresh_term {
+            self.leases.clear();
+            if self.shared.read(|s| s.image().cluster_id.is_none()) {
+                let cluster_id = Uuid::new_v4();
+                if self.raft.propose(Command::InitCluster { cluster_id }).await.is_ok() {
+                    tracing::info!(%cluster_id, "new cluster");
+                }
+            }
+        }
+        let unfenced: Vec<(BrokerId, i64)> = self.shared.read(|s| {
+            s.image()
+                .brokers
+                .values()
+                .filter(|b| !b.fenced)
+                .map(|b| (b.broker_id, b.broker_epoch))
+                .collect()
+        });
+        for (broker_id, broker_epoch) in self.leases.expired(&unfenced, self.config.broker_session_timeout) {
+            tracing::warn!(broker_id, broker_epoch, "broker session expired; fencing it");
+            let fence = Command::FenceBroker {
+                broker_id,
+                broker_epoch,
+            };
+            if let Err(e) = self.raft.propose(fence).await {
+                tracing::debug!(error = %e, "could not fence");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_runs_out_unless_renewed_and_a_new_epoch_starts_fresh() {
+        let leases = Leases::default();
+        let short = Duration::from_millis(0);
+        let long = Duration::from_secs(60);
+        assert!(leases.expired(&[(1, 5)], long).is_empty(), "first sight grants a lease");
+        leases.renew(1, 5, short);
+        assert_eq!(leases.expired(&[(1, 5)], long), vec![(1, 5)]);
+        assert!(
+            leases.expired(&[(1, 6)], long).is_empty(),
+            "a new registration gets its own lease"
+        );
+        leases.renew(1, 6, long);
+        assert!(leases.expired(&[(1, 6)], long).is_empty());
+    }
+}

@@ -1,0 +1,148 @@
+//! The controller service: what brokers and other controllers ask of this node over the
+//! internal RPC, one module per family of requests.
+
+mod brokers;
+mod offsets;
+pub mod server;
+mod topics;
+mod watch;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brook_protocol::rpc::{ControllerRequest, ControllerResponse, QuorumInfo, RpcError, RpcResponse, VoterInfo};
+use tokio::sync::mpsc;
+
+use crate::config::ControllerConfig;
+use crate::metrics::{ControllerMetrics, RpcKind};
+use crate::raft::RaftHandle;
+use crate::store::SharedState;
+
+pub use brokers::Leases;
+pub use offsets::CommitBatcher;
+pub use topics::validate_topic_name;
+
+pub struct ControllerService {
+    raft: RaftHandle,
+    shared: Arc<SharedState>,
+    config: Arc<ControllerConfig>,
+    leases: Leases,
+    commits: CommitBatcher,
+    metrics: Arc<ControllerMetrics>,
+}
+
+fn kind_of(request: &ControllerRequest) -> RpcKind {
+    match request {
+        ControllerRequest::RegisterBroker(_) => RpcKind::RegisterBroker,
+        ControllerRequest::BrokerHeartbeat(_) => RpcKind::BrokerHeartbeat,
+        ControllerRequest::WatchMetadata { .. } => RpcKind::WatchMetadata,
+        ControllerRequest::CreateTopics(_) => RpcKind::CreateTopics,
+        ControllerRequest::DeleteTopics { .. } => RpcKind::DeleteTopics,
+        ControllerRequest::CreatePartitions(_) => RpcKind::CreatePartitions,
+        ControllerRequest::AlterConfigs(_) => RpcKind::AlterConfigs,
+        ControllerRequest::AlterPartition(_) => RpcKind::AlterPartition,
+        ControllerRequest::CommitOffsets(_) => RpcKind::CommitOffsets,
+        ControllerRequest::FetchOffsets(_) => RpcKind::FetchOffsets,
+        ControllerRequest::DeleteOffsets(_) => RpcKind::DeleteOffsets,
+        ControllerRequest::DescribeQuorum => RpcKind::DescribeQuorum,
+        ControllerRequest::Raft(_) => RpcKind::Raft,
+    }
+}
+
+impl ControllerService {
+    pub fn new(
+        raft: RaftHandle,
+        shared: Arc<SharedState>,
+        config: Arc<ControllerConfig>,
+        metrics: Arc<ControllerMetrics>,
+    ) -> Self {
+        ControllerService {
+            commits: CommitBatcher::start(raft.clone()),
+            raft,
+            shared,
+            config,
+            leases: Leases::default(),
+            metrics,
+        }
+    }
+
+    /// Answers one request on `replies` (a watch answers many times).
+    pub async fn handle(&self, correlation_id: u64, request: ControllerRequest, replies: &mpsc::Sender<RpcResponse>) {
+        let started = Instant::now();
+        let kind = kind_of(&request);
+        let body = match request {
+            ControllerRequest::WatchMetadata { since_version, .. } => {
+                match self.watch_metadata(correlation_id, since_version, replies).await {
+                    Ok(()) => return,
+                    Err(error) => Err(error),
+                }
+            }
+            ControllerRequest::RegisterBroker(r) => self.register_broker(r).await,
+            ControllerRequest::BrokerHeartbeat(r) => self.broker_heartbeat(r).await,
+            ControllerRequest::CreateTopics(r) => self.create_topics(r).await,
+            ControllerRequest::DeleteTopics { names } => self.delete_topics(names).await,
+            ControllerRequest::CreatePartitions(r) => self.create_partitions(r).await,
+            ControllerRequest::AlterConfigs(r) => self.alter_configs(r).await,
+            ControllerRequest::AlterPartition(r) => self.alter_partition(r).await,
+            ControllerRequest::CommitOffsets(groups) => self.commit_offsets(groups).await,
+            ControllerRequest::FetchOffsets(groups) => self.fetch_offsets(groups).await,
+            ControllerRequest::DeleteOffsets(groups) => self.delete_offsets(groups).await,
+            ControllerRequest::DescribeQuorum => Ok(ControllerResponse::DescribeQuorum(self.describe_quorum())),
+            ControllerRequest::Raft(message) => self.raft.handle(message).await.map(ControllerResponse::Raft),
+        };
+        self.metrics.observe_rpc(kind, started.elapsed());
+        let _ = replies.send(RpcResponse { correlation_id, body }).await;
+    }
+
+    async fn alter_partition(
+        &self,
+        request: brook_protocol::rpc::AlterPartition,
+    ) -> Result<ControllerResponse, RpcError> {
+        use crate::state_machine::{Command, CommandResult};
+        match self.raft.propose(Command::AlterPartition(request)).await? {
+            CommandResult::Partitions(results) => Ok(ControllerResponse::AlterPartition(results)),
+            other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
+        }
+    }
+
+    pub fn describe_quorum(&self) -> QuorumInfo {
+        let status = self.raft.status();
+        QuorumInfo {
+            leader: status.leader,
+            term: status.term,
+            commit_index: status.commit_index,
+            voters: self
+                .raft
+                .voters()
+                .iter()
+                .map(|address| VoterInfo {
+                    node_id: address.node_id,
+                    address: address.clone(),
+                    matched_index: status.matched.get(&address.node_id).copied().flatten(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Runs the leader's periodic duties and keeps the metrics current, until the node
+    /// stops.
+    pub async fn run_background(self: Arc<Self>) {
+        let tick =
+            (self.config.broker_session_timeout / 20).clamp(Duration::from_millis(20), Duration::from_millis(250));
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut leading_term = None;
+        loop {
+            interval.tick().await;
+            let status = self.raft.status();
+            self.metrics.record_status(&status, self.shared.read(|s| s.version()));
+            if status.is_leader {
+                let fresh = leading_term != Some(status.term);
+                leading_term = Some(status.term);
+                self.leader_duties(fresh).await;
+            } else {
+                leading_term = None;
+            }
+        }
+    }
+}

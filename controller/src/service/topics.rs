@@ -1,0 +1,284 @@
+//! CreateTopics, DeleteTopics, CreatePartitions and AlterConfigs on the leader: validate,
+//! place replicas, then propose one command for the whole request. Whether a name is
+//! still free is decided when the command applies, in log order.
+
+use std::collections::{BTreeMap, HashSet};
+
+use brook_protocol::ErrorCode;
+use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
+use brook_protocol::rpc::{
+    AlterConfigs, ControllerResponse, CreatableTopic, CreatePartitions, CreateTopics, NewPartitions, RpcError,
+    TopicResult,
+};
+use uuid::Uuid;
+
+use super::ControllerService;
+use crate::placement::place_partitions;
+use crate::state_machine::{Command, CommandResult, ControllerState, NewTopic, PlacedPartitions};
+use crate::topic_config::{self, TOPIC_CONFIGS};
+
+type Refusal = (ErrorCode, String);
+
+/// Kafka's rule: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!("topic name {name:?} is illegal"));
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "topic name is {} characters long; the limit is 249",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "topic name {name:?} contains {bad:?}; use ASCII letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+fn topic_result(name: &str, refusal: Option<Refusal>) -> TopicResult {
+    let (error_code, error_message) = match refusal {
+        Some((code, message)) => (code.code(), Some(message)),
+        None => (0, None),
+    };
+    TopicResult {
+        name: name.to_owned(),
+        topic_id: None,
+        error_code,
+        error_message,
+    }
+}
+
+/// Explicit replica lists: not empty, one size, no repeated broker, registered brokers.
+fn check_assignments(image: &MetadataImage, assignments: &[Vec<BrokerId>]) -> Result<(), Refusal> {
+    let refuse = |message: String| Err((ErrorCode::InvalidReplicaAssignment, message));
+    let Some(first) = assignments.first() else {
+        return refuse("no replica lists".into());
+    };
+    for replicas in assignments {
+        if replicas.is_empty() || replicas.len() != first.len() {
+            return refuse("every partition needs the same, non-zero number of replicas".into());
+        }
+        let distinct: HashSet<_> = replicas.iter().collect();
+        if distinct.len() != replicas.len() {
+            return refuse(format!("replica list {replicas:?} repeats a broker"));
+        }
+        if let Some(unknown) = replicas.iter().find(|b| !image.brokers.contains_key(b)) {
+            return refuse(format!("broker {unknown} is not registered"));
+        }
+    }
+    Ok(())
+}
+
+impl ControllerService {
+    /// The cluster-wide default for `key`: a dynamic cluster config, else the node's.
+    fn cluster_default<T: std::str::FromStr>(&self, state: &ControllerState, key: &str, fallback: T) -> T {
+        state
+            .image()
+            .cluster_configs
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(fallback)
+    }
+
+    fn plan_topic(&self, state: &ControllerState, topic: &CreatableTopic) -> Result<NewTopic, Refusal> {
+        validate_topic_name(&topic.name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
+        if state.topic(&topic.name).is_some() {
+            return Err((
+                ErrorCode::TopicAlreadyExists,
+                format!("topic '{}' already exists", topic.name),
+            ));
+        }
+        let mut configs = BTreeMap::new();
+        for (key, value) in &topic.configs {
+            topic_config::validate(TOPIC_CONFIGS, key, value).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+            configs.insert(key.clone(), value.clone());
+        }
+        let assignments = if topic.assignments.is_empty() {
+            let partitions = match topic.num_partitions {
+                -1 => self.cluster_default(state, "num.partitions", self.config.num_partitions),
+                n => n,
+            };
+            if partitions <= 0 {
+                return Err((
+                    ErrorCode::InvalidPartitions,
+                    format!("{partitions} partitions; at least 1 is needed"),
+                ));
+            }
+            let replication_factor = match topic.replication_factor {
+                -1 => self.cluster_default(
+                    state,
+                    "default.replication.factor",
+                    self.config.default_replication_factor,
+                ),
+                n => n,
+            };
+            if replication_factor <= 0 {
+                return Err((
+                    ErrorCode::InvalidReplicationFactor,
+                    format!("replication factor {replication_factor}; at least 1 is needed"),
+                ));
+            }
+            place_partitions(state.image(), partitions as usize, replication_factor as usize)
+                .map_err(|e| (ErrorCode::InvalidReplicationFactor, e.to_string()))?
+        } else {
+            if topic.num_partitions != -1 || topic.replication_factor != -1 {
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    "give either replica assignments or counts, not both".into(),
+                ));
+            }
+            check_assignments(state.image(), &topic.assignments)?;
+            topic.assignments.clone()
+        };
+        Ok(NewTopic {
+            name: topic.name.clone(),
+            topic_id: Uuid::new_v4(),
+            assignments,
+            configs,
+        })
+    }
+
+    pub(super) async fn create_topics(&self, request: CreateTopics) -> Result<ControllerResponse, RpcError> {
+        self.raft.check_leader()?;
+        let mut results = Vec::with_capacity(request.topics.len());
+        let mut planned = Vec::new();
+        let mut seen = HashSet::new();
+        self.shared.read(|state| {
+            for topic in &request.topics {
+                let outcome = if seen.insert(topic.name.as_str()) {
+                    self.plan_topic(state, topic)
+                } else {
+                    Err((
+                        ErrorCode::InvalidRequest,
+                        format!("topic '{}' is named twice", topic.name),
+                    ))
+                };
+                match outcome {
+                    Ok(plan) => {
+                        results.push(topic_result(&topic.name, None));
+                        planned.push((results.len() - 1, plan));
+                    }
+                    Err(refusal) => results.push(topic_result(&topic.name, Some(refusal))),
+                }
+            }
+        });
+        if request.validate_only || planned.is_empty() {
+            return Ok(ControllerResponse::CreateTopics(results));
+        }
+        let (slots, topics): (Vec<usize>, Vec<NewTopic>) = planned.into_iter().unzip();
+        let CommandResult::Topics(applied) = self.raft.propose(Command::CreateTopics(topics)).await? else {
+            return Err(RpcError::Internal("unexpected CreateTopics result".into()));
+        };
+        for (slot, result) in slots.into_iter().zip(applied) {
+            results[slot] = result;
+        }
+        Ok(ControllerResponse::CreateTopics(results))
+    }
+
+    pub(super) async fn delete_topics(&self, names: Vec<String>) -> Result<ControllerResponse, RpcError> {
+        match self.raft.propose(Command::DeleteTopics(names)).await? {
+            CommandResult::Topics(results) => Ok(ControllerResponse::DeleteTopics(results)),
+            other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
+        }
+    }
+
+    fn plan_partitions(&self, state: &ControllerState, addition: &NewPartitions) -> Result<PlacedPartitions, Refusal> {
+        let topic = state.topic(&addition.name).ok_or_else(|| {
+            (
+                ErrorCode::UnknownTopicOrPartition,
+                format!("topic '{}' does not exist", addition.name),
+            )
+        })?;
+        let current = topic.partitions.len() as i32;
+        if addition.total_count <= current {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!(
+                    "topic '{}' has {current} partitions; the new count must be higher, not {}",
+                    addition.name, addition.total_count
+                ),
+            ));
+        }
+        let new_count = (addition.total_count - current) as usize;
+        let replication_factor = topic.partitions.first().map(|p| p.replicas.len()).unwrap_or(1);
+        let assignments = if addition.assignments.is_empty() {
+            place_partitions(state.image(), new_count, replication_factor)
+                .map_err(|e| (ErrorCode::InvalidReplicationFactor, e.to_string()))?
+        } else {
+            if addition.assignments.len() != new_count || addition.assignments[0].len() != replication_factor {
+                return Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!("expected {new_count} replica lists of {replication_factor} brokers"),
+                ));
+            }
+            check_assignments(state.image(), &addition.assignments)?;
+            addition.assignments.clone()
+        };
+        Ok(PlacedPartitions {
+            name: addition.name.clone(),
+            expected_count: current,
+            assignments,
+        })
+    }
+
+    pub(super) async fn create_partitions(&self, request: CreatePartitions) -> Result<ControllerResponse, RpcError> {
+        self.raft.check_leader()?;
+        let mut results = Vec::with_capacity(request.topics.len());
+        let mut planned = Vec::new();
+        self.shared.read(|state| {
+            for addition in &request.topics {
+                match self.plan_partitions(state, addition) {
+                    Ok(plan) => {
+                        results.push(topic_result(&addition.name, None));
+                        planned.push((results.len() - 1, plan));
+                    }
+                    Err(refusal) => results.push(topic_result(&addition.name, Some(refusal))),
+                }
+            }
+        });
+        if request.validate_only || planned.is_empty() {
+            return Ok(ControllerResponse::CreatePartitions(results));
+        }
+        let (slots, plans): (Vec<usize>, Vec<PlacedPartitions>) = planned.into_iter().unzip();
+        let CommandResult::Topics(applied) = self.raft.propose(Command::CreatePartitions(plans)).await? else {
+            return Err(RpcError::Internal("unexpected CreatePartitions result".into()));
+        };
+        for (slot, result) in slots.into_iter().zip(applied) {
+            results[slot] = result;
+        }
+        Ok(ControllerResponse::CreatePartitions(results))
+    }
+
+    pub(super) async fn alter_configs(&self, request: AlterConfigs) -> Result<ControllerResponse, RpcError> {
+        if request.validate_only {
+            self.raft.check_leader()?;
+            let results = self.shared.read(|state| state.validate_alter_configs(&request));
+            return Ok(ControllerResponse::AlterConfigs(results));
+        }
+        match self.raft.propose(Command::AlterConfigs(request)).await? {
+            CommandResult::Configs(results) => Ok(ControllerResponse::AlterConfigs(results)),
+            other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafkas_rule() {
+        assert!(validate_topic_name("orders.v2_eu-1").is_ok());
+        for bad in ["", ".", "..", "a b", "ünï", "x/y"] {
+            assert!(validate_topic_name(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(validate_topic_name(&"a".repeat(249)).is_ok());
+        assert!(validate_topic_name(&"a".repeat(250)).is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! Controller quorums in one process: topics, offsets, leader loss, catch-up through a
+//! snapshot, fencing, redirects and linearizable topic creation.
+
+mod common;
+
+use std::time::Duration;
+
+use std::io::{Read, Write};
+
+use brook_controller::client::{ClientOptions, ControllerClient};
+use brook_protocol::ErrorCode;
+use brook_protocol::rpc::{
+    CommitOffsets, ControllerRequest, CreatableTopic, CreateTopics, FetchOffsets, OffsetCommit, RpcError,
+};
+use brook_protocol::rpc::{ControllerAddress, RPC_VERSION, RpcRequest, RpcResponse};
+use common::{Quorum, SESSION_TIMEOUT_MS, eventually};
+
+fn topic(name: &str, partitions: i32, replication_factor: i16) -> CreateTopics {
+    CreateTopics {
+        topics: vec![CreatableTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor,
+            assignments: vec![],
+            configs: vec![("retention.ms".into(), "60000".into())],
+        }],
+        validate_only: false,
+    }
+}
+
+fn commit(group: &str, topic: &str, partition: i32, offset: i64) -> CommitOffsets {
+    CommitOffsets {
+        group_id: group.into(),
+        offsets: vec![OffsetCommit {
+            topic: topic.into(),
+            partition,
+            offset,
+            leader_epoch: 0,
+            metadata: None,
+            commit_timestamp_ms: 1,
+        }],
+    }
+}
+
+/// One request over a plain socket, no client logic.
+fn raw_call(to: &ControllerAddress, body: ControllerRequest) -> RpcResponse {
+    let mut stream = std::net::TcpStream::connect((to.host.as_str(), to.port)).unwrap();
+    let mut frame = bytes::BytesMut::new();
+    let request = RpcRequest {
+        rpc_version: RPC_VERSION,
+        correlation_id: 1,
+        body,
+    };
+    brook_protocol::rpc::encode_frame(&mut frame, &request).unwrap();
+    stream.write_all(&frame).unwrap();
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut body).unwrap();
+    brook_protocol::rpc::decode(&bytes::Bytes::from(body)).unwrap()
+}
+
+fn fetch(group: &str) -> Vec<FetchOffsets> {
+    vec![FetchOffsets {
+        group_id: group.into(),
+        partitions: vec![],
+    }]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_voter_quorum_serves_topics_and_offsets_and_survives_a_restart() {
+    let mut quorum = Quorum::start(1, 1000).await;
+    let _broker = quorum.broker(1).await;
+    let client = quorum.client();
+    let created = client.create_topics(topic("orders", 3, 1)).await.unwrap();
+    assert_eq!(created[0].error_code, 0, "{created:?}");
+    let committed = client.commit_offsets(vec![commit("g", "orders", 2, 42)]).await.unwrap();
+    assert_eq!(committed[0][0].error_code, 0);
+
+    quorum.stop(1).await;
+    quorum.restart(1).await;
+    quorum.leader().await;
+    let image = quorum.node(1).metadata();
+    let orders = image.topic_by_name("orders").expect("topic survived the restart");
+    assert_eq!(orders.partitions.len(), 3);
+    assert_eq!(orders.configs["retention.ms"], "60000");
+    let offsets = client.fetch_offsets(fetch("g")).await.unwrap();
+    assert_eq!(offsets[0][0].offset, 42);
+    quorum.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_metadata_survives_the_leader_and_a_lagging_node_catches_up_from_a_snapshot() {
+    let mut quorum = Quorum::start(3, 20).await;
+    let _broker = quorum.broker(1).await;
+    let client = quorum.client();
+    for i in 0..5 {
+        let result = client.create_topics(topic(&format!("before-{i}"), 2, 1)).await.unwrap();
+        assert_eq!(result[0].error_code, 0);
+    }
+    client
+        .commit_offsets(vec![commit("g", "before-0", 1, 7)])
+        .await
+        .unwrap();
+
+    let old_leader = quorum.leader().await;
+    quorum.stop(old_leader).await;
+    let new_leader = quorum.leader().await;
+    assert_ne!(new_leader, old_leader);
+    let image = quorum.node(new_leader).metadata();
+    for i in 0..5 {
+        assert!(image.topic_by_name(&format!("before-{i}")).is_some(), "before-{i} lost");
+    }
+    assert_eq!(client.fetch_offsets(fetch("g")).await.unwrap()[0][0].offset, 7);
+
+    // Enough writes while the old leader is down that its missing entries are compacted.
+    for i in 0..60 {
+        client
+            .commit_offsets(vec![commit("g", "before-0", 0, i)])
+            .await
+            .unwrap();
+    }
+    client.create_topics(topic("after", 1, 1)).await.unwrap();
+    for node in quorum.nodes.iter().flatten() {
+        node.trigger_snapshot().await.unwrap();
+    }
+    eventually(Duration::from_secs(10), || async {
+        let status = quorum.node(new_leader).status();
+        (status.snapshot_index > 60).then_some(())
+    })
+    .await;
+
+    quorum.restart(old_leader).await;
+    let leader_image = quorum.node(new_leader).metadata();
+    eventually(Duration::from_secs(15), || async {
+        let caught_up = quorum.node(old_leader).metadata();
+        (caught_up.version >= leader_image.version).then_some(())
+    })
+    .await;
+    let restarted = quorum.node(old_leader);
+    assert!(restarted.metadata().topic_by_name("after").is_some());
+    assert!(
+        restarted.status().snapshot_index > 0,
+        "the restarted node should have installed the leader's snapshot"
+    );
+    quorum.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_stops_heartbeating_is_fenced_and_its_partitions_move() {
+    let quorum = Quorum::start(3, 1000).await;
+    let first = quorum.broker(1).await;
+    let second = quorum.broker(2).await;
+    let client = quorum.client();
+    let created = client.create_topics(topic("moving", 4, 2)).await.unwrap();
+    assert_eq!(created[0].error_code, 0);
+    let led_by_1 = |image: &brook_protocol::rpc::metadata::MetadataImage| {
+        let topic = image.topic_by_name("moving")?;
+        Some(topic.partitions.iter().filter(|p| p.leader == 1).count())
+    };
+    eventually(Duration::from_secs(5), || async {
+        (led_by_1(&second.cache().image()) == Some(2)).then_some(())
+    })
+    .await;
+
+    let stopped = std::time::Instant::now();
+    drop(first); // heartbeats stop, like a crashed broker
+    eventually(Duration::from_millis(SESSION_TIMEOUT_MS + 3_000), || async {
+        let image = second.cache().image();
+        let moved = led_by_1(&image) == Some(0) && image.brokers[&1].fenced;
+        moved.then_some(())
+    })
+    .await;
+    let image = second.cache().image();
+    for partition in &image.topic_by_name("moving").unwrap().partitions {
+        assert_eq!(partition.leader, 2);
+        assert_eq!(partition.isr, vec![2]);
+    }
+    eprintln!("partitions moved {:?} after the heartbeats stopped", stopped.elapsed());
+    quorum.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_name_have_exactly_one_winner() {
+    let quorum = Quorum::start(3, 1000).await;
+    let _broker = quorum.broker(1).await;
+    for round in 0..5 {
+        let name = format!("contended-{round}");
+        let attempts: Vec<_> = (0..8)
+            .map(|_| {
+                let client = quorum.client();
+                let request = topic(&name, 1, 1);
+                tokio::spawn(async move { client.create_topics(request).await.unwrap().remove(0) })
+            })
+            .collect();
+        let mut codes = Vec::new();
+        for attempt in attempts {
+            codes.push(attempt.await.unwrap().error_code);
+        }
+        let winners = codes.iter().filter(|c| **c == 0).count();
+        let losers = codes
+            .iter()
+            .filter(|c| **c == ErrorCode::TopicAlreadyExists.code())
+            .count();
+        assert_eq!((winners, losers), (1, 7), "round {round}: {codes:?}");
+    }
+    quorum.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_redirects_to_the_leader_and_the_client_follows() {
+    let quorum = Quorum::start(3, 1000).await;
+    let leader = quorum.leader().await;
+    let follower = quorum.voters.iter().find(|v| v.node_id != leader).unwrap().clone();
+
+    let only_follower = ControllerClient::new(vec![follower.clone()], ClientOptions::default());
+    let info = only_follower.describe_quorum().await.unwrap();
+    assert_eq!(info.leader, Some(leader));
+
+    // A raw request to the follower is refused with the leader's address.
+    let leader_address = quorum.voters.iter().find(|v| v.node_id == leader).cloned();
+    let answer = raw_call(&follower, ControllerRequest::CreateTopics(topic("x", 1, 1)));
+    assert_eq!(answer.body, Err(RpcError::NotController { leader: leader_address }));
+    // Through a follower, the client still reaches the leader for writes.
+    let _broker = quorum.broker(1).await;
+    let created = only_follower.create_topics(topic("via-follower", 1, 1)).await.unwrap();
+    assert_eq!(created[0].error_code, 0);
+    quorum.shutdown().await;
+}
