@@ -1,13 +1,13 @@
 //! `brook`: one command line for Brook.
 
-use std::path::PathBuf;
+mod controller_cmd;
+mod protocol_cmd;
+mod settings;
+mod signals;
 
-use anyhow::{Context, Result, bail};
-use brook_protocol::api::SUPPORTED_APIS;
-use brook_protocol::codec::{RequestError, decode_request};
-use brook_protocol::frame::FrameDecoder;
-use bytes::BytesMut;
-use clap::{Parser, Subcommand};
+use anyhow::Result;
+use brook_controller::config::CONTROLLER_KEYS;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Brook: a Kafka-compatible, partitioned, replicated commit log.
 #[derive(Debug, Parser)]
@@ -19,89 +19,32 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run one controller node of the metadata quorum (settings: --config FILE, flags, BROOK_* env).
+    Controller,
     /// Inspect the Kafka wire protocol as Brook speaks it.
     #[command(subcommand)]
-    Protocol(ProtocolCommand),
+    Protocol(protocol_cmd::ProtocolCommand),
 }
 
-#[derive(Debug, Subcommand)]
-enum ProtocolCommand {
-    /// Print the ApiVersions table: every API Brook decodes and its version range.
-    ApiVersions,
-    /// Decode request frames captured from the wire (size prefix included) and print them.
-    Decode {
-        /// Files holding one or more size-prefixed request frames.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,openraft=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> Result<()> {
-    match Cli::parse().command {
-        Command::Protocol(ProtocolCommand::ApiVersions) => {
-            println!("{:<26} {:>4} {:>4} {:>4}", "API", "KEY", "MIN", "MAX");
-            for api in SUPPORTED_APIS {
-                println!(
-                    "{:<26} {:>4} {:>4} {:>4}",
-                    format!("{:?}", api.key),
-                    api.key as i16,
-                    api.min_version,
-                    api.max_version
-                );
-            }
-            Ok(())
+    let command = Cli::command().mut_subcommand("controller", |sub| settings::with_key_flags(sub, CONTROLLER_KEYS));
+    let matches = command.get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
+        Command::Controller => {
+            init_logging();
+            let sub = matches.subcommand_matches("controller").expect("controller was chosen");
+            tokio::runtime::Runtime::new()?.block_on(controller_cmd::run(sub))
         }
-        Command::Protocol(ProtocolCommand::Decode { files }) => decode_files(&files),
+        Command::Protocol(command) => protocol_cmd::run(command),
     }
-}
-
-fn decode_files(files: &[PathBuf]) -> Result<()> {
-    let mut failures = 0;
-    for path in files {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut buf = BytesMut::from(&bytes[..]);
-        let decoder = FrameDecoder::default();
-        while !buf.is_empty() {
-            let Some(frame) = decoder
-                .decode(&mut buf)
-                .with_context(|| format!("framing {}", path.display()))?
-            else {
-                bail!(
-                    "{}: {} bytes of an incomplete frame at the end",
-                    path.display(),
-                    buf.len()
-                );
-            };
-            match decode_request(&frame) {
-                Ok(request) => println!(
-                    "{}: {:?} v{} correlation_id={} client_id={:?}\n{:#?}",
-                    path.display(),
-                    request.api_key,
-                    request.header.api_version,
-                    request.header.correlation_id,
-                    request.header.client_id.as_deref(),
-                    request.body
-                ),
-                Err(RequestError::Refused { header, error }) => {
-                    failures += 1;
-                    eprintln!(
-                        "{}: api key {} v{} correlation_id={}: {error} (answered with {:?})",
-                        path.display(),
-                        header.api_key,
-                        header.api_version,
-                        header.correlation_id,
-                        error.error_code()
-                    );
-                }
-                Err(RequestError::Header(error)) => {
-                    failures += 1;
-                    eprintln!("{}: unreadable header: {error}", path.display());
-                }
-            }
-        }
-    }
-    if failures > 0 {
-        bail!("{failures} frame(s) could not be decoded");
-    }
-    Ok(())
 }

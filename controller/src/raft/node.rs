@@ -45,6 +45,8 @@ pub struct RaftStatus {
     pub commit_index: u64,
     pub applied_index: u64,
     pub snapshot_index: u64,
+    /// Entries up to here are gone from the log; a follower needing them gets a snapshot.
+    pub purged_index: u64,
     /// On the leader: the highest log index known replicated on each voter.
     pub matched: BTreeMap<NodeId, Option<u64>>,
 }
@@ -172,6 +174,7 @@ impl RaftHandle {
             commit_index: self.committed.load(Ordering::Relaxed),
             applied_index: metrics.last_applied.map(|id| id.index).unwrap_or(0),
             snapshot_index: metrics.snapshot.map(|id| id.index).unwrap_or(0),
+            purged_index: metrics.purged.map(|id| id.index).unwrap_or(0),
             matched: metrics
                 .replication
                 .map(|r| {
