@@ -226,3 +226,45 @@ async fn a_follower_redirects_to_the_leader_and_the_client_follows() {
     assert_eq!(created[0].error_code, 0);
     quorum.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_controller_port_closes_that_connection_and_nothing_else() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let quorum = Quorum::start(1, 1000).await;
+    let client = quorum.client();
+    client.describe_quorum().await.unwrap(); // one healthy connection stays open throughout
+    let address = (quorum.voters[0].host.clone(), quorum.voters[0].port);
+    let mut random = vec![0u8; 4096];
+    let mut seed = 0x9e37_79b9_u32;
+    for byte in random.iter_mut() {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        *byte = seed as u8;
+    }
+    let garbage_body = [&12u32.to_be_bytes()[..], &[0xff; 12]].concat();
+    let truncated = [&100u32.to_be_bytes()[..], &[1, 2, 3]].concat();
+    let huge = 0x7fff_ffffu32.to_be_bytes().to_vec();
+    for (what, payload, close_write) in [
+        ("random bytes", random, false),
+        ("a 2 GiB size prefix", huge, false),
+        ("a valid size with a garbage body", garbage_body, false),
+        ("a truncated frame", truncated, true),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(address.clone()).await.unwrap();
+        stream.write_all(&payload).await.unwrap();
+        if close_write {
+            stream.shutdown().await.unwrap();
+        }
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+            "{what}: the connection stayed open"
+        );
+    }
+    let info = client.describe_quorum().await.unwrap();
+    assert_eq!(info.leader, Some(1));
+    quorum.shutdown().await;
+}

@@ -73,7 +73,7 @@ struct Route {
 pub struct ControllerClient {
     voters: Vec<ControllerAddress>,
     options: ClientOptions,
-    route: tokio::sync::Mutex<Route>,
+    route: parking_lot::Mutex<Route>,
 }
 
 /// A live `WatchMetadata` stream; ends when the connection or the leadership does.
@@ -105,7 +105,7 @@ impl ControllerClient {
         ControllerClient {
             voters,
             options,
-            route: tokio::sync::Mutex::new(Route {
+            route: parking_lot::Mutex::new(Route {
                 connection: None,
                 next: None,
                 rotation: 0,
@@ -113,32 +113,42 @@ impl ControllerClient {
         }
     }
 
-    /// The connection to the current controller, made if needed.
+    /// The connection to the current controller, made if needed. The lock is never held
+    /// while connecting; if two callers race, the first connection installed wins.
     async fn connection(&self) -> Result<Arc<Connection>, String> {
-        let mut route = self.route.lock().await;
-        if let Some(connection) = &route.connection
-            && !connection.is_closed()
-        {
-            return Ok(Arc::clone(connection));
-        }
-        let target = match route.next.take() {
-            Some(leader) => leader,
-            None => {
-                route.rotation = route.rotation.wrapping_add(1);
-                self.voters[route.rotation % self.voters.len()].clone()
+        let target = {
+            let mut route = self.route.lock();
+            if let Some(connection) = &route.connection
+                && !connection.is_closed()
+            {
+                return Ok(Arc::clone(connection));
+            }
+            match route.next.take() {
+                Some(leader) => leader,
+                None if self.voters.is_empty() => return Err("no controller addresses configured".into()),
+                None => {
+                    route.rotation = route.rotation.wrapping_add(1);
+                    self.voters[route.rotation % self.voters.len()].clone()
+                }
             }
         };
         let connection = Connection::connect(&address_string(&target), self.options.connect_timeout)
             .await
             .map_err(|e| e.to_string())?;
+        let mut route = self.route.lock();
+        if let Some(existing) = &route.connection
+            && !existing.is_closed()
+        {
+            return Ok(Arc::clone(existing));
+        }
         let connection = Arc::new(connection);
         route.connection = Some(Arc::clone(&connection));
         Ok(connection)
     }
 
     /// Forgets the connection; the next call goes to `leader` if known.
-    async fn reroute(&self, failed: &Arc<Connection>, leader: Option<ControllerAddress>) {
-        let mut route = self.route.lock().await;
+    fn reroute(&self, failed: &Arc<Connection>, leader: Option<ControllerAddress>) {
+        let mut route = self.route.lock();
         if route.connection.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {
             route.connection = None;
         }
@@ -157,7 +167,7 @@ impl ControllerClient {
                     Ok(Err(RpcError::NotController { leader })) => {
                         last = format!("not the controller (leader: {leader:?})");
                         let known = leader.is_some();
-                        self.reroute(&connection, leader).await;
+                        self.reroute(&connection, leader);
                         if known {
                             continue;
                         }
@@ -165,7 +175,7 @@ impl ControllerClient {
                     Ok(Err(error)) => return Err(ClientError::Rpc(error)),
                     Err(lost) => {
                         last = lost.to_string();
-                        self.reroute(&connection, None).await;
+                        self.reroute(&connection, None);
                     }
                 },
                 Err(error) => last = error,
@@ -201,17 +211,17 @@ impl ControllerClient {
                             }
                             Some(Err(RpcError::NotController { leader })) => {
                                 last = format!("not the controller (leader: {leader:?})");
-                                self.reroute(&connection, leader).await;
+                                self.reroute(&connection, leader);
                             }
                             Some(Err(error)) => return Err(ClientError::Rpc(error)),
                             None => {
                                 last = "connection closed".into();
-                                self.reroute(&connection, None).await;
+                                self.reroute(&connection, None);
                             }
                         },
                         Err(lost) => {
                             last = lost.to_string();
-                            self.reroute(&connection, None).await;
+                            self.reroute(&connection, None);
                         }
                     }
                 }
