@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
 use brook_controller::properties::Properties;
 use brook_controller::{ControllerConfig, ControllerNode};
-use brook_protocol::rpc::metadata::Endpoint;
 use brook_protocol::rpc::{CommitOffsets, ControllerAddress, CreatableTopic, CreateTopics, OffsetCommit};
 use hdrhistogram::Histogram;
 
@@ -152,15 +151,8 @@ async fn bench() {
     let session = BrokerSession::start(
         client(),
         BrokerSessionConfig {
-            broker_id: 1,
-            endpoints: vec![Endpoint {
-                name: "PLAINTEXT".into(),
-                host: "127.0.0.1".into(),
-                port: 9092,
-            }],
-            rack: None,
-            cluster_id: None,
             heartbeat_interval: Duration::from_millis(500),
+            ..BrokerSessionConfig::new(1, "127.0.0.1", 9092)
         },
     )
     .await

@@ -268,3 +268,66 @@ async fn garbage_on_the_controller_port_closes_that_connection_and_nothing_else(
     assert_eq!(info.leader, Some(1));
     quorum.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requests_validate_place_and_apply() {
+    use brook_protocol::rpc::{AlterConfigs, ConfigOp, ConfigResource, CreatePartitions, NewPartitions};
+
+    let quorum = Quorum::start(1, 1000).await;
+    let _brokers = [quorum.broker(1).await, quorum.broker(2).await, quorum.broker(3).await];
+    let client = quorum.client();
+    let code = |results: Vec<brook_protocol::rpc::TopicResult>| results[0].error_code;
+
+    let mut dry_run = topic("dry", 3, 3);
+    dry_run.validate_only = true;
+    assert_eq!(code(client.create_topics(dry_run).await.unwrap()), 0);
+    assert_eq!(code(client.create_topics(topic("bad name", 1, 1)).await.unwrap()), 17);
+    assert_eq!(code(client.create_topics(topic("wide", 1, 4)).await.unwrap()), 38);
+    assert_eq!(code(client.create_topics(topic("t", 6, 3)).await.unwrap()), 0);
+
+    let grow = |total_count, validate_only| CreatePartitions {
+        topics: vec![NewPartitions {
+            name: "t".into(),
+            total_count,
+            assignments: vec![],
+        }],
+        validate_only,
+    };
+    assert_eq!(code(client.create_partitions(grow(4, false)).await.unwrap()), 37);
+    assert_eq!(code(client.create_partitions(grow(9, true)).await.unwrap()), 0);
+    assert_eq!(code(client.create_partitions(grow(9, false)).await.unwrap()), 0);
+
+    let set = |key: &str, value: &str| AlterConfigs {
+        changes: vec![(
+            ConfigResource::Topic("t".into()),
+            vec![(key.into(), ConfigOp::Set(value.into()))],
+        )],
+        replace: false,
+        validate_only: false,
+    };
+    assert_eq!(
+        client.alter_configs(set("cleanup.policy", "compact")).await.unwrap()[0].error_code,
+        0
+    );
+    assert_eq!(
+        client.alter_configs(set("cleanup.policy", "shred")).await.unwrap()[0].error_code,
+        40
+    );
+
+    let image = quorum.node(1).metadata();
+    let t = image.topic_by_name("t").unwrap();
+    assert_eq!(t.partitions.len(), 9);
+    assert_eq!(t.configs["cleanup.policy"], "compact");
+    assert!(image.topic_by_name("dry").is_none(), "validate_only created a topic");
+    let mut leaders = [0; 3];
+    for partition in &t.partitions {
+        assert_eq!(partition.replicas.len(), 3);
+        assert_eq!(partition.isr.len(), 3);
+        leaders[(partition.leader - 1) as usize] += 1;
+    }
+    assert_eq!(leaders, [3, 3, 3], "leaders are spread evenly");
+
+    assert_eq!(code(client.delete_topics(vec!["t".into()]).await.unwrap()), 0);
+    assert_eq!(code(client.delete_topics(vec!["t".into()]).await.unwrap()), 3);
+    quorum.shutdown().await;
+}

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient, MetadataCache};
-use brook_protocol::rpc::metadata::Endpoint;
 use brook_protocol::rpc::{CommitOffsets, ControllerAddress, CreatableTopic, CreateTopics, FetchOffsets, OffsetCommit};
 
 /// A child process killed (SIGKILL) when dropped, so a failed test leaves nothing behind.
@@ -120,15 +119,8 @@ async fn a_killed_leader_is_replaced_and_the_restarted_node_catches_up() {
     let broker = BrokerSession::start(
         Arc::clone(&client),
         BrokerSessionConfig {
-            broker_id: 1,
-            endpoints: vec![Endpoint {
-                name: "PLAINTEXT".into(),
-                host: "127.0.0.1".into(),
-                port: 9092,
-            }],
-            rack: None,
-            cluster_id: None,
             heartbeat_interval: Duration::from_millis(300),
+            ..BrokerSessionConfig::new(1, "127.0.0.1", 9092)
         },
     )
     .await

@@ -24,6 +24,23 @@ pub struct BrokerSessionConfig {
     pub heartbeat_interval: Duration,
 }
 
+impl BrokerSessionConfig {
+    /// One PLAINTEXT listener, no rack, a heartbeat every 2 s (Kafka's default).
+    pub fn new(broker_id: BrokerId, host: &str, port: u16) -> Self {
+        BrokerSessionConfig {
+            broker_id,
+            endpoints: vec![Endpoint {
+                name: "PLAINTEXT".into(),
+                host: host.into(),
+                port,
+            }],
+            rack: None,
+            cluster_id: None,
+            heartbeat_interval: Duration::from_secs(2),
+        }
+    }
+}
+
 struct SessionState {
     broker_epoch: AtomicI64,
     fenced: AtomicBool,

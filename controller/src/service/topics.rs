@@ -145,40 +145,63 @@ impl ControllerService {
     }
 
     pub(super) async fn create_topics(&self, request: CreateTopics) -> Result<ControllerResponse, RpcError> {
-        self.raft.check_leader()?;
-        let mut results = Vec::with_capacity(request.topics.len());
-        let mut planned = Vec::new();
         let mut seen = HashSet::new();
+        let plan = |state: &ControllerState, topic: &CreatableTopic| {
+            if !seen.insert(topic.name.clone()) {
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    format!("topic '{}' is named twice", topic.name),
+                ));
+            }
+            self.plan_topic(state, topic)
+        };
+        let results = self
+            .plan_and_propose(
+                &request.topics,
+                request.validate_only,
+                |t| &t.name,
+                plan,
+                Command::CreateTopics,
+            )
+            .await?;
+        Ok(ControllerResponse::CreateTopics(results))
+    }
+
+    /// Plans each item against one view of the state (a refusal answers that item), then
+    /// proposes the planned ones as one command and merges its answers in request order.
+    async fn plan_and_propose<Item, Plan>(
+        &self,
+        items: &[Item],
+        validate_only: bool,
+        name: impl Fn(&Item) -> &str,
+        mut plan: impl FnMut(&ControllerState, &Item) -> Result<Plan, Refusal>,
+        command: fn(Vec<Plan>) -> Command,
+    ) -> Result<Vec<TopicResult>, RpcError> {
+        self.raft.check_leader()?;
+        let mut results = Vec::with_capacity(items.len());
+        let mut planned = Vec::new();
         self.shared.read(|state| {
-            for topic in &request.topics {
-                let outcome = if seen.insert(topic.name.as_str()) {
-                    self.plan_topic(state, topic)
-                } else {
-                    Err((
-                        ErrorCode::InvalidRequest,
-                        format!("topic '{}' is named twice", topic.name),
-                    ))
-                };
-                match outcome {
+            for item in items {
+                match plan(state, item) {
                     Ok(plan) => {
-                        results.push(topic_result(&topic.name, None));
+                        results.push(topic_result(name(item), None));
                         planned.push((results.len() - 1, plan));
                     }
-                    Err(refusal) => results.push(topic_result(&topic.name, Some(refusal))),
+                    Err(refusal) => results.push(topic_result(name(item), Some(refusal))),
                 }
             }
         });
-        if request.validate_only || planned.is_empty() {
-            return Ok(ControllerResponse::CreateTopics(results));
+        if validate_only || planned.is_empty() {
+            return Ok(results);
         }
-        let (slots, topics): (Vec<usize>, Vec<NewTopic>) = planned.into_iter().unzip();
-        let CommandResult::Topics(applied) = self.raft.propose(Command::CreateTopics(topics)).await? else {
-            return Err(RpcError::Internal("unexpected CreateTopics result".into()));
+        let (slots, plans): (Vec<usize>, Vec<Plan>) = planned.into_iter().unzip();
+        let CommandResult::Topics(applied) = self.raft.propose(command(plans)).await? else {
+            return Err(RpcError::Internal("unexpected answer to a topic command".into()));
         };
         for (slot, result) in slots.into_iter().zip(applied) {
             results[slot] = result;
         }
-        Ok(ControllerResponse::CreateTopics(results))
+        Ok(results)
     }
 
     pub(super) async fn delete_topics(&self, names: Vec<String>) -> Result<ControllerResponse, RpcError> {
@@ -228,30 +251,16 @@ impl ControllerService {
     }
 
     pub(super) async fn create_partitions(&self, request: CreatePartitions) -> Result<ControllerResponse, RpcError> {
-        self.raft.check_leader()?;
-        let mut results = Vec::with_capacity(request.topics.len());
-        let mut planned = Vec::new();
-        self.shared.read(|state| {
-            for addition in &request.topics {
-                match self.plan_partitions(state, addition) {
-                    Ok(plan) => {
-                        results.push(topic_result(&addition.name, None));
-                        planned.push((results.len() - 1, plan));
-                    }
-                    Err(refusal) => results.push(topic_result(&addition.name, Some(refusal))),
-                }
-            }
-        });
-        if request.validate_only || planned.is_empty() {
-            return Ok(ControllerResponse::CreatePartitions(results));
-        }
-        let (slots, plans): (Vec<usize>, Vec<PlacedPartitions>) = planned.into_iter().unzip();
-        let CommandResult::Topics(applied) = self.raft.propose(Command::CreatePartitions(plans)).await? else {
-            return Err(RpcError::Internal("unexpected CreatePartitions result".into()));
-        };
-        for (slot, result) in slots.into_iter().zip(applied) {
-            results[slot] = result;
-        }
+        let plan = |state: &ControllerState, addition: &NewPartitions| self.plan_partitions(state, addition);
+        let results = self
+            .plan_and_propose(
+                &request.topics,
+                request.validate_only,
+                |t| &t.name,
+                plan,
+                Command::CreatePartitions,
+            )
+            .await?;
         Ok(ControllerResponse::CreatePartitions(results))
     }
 

@@ -10,7 +10,6 @@ use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions
 use brook_controller::properties::Properties;
 use brook_controller::{ControllerConfig, ControllerNode};
 use brook_protocol::rpc::ControllerAddress;
-use brook_protocol::rpc::metadata::Endpoint;
 
 pub const SESSION_TIMEOUT_MS: u64 = 1_500;
 
@@ -123,15 +122,8 @@ impl Quorum {
 
     pub async fn broker(&self, broker_id: i32) -> BrokerSession {
         let config = BrokerSessionConfig {
-            broker_id,
-            endpoints: vec![Endpoint {
-                name: "PLAINTEXT".into(),
-                host: "127.0.0.1".into(),
-                port: 9092,
-            }],
-            rack: None,
-            cluster_id: None,
             heartbeat_interval: Duration::from_millis(200),
+            ..BrokerSessionConfig::new(broker_id, "127.0.0.1", 9092)
         };
         let session = BrokerSession::start(self.client(), config).await.unwrap();
         eventually(Duration::from_secs(10), || async {
