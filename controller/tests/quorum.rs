@@ -331,3 +331,32 @@ async fn admin_requests_validate_place_and_apply() {
     assert_eq!(code(client.delete_topics(vec!["t".into()]).await.unwrap()), 3);
     quorum.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_live_process_with_the_same_broker_id_waits_for_the_first_session_to_expire() {
+    use brook_protocol::rpc::RegisterBroker;
+
+    let quorum = Quorum::start(1, 1000).await;
+    let first = quorum.broker(7).await;
+    let client = quorum.client();
+    let impostor = |incarnation_id| {
+        ControllerRequest::RegisterBroker(RegisterBroker {
+            broker_id: 7,
+            incarnation_id,
+            cluster_id: None,
+            endpoints: vec![],
+            rack: None,
+        })
+    };
+    let refused = client.call(impostor(uuid::Uuid::new_v4())).await.unwrap_err();
+    assert_eq!(
+        refused.kafka_code(),
+        Some(ErrorCode::DuplicateBrokerRegistration.code())
+    );
+    assert!(!first.is_fenced());
+
+    drop(first); // the first process dies; its session expires
+    let second = quorum.broker(7).await;
+    assert!(second.broker_epoch() > 0);
+    quorum.shutdown().await;
+}

@@ -85,7 +85,23 @@ impl BrokerSession {
     /// watches in the background.
     pub async fn start(client: Arc<ControllerClient>, config: BrokerSessionConfig) -> Result<Self, ClientError> {
         let incarnation_id = Uuid::new_v4();
-        let broker_epoch = register(&client, &config, incarnation_id).await?;
+        let deadline = tokio::time::Instant::now() + client.options.request_timeout;
+        let broker_epoch = loop {
+            match register(&client, &config, incarnation_id).await {
+                // A previous process with this id has not expired yet (a fast restart).
+                Err(e)
+                    if e.kafka_code() == Some(ErrorCode::DuplicateBrokerRegistration.code())
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tracing::info!(
+                        broker_id = config.broker_id,
+                        "waiting for the previous session to expire"
+                    );
+                    tokio::time::sleep(config.heartbeat_interval.min(Duration::from_millis(500))).await;
+                }
+                outcome => break outcome?,
+            }
+        };
         let state = Arc::new(SessionState {
             broker_epoch: AtomicI64::new(broker_epoch),
             fenced: AtomicBool::new(true),

@@ -39,6 +39,15 @@ impl Leases {
         );
     }
 
+    /// Whether the lease of this registration is still running. A registration without a
+    /// lease (a new leader has not seen it heart-beat yet) counts as live.
+    pub fn is_live(&self, broker_id: BrokerId, broker_epoch: i64) -> bool {
+        match self.leases.lock().get(&broker_id) {
+            Some(lease) if lease.broker_epoch == broker_epoch => lease.expires > Instant::now(),
+            _ => true,
+        }
+    }
+
     pub fn clear(&self) {
         self.leases.lock().clear();
     }
@@ -81,6 +90,23 @@ impl ControllerService {
             return Err(kafka(ErrorCode::InvalidRequest, "broker ids are not negative"));
         }
         let broker_id = request.broker_id;
+        let live_other = self.shared.read(|s| {
+            s.image()
+                .brokers
+                .get(&broker_id)
+                .filter(|b| !b.fenced && b.incarnation_id != request.incarnation_id)
+                .map(|b| b.broker_epoch)
+        });
+        if let Some(epoch) = live_other
+            && self.leases.is_live(broker_id, epoch)
+        {
+            // Two processes with one id would fence each other in turn; like Kafka, the
+            // newcomer waits until the old session has expired.
+            return Err(kafka(
+                ErrorCode::DuplicateBrokerRegistration,
+                format!("broker {broker_id} is registered by another live process; retry after its session expires"),
+            ));
+        }
         match self.raft.propose(Command::RegisterBroker(request)).await? {
             CommandResult::BrokerRegistered { broker_epoch } => {
                 self.leases
@@ -185,6 +211,19 @@ impl ControllerService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_running_lease_of_the_same_registration_is_live() {
+        let leases = Leases::default();
+        assert!(
+            leases.is_live(1, 5),
+            "unknown: assume live until it has had a chance to heartbeat"
+        );
+        leases.renew(1, 5, Duration::from_secs(60));
+        assert!(leases.is_live(1, 5));
+        leases.renew(1, 5, Duration::ZERO);
+        assert!(!leases.is_live(1, 5));
+    }
 
     #[test]
     fn a_lease_runs_out_unless_renewed_and_a_new_epoch_starts_fresh() {
