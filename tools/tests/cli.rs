@@ -44,3 +44,55 @@ fn decode_rejects_a_truncated_frame_with_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("incomplete frame"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn controller_refuses_a_config_file_with_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("controller.toml");
+    std::fs::write(
+        &path,
+        "node.id = 1\ncontroller.quorum.voters = \"1@127.0.0.1:1\"\nnode.idd = 2\n",
+    )
+    .unwrap();
+    let out = brook(&["controller", "--config", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown setting \"node.idd\""), "{stderr}");
+}
+
+#[test]
+fn controller_settings_layer_file_then_env_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = dir.path().join("controller.toml");
+    // The file names a node that is not a voter; the flag fixes it. The data dir comes
+    // from the environment.
+    let file = format!("[node]\nid = 9\n[controller.quorum]\nvoters = \"1@127.0.0.1:{port}\"\n");
+    std::fs::write(&path, file).unwrap();
+    let data = dir.path().join("from-env");
+    let child = Command::new(env!("CARGO_BIN_EXE_brook"))
+        .args(["controller", "--config", path.to_str().unwrap(), "--node-id", "1"])
+        .env("BROOK_METADATA_LOG_DIR", &data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the controller never listened");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(data.join("raft.redb").exists(), "BROOK_METADATA_LOG_DIR was not used");
+}
