@@ -13,6 +13,7 @@
 pub mod api;
 pub mod codec;
 pub mod error;
+pub mod fetch;
 pub mod frame;
 pub mod header;
 pub mod records;
