@@ -1,6 +1,15 @@
 //! Brook broker: storage engine, Kafka network server, request handlers, replication,
 //! purgatory and group coordinator (DESIGN.md §2, §3, §5, §6).
 //!
-//! The storage engine is [`log`]; the server and handlers land with issue 5.
+//! - [`log`]: the storage engine.
+//! - [`replica`]: the partitions this broker hosts and its role for each.
+//! - [`config`]: the broker's settings.
 
+pub mod config;
+pub mod handlers;
 pub mod log;
+mod node;
+pub mod replica;
+pub mod server;
+
+pub use node::{BrokerNode, BrokerStartError};

@@ -1,11 +1,14 @@
 //! `brook`: one command line for Brook.
 
+mod broker_cmd;
 mod controller_cmd;
+mod dev_cmd;
 mod protocol_cmd;
 mod settings;
 mod signals;
 
 use anyhow::Result;
+use brook_broker::config::BROKER_KEYS;
 use brook_controller::config::CONTROLLER_KEYS;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -19,6 +22,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a single-node cluster (one controller, one broker) for development.
+    Dev(dev_cmd::DevArgs),
+    /// Run one broker (settings: --config FILE, flags, BROOK_* env).
+    Broker,
     /// Run one controller node of the metadata quorum (settings: --config FILE, flags, BROOK_* env).
     Controller,
     /// Inspect the Kafka wire protocol as Brook speaks it.
@@ -37,10 +44,21 @@ fn init_logging() {
 }
 
 fn main() -> Result<()> {
-    let command = Cli::command().mut_subcommand("controller", |sub| settings::with_key_flags(sub, CONTROLLER_KEYS));
+    let command = Cli::command()
+        .mut_subcommand("controller", |sub| settings::with_key_flags(sub, CONTROLLER_KEYS))
+        .mut_subcommand("broker", |sub| settings::with_key_flags(sub, BROKER_KEYS));
     let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
+        Command::Dev(args) => {
+            init_logging();
+            tokio::runtime::Runtime::new()?.block_on(dev_cmd::run(args))
+        }
+        Command::Broker => {
+            init_logging();
+            let sub = matches.subcommand_matches("broker").expect("broker was chosen");
+            tokio::runtime::Runtime::new()?.block_on(broker_cmd::run(sub))
+        }
         Command::Controller => {
             init_logging();
             let sub = matches.subcommand_matches("controller").expect("controller was chosen");

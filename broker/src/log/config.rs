@@ -40,6 +40,49 @@ impl Default for LogConfig {
 }
 
 impl LogConfig {
+    /// These defaults with a topic's overrides (Kafka's topic config names) applied. The
+    /// controller validated the values; one that still does not parse keeps the default.
+    pub fn with_topic_configs<'a>(&self, configs: impl IntoIterator<Item = (&'a String, &'a String)>) -> LogConfig {
+        let mut config = self.clone();
+        for (key, value) in configs {
+            if !config.set(key, value) {
+                tracing::warn!(key, value, "topic config not applied to the log");
+            }
+        }
+        if let Err(reason) = config.validate() {
+            tracing::warn!(%reason, "topic configs out of range; using the defaults");
+            return self.clone();
+        }
+        config
+    }
+
+    /// Sets one setting by its Kafka name; `false` if the name is not a log setting or the
+    /// value does not parse. Names of other topic configs (e.g. `min.insync.replicas`) are
+    /// accepted and ignored here.
+    pub fn set(&mut self, key: &str, value: &str) -> bool {
+        fn parse<T: std::str::FromStr>(value: &str, slot: &mut T) -> bool {
+            match value.trim().parse() {
+                Ok(v) => {
+                    *slot = v;
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+        match key {
+            "segment.bytes" => parse(value, &mut self.segment_bytes),
+            "segment.ms" => parse(value, &mut self.segment_ms),
+            "segment.index.bytes" => parse(value, &mut self.segment_index_bytes),
+            "index.interval.bytes" => parse(value, &mut self.index_interval_bytes),
+            "flush.messages" => parse(value, &mut self.flush_messages),
+            "flush.ms" => parse(value, &mut self.flush_ms),
+            "retention.ms" => parse(value, &mut self.retention_ms),
+            "retention.bytes" => parse(value, &mut self.retention_bytes),
+            "max.message.bytes" => parse(value, &mut self.max_message_bytes),
+            _ => true,
+        }
+    }
+
     /// Checks the limits Kafka enforces (positions and relative offsets are 32-bit).
     pub fn validate(&self) -> Result<(), String> {
         if self.segment_bytes < 1024 || self.segment_bytes > i32::MAX as u32 {
@@ -64,5 +107,34 @@ impl LogConfig {
             return Err("max.message.bytes must be positive".to_string());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn topic_configs_override_the_defaults_and_bad_ones_are_ignored() {
+        let configs: BTreeMap<String, String> = [
+            ("retention.ms", "1000"),
+            ("segment.bytes", "1048576"),
+            ("cleanup.policy", "delete"),
+            ("flush.messages", "many"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = LogConfig::default().with_topic_configs(&configs);
+        assert_eq!(config.retention_ms, 1000);
+        assert_eq!(config.segment_bytes, 1 << 20);
+        assert_eq!(config.flush_messages, i64::MAX);
+        let too_small: BTreeMap<String, String> = [("segment.bytes".to_string(), "10".to_string())].into();
+        assert_eq!(
+            LogConfig::default().with_topic_configs(&too_small),
+            LogConfig::default()
+        );
     }
 }

@@ -26,6 +26,7 @@ mod scan;
 mod segment;
 
 pub use config::LogConfig;
+pub(crate) use error::IoContext;
 pub use error::{LogError, Result};
 pub use leader_epoch::{EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use log_manager::{LogManager, LogManagerConfig, TopicPartition};

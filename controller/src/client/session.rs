@@ -46,6 +46,8 @@ struct SessionState {
     fenced: AtomicBool,
     want_shut_down: AtomicBool,
     shut_down_granted: tokio::sync::Notify,
+    /// Sends the next heartbeat now instead of at the next interval.
+    heartbeat_now: tokio::sync::Notify,
 }
 
 pub struct BrokerSession {
@@ -107,6 +109,7 @@ impl BrokerSession {
             fenced: AtomicBool::new(true),
             want_shut_down: AtomicBool::new(false),
             shut_down_granted: tokio::sync::Notify::new(),
+            heartbeat_now: tokio::sync::Notify::new(),
         });
         let cache = MetadataCache::default();
         let tasks = vec![
@@ -138,10 +141,10 @@ impl BrokerSession {
     /// Asks to be fenced (leaderships move away) and waits until the controller agrees,
     /// or `timeout`. Returns whether it agreed.
     pub async fn controlled_shutdown(&self, timeout: Duration) -> bool {
+        let granted = self.state.shut_down_granted.notified();
         self.state.want_shut_down.store(true, Ordering::Relaxed);
-        tokio::time::timeout(timeout, self.state.shut_down_granted.notified())
-            .await
-            .is_ok()
+        self.state.heartbeat_now.notify_one();
+        tokio::time::timeout(timeout, granted).await.is_ok()
     }
 }
 
@@ -155,7 +158,10 @@ async fn heartbeats(
     let mut interval = tokio::time::interval(config.heartbeat_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        interval.tick().await;
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = state.heartbeat_now.notified() => {}
+        }
         let request = BrokerHeartbeat {
             broker_id: config.broker_id,
             broker_epoch: state.broker_epoch.load(Ordering::Relaxed),
@@ -174,7 +180,6 @@ async fn heartbeats(
                 state.fenced.store(fenced, Ordering::Relaxed);
                 if should_shut_down {
                     state.shut_down_granted.notify_waiters();
-                    state.shut_down_granted.notify_one();
                 }
             }
             Err(error)

@@ -1,0 +1,68 @@
+//! ListOffsets: the earliest (-2) and latest (-1) offsets, the record with the largest
+//! timestamp (-3), or the first offset at or after a timestamp.
+
+use brook_protocol::ErrorCode;
+use brook_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use brook_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use super::{Handlers, log_error_code};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+
+impl Handlers {
+    pub(super) fn list_offsets(&self, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+        let image = self.metadata.image();
+        let topics = request
+            .topics
+            .iter()
+            .map(|topic| {
+                let name = topic.name.0.as_str();
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let answer = ListOffsetsPartitionResponse::default()
+                            .with_partition_index(p.partition_index)
+                            .with_timestamp(-1)
+                            .with_offset(-1);
+                        let Some(partition) = self.replicas.get(name, p.partition_index) else {
+                            let code = if image.topic_by_name(name).is_some() {
+                                ErrorCode::NotLeaderOrFollower
+                            } else {
+                                ErrorCode::UnknownTopicOrPartition
+                            };
+                            return answer.with_error_code(code.code());
+                        };
+                        if !partition.is_leader() {
+                            return answer.with_error_code(ErrorCode::NotLeaderOrFollower.code());
+                        }
+                        let log = &partition.log;
+                        // The field exists from v4; an older response must leave it at its default.
+                        let answer = if version >= 4 {
+                            answer.with_leader_epoch(partition.role().leader_epoch)
+                        } else {
+                            answer
+                        };
+                        let found = match p.timestamp {
+                            LATEST => Ok(Some((log.high_watermark(), -1))),
+                            EARLIEST => Ok(Some((log.log_start_offset(), -1))),
+                            MAX_TIMESTAMP => log.max_timestamp_offset(),
+                            timestamp => log.offset_for_timestamp(timestamp),
+                        };
+                        match found {
+                            Ok(Some((offset, timestamp))) => answer.with_offset(offset).with_timestamp(timestamp),
+                            Ok(None) => answer,
+                            Err(e) => answer.with_error_code(log_error_code(&e).code()),
+                        }
+                    })
+                    .collect();
+                ListOffsetsTopicResponse::default()
+                    .with_name(topic.name.clone())
+                    .with_partitions(partitions)
+            })
+            .collect();
+        ListOffsetsResponse::default().with_topics(topics)
+    }
+}

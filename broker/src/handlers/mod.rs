@@ -1,0 +1,110 @@
+//! Kafka request handlers, one module per API family. The connection hands a frame to
+//! [`Handlers::handle`] and writes back what it returns.
+
+mod admin;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use std::sync::Arc;
+
+use brook_controller::client::{ControllerClient, MetadataCache};
+use brook_protocol::codec::{RequestError, decode_request, encode_response, encode_unsupported_api_versions};
+use brook_protocol::messages::{RequestKind, ResponseKind};
+use brook_protocol::{ApiKey, ErrorCode};
+use bytes::{Bytes, BytesMut};
+
+use crate::config::BrokerConfig;
+use crate::log::LogError;
+use crate::replica::ReplicaManager;
+
+/// Kafka's error code 0.
+pub(crate) const NO_ERROR: i16 = 0;
+
+/// What the connection does after a request.
+pub enum Reply {
+    /// Write these pieces, in order, as the response frame.
+    Send(Vec<Bytes>),
+    /// Nothing to write (a Produce with `acks=0`).
+    Nothing,
+    /// The request cannot be answered: close the connection, as Kafka does.
+    Close,
+}
+
+pub struct Handlers {
+    pub(crate) config: Arc<BrokerConfig>,
+    pub(crate) replicas: Arc<ReplicaManager>,
+    pub(crate) controller: Arc<ControllerClient>,
+    pub(crate) metadata: MetadataCache,
+}
+
+/// The Kafka error code for a log failure.
+pub(crate) fn log_error_code(error: &LogError) -> ErrorCode {
+    match error {
+        LogError::Corrupt(_) => ErrorCode::CorruptMessage,
+        LogError::TooLarge { .. } => ErrorCode::MessageTooLarge,
+        LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        LogError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+        LogError::Closed(_) => ErrorCode::NotLeaderOrFollower,
+        LogError::NonMonotonicOffsets { .. } | LogError::Io { .. } => ErrorCode::KafkaStorageError,
+    }
+}
+
+fn encode(api_key: ApiKey, version: i16, correlation_id: i32, body: &ResponseKind) -> Reply {
+    let mut buf = BytesMut::with_capacity(256);
+    match encode_response(&mut buf, api_key, version, correlation_id, body) {
+        Ok(()) => Reply::Send(vec![buf.freeze()]),
+        Err(e) => {
+            tracing::error!(?api_key, version, error = %e, "cannot encode a response");
+            Reply::Close
+        }
+    }
+}
+
+impl Handlers {
+    pub async fn handle(&self, frame: Bytes) -> Reply {
+        let request = match decode_request(&frame) {
+            Ok(request) => request,
+            Err(RequestError::Header(e)) => {
+                tracing::debug!(error = %e, "unreadable request header");
+                return Reply::Close;
+            }
+            Err(RequestError::Refused { header, error }) => {
+                // KIP-511: an ApiVersions of a version we do not know still gets the table.
+                if header.api_key == ApiKey::ApiVersions as i16 {
+                    let mut buf = BytesMut::new();
+                    return match encode_unsupported_api_versions(&mut buf, header.correlation_id) {
+                        Ok(()) => Reply::Send(vec![buf.freeze()]),
+                        Err(_) => Reply::Close,
+                    };
+                }
+                tracing::debug!(api_key = header.api_key, version = header.api_version, %error, "request refused");
+                return Reply::Close;
+            }
+        };
+        let (api_key, version, correlation_id) = (
+            request.api_key,
+            request.header.api_version,
+            request.header.correlation_id,
+        );
+        let body = match request.body {
+            RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(brook_protocol::api::api_versions_response(None)),
+            RequestKind::Metadata(r) => ResponseKind::Metadata(self.metadata(r, version).await),
+            RequestKind::Produce(r) => match self.produce(r).await {
+                Some(response) => ResponseKind::Produce(response),
+                None => return Reply::Nothing,
+            },
+            RequestKind::Fetch(r) => return Reply::Send(self.fetch(r, version, correlation_id).await),
+            RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(self.list_offsets(r, version)),
+            RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(self.create_topics(r).await),
+            RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(self.delete_topics(r).await),
+            other => {
+                tracing::debug!(?api_key, "not served yet: closing the connection");
+                drop(other);
+                return Reply::Close;
+            }
+        };
+        encode(api_key, version, correlation_id, &body)
+    }
+}

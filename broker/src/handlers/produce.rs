@@ -1,0 +1,143 @@
+//! Produce: each partition's record set is validated and appended as it arrived (no
+//! per-record parsing); `acks=0` gets no answer, `acks=1` an answer after the append,
+//! `acks=all` one after the high watermark has passed the appended records.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brook_protocol::ErrorCode;
+use brook_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use brook_protocol::messages::{ProduceRequest, ProduceResponse};
+use bytes::Bytes;
+
+use super::{Handlers, NO_ERROR, log_error_code};
+use crate::replica::{AppendError, Partition};
+
+struct Slot {
+    partition: Option<Arc<Partition>>,
+    records: Option<Bytes>,
+    /// (error, base offset, last offset)
+    outcome: (i16, i64, i64),
+}
+
+impl Handlers {
+    pub(super) async fn produce(&self, request: ProduceRequest) -> Option<ProduceResponse> {
+        let acks = request.acks;
+        let image = self.metadata.image();
+        let mut slots: Vec<Vec<Slot>> = request
+            .topic_data
+            .iter()
+            .map(|topic| {
+                let known = image.topic_by_name(topic.name.0.as_str()).is_some();
+                topic
+                    .partition_data
+                    .iter()
+                    .map(|data| {
+                        let partition = self.replicas.get(topic.name.0.as_str(), data.index);
+                        let refusal = match (&partition, known) {
+                            _ if !matches!(acks, -1..=1) => ErrorCode::InvalidRequiredAcks.code(),
+                            (Some(_), _) => NO_ERROR,
+                            (None, true) => ErrorCode::NotLeaderOrFollower.code(),
+                            (None, false) => ErrorCode::UnknownTopicOrPartition.code(),
+                        };
+                        Slot {
+                            partition,
+                            records: data.records.clone(),
+                            outcome: (refusal, -1, -1),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+
+        // Appends may fsync (flush.messages=1): on a blocking thread, in request order.
+        slots = tokio::task::spawn_blocking(move || {
+            for slot in slots.iter_mut().flatten() {
+                if slot.outcome.0 != NO_ERROR {
+                    continue;
+                }
+                let (Some(partition), Some(records)) = (&slot.partition, &slot.records) else {
+                    slot.outcome.0 = ErrorCode::CorruptMessage.code();
+                    continue;
+                };
+                slot.outcome = match partition.append_as_leader(records) {
+                    Ok(info) => (NO_ERROR, info.first_offset, info.last_offset),
+                    Err(AppendError::NotLeader) => (ErrorCode::NotLeaderOrFollower.code(), -1, -1),
+                    Err(AppendError::Log(e)) => {
+                        tracing::debug!(topic = %partition.tp.topic, partition = partition.tp.partition, error = %e,
+                            "append refused");
+                        (log_error_code(&e).code(), -1, -1)
+                    }
+                };
+            }
+            slots
+        })
+        .await
+        .ok()?;
+        self.replicas.notify_appended();
+        if acks == 0 {
+            return None;
+        }
+        if acks == -1 {
+            let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
+            self.await_replication(&mut slots, timeout).await;
+        }
+        let responses = request
+            .topic_data
+            .iter()
+            .zip(slots)
+            .map(|(topic, slots)| {
+                let partitions = topic
+                    .partition_data
+                    .iter()
+                    .zip(slots)
+                    .map(|(data, slot)| {
+                        let (error, base_offset, _) = slot.outcome;
+                        let log_start = slot.partition.as_ref().map_or(-1, |p| p.log.log_start_offset());
+                        PartitionProduceResponse::default()
+                            .with_index(data.index)
+                            .with_error_code(error)
+                            .with_base_offset(base_offset)
+                            .with_log_append_time_ms(-1)
+                            .with_log_start_offset(log_start)
+                    })
+                    .collect();
+                TopicProduceResponse::default()
+                    .with_name(topic.name.clone())
+                    .with_partition_responses(partitions)
+            })
+            .collect();
+        Some(ProduceResponse::default().with_responses(responses))
+    }
+
+    /// `acks=all`: waits until every appended partition's high watermark has passed its
+    /// records, or `timeout` (then `REQUEST_TIMED_OUT` for those still short).
+    async fn await_replication(&self, slots: &mut [Vec<Slot>], timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let waiting = self.replicas.appended();
+            let pending = slots.iter().flatten().any(|slot| {
+                slot.outcome.0 == NO_ERROR
+                    && slot
+                        .partition
+                        .as_ref()
+                        .is_some_and(|p| p.log.high_watermark() <= slot.outcome.2)
+            });
+            if !pending {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, waiting).await.is_err() {
+                break;
+            }
+        }
+        for slot in slots.iter_mut().flatten() {
+            let short = slot
+                .partition
+                .as_ref()
+                .is_some_and(|p| p.log.high_watermark() <= slot.outcome.2);
+            if slot.outcome.0 == NO_ERROR && short {
+                slot.outcome.0 = ErrorCode::RequestTimedOut.code();
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! [`BrokerNode`]: one broker, started from its config: the logs, the controller
+//! session, the partitions it hosts (kept in step with the metadata), the Kafka listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::BrokerConfig;
+use crate::handlers::Handlers;
+use crate::log::{LogManager, LogManagerConfig};
+use crate::replica::ReplicaManager;
+use crate::server::{self, ConnectionLimits};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerStartError {
+    #[error("cannot open the logs: {0}")]
+    Logs(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot register with the controller quorum: {0}")]
+    Register(String),
+}
+
+const CONTROLLED_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub struct BrokerNode {
+    config: Arc<BrokerConfig>,
+    logs: Arc<LogManager>,
+    replicas: Arc<ReplicaManager>,
+    session: BrokerSession,
+    local_addr: SocketAddr,
+    stopping: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl BrokerNode {
+    pub async fn start(config: BrokerConfig) -> Result<Self, BrokerStartError> {
+        let mut log_config = LogManagerConfig::new(config.log_dirs.clone());
+        log_config.log_config = config.log_defaults.clone();
+        let logs = tokio::task::spawn_blocking(move || LogManager::open(log_config))
+            .await
+            .map_err(|e| BrokerStartError::Logs(e.to_string()))?
+            .map_err(|e| BrokerStartError::Logs(e.to_string()))?;
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| BrokerStartError::Bind {
+                addr: config.listen_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| BrokerStartError::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
+        // Port 0 (tests): advertise the port the system chose.
+        let (host, port) = config.advertised.clone();
+        let port = if port == 0 { local_addr.port() } else { port };
+
+        let controller = Arc::new(ControllerClient::new(
+            config.controller_voters.clone(),
+            ClientOptions::default(),
+        ));
+        let session_config = BrokerSessionConfig {
+            rack: config.rack.clone(),
+            heartbeat_interval: config.heartbeat_interval,
+            ..BrokerSessionConfig::new(config.broker_id, &host, port)
+        };
+        let session = BrokerSession::start(Arc::clone(&controller), session_config)
+            .await
+            .map_err(|e| BrokerStartError::Register(e.to_string()))?;
+
+        // Serve only once the metadata has caught up with this broker's own registration,
+        // so the first clients see every topic.
+        session.cache().wait_for_version(session.broker_epoch() as u64).await;
+
+        let replicas = Arc::new(ReplicaManager::new(
+            config.broker_id,
+            Arc::clone(&logs),
+            config.log_defaults.clone(),
+        ));
+        let config = Arc::new(config);
+        let handlers = Arc::new(Handlers {
+            config: Arc::clone(&config),
+            replicas: Arc::clone(&replicas),
+            controller,
+            metadata: session.cache().clone(),
+        });
+        let limits = ConnectionLimits {
+            max_request_bytes: config.max_request_bytes,
+            idle_timeout: config.idle_timeout,
+        };
+        let stopping = watch::Sender::new(false);
+        let tasks = vec![
+            tokio::spawn(follow_metadata(session.cache().clone(), Arc::clone(&replicas))),
+            tokio::spawn(server::listen(listener, handlers, limits, stopping.subscribe())),
+        ];
+        tracing::info!(broker_id = config.broker_id, %local_addr, "broker started");
+        Ok(BrokerNode {
+            config,
+            logs,
+            replicas,
+            session,
+            local_addr,
+            stopping,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn broker_id(&self) -> i32 {
+        self.config.broker_id
+    }
+
+    pub fn replicas(&self) -> &Arc<ReplicaManager> {
+        &self.replicas
+    }
+
+    pub fn is_fenced(&self) -> bool {
+        self.session.is_fenced()
+    }
+
+    /// Asks the controller to fence this broker (its leaderships move away, and a restart
+    /// need not wait for the session to expire), stops serving, then flushes and closes
+    /// every log (checkpoints and the clean-shutdown marker included).
+    pub async fn shutdown(self) {
+        if !self.session.controlled_shutdown(CONTROLLED_SHUTDOWN_TIMEOUT).await {
+            tracing::warn!("the controller did not confirm the shutdown; stopping anyway");
+        }
+        self.stopping.send_replace(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+        drop(self.session);
+        let logs = Arc::clone(&self.logs);
+        match tokio::task::spawn_blocking(move || logs.shutdown()).await {
+            Ok(Ok(())) => tracing::info!(broker_id = self.config.broker_id, "broker stopped cleanly"),
+            Ok(Err(e)) => tracing::error!(error = %e, "log shutdown failed"),
+            Err(e) => tracing::error!(error = %e, "log shutdown task failed"),
+        }
+    }
+}
+
+/// Applies every new metadata version to the hosted partitions.
+async fn follow_metadata(cache: brook_controller::client::MetadataCache, replicas: Arc<ReplicaManager>) {
+    let mut versions = cache.subscribe();
+    loop {
+        let image = cache.image();
+        if image.version > 0 {
+            let replicas = Arc::clone(&replicas);
+            let applied = tokio::task::spawn_blocking(move || replicas.apply_metadata(&image)).await;
+            if let Err(e) = applied {
+                tracing::error!(error = %e, "applying metadata failed");
+            }
+        }
+        if versions.changed().await.is_err() {
+            return;
+        }
+    }
+}

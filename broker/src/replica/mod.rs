@@ -1,0 +1,155 @@
+//! The partitions this broker hosts, kept in step with the controller's metadata: a
+//! partition assigned here gets a log, one moved away or deleted loses it, and each
+//! knows whether this broker leads it.
+
+mod partition;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
+use parking_lot::RwLock;
+use tokio::sync::Notify;
+
+pub use partition::{AppendError, Partition, Role};
+
+use crate::log::{IoContext, LogConfig, LogManager, TopicPartition};
+
+const PARTITION_METADATA: &str = "partition.metadata";
+
+/// Written to a temporary name and renamed, so a crash never leaves half of it.
+fn write_partition_metadata(path: &std::path::Path, topic_id: uuid::Uuid) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("version: 0\ntopic_id: {topic_id}\n"))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+pub struct ReplicaManager {
+    broker_id: BrokerId,
+    logs: Arc<LogManager>,
+    log_defaults: LogConfig,
+    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    /// Woken after every append, for fetches waiting on new data.
+    appended: Notify,
+}
+
+impl ReplicaManager {
+    pub fn new(broker_id: BrokerId, logs: Arc<LogManager>, log_defaults: LogConfig) -> Self {
+        ReplicaManager {
+            broker_id,
+            logs,
+            log_defaults,
+            partitions: RwLock::new(HashMap::new()),
+            appended: Notify::new(),
+        }
+    }
+
+    pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        self.partitions
+            .read()
+            .get(&TopicPartition::new(topic, partition))
+            .cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.partitions.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn notify_appended(&self) {
+        self.appended.notify_waiters();
+    }
+
+    /// Resolves on the next append anywhere on this broker.
+    pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.appended.notified()
+    }
+
+    /// Brings the hosted partitions in line with `image`. Blocking (creates and deletes
+    /// files): call it off the async workers.
+    pub fn apply_metadata(&self, image: &MetadataImage) {
+        let mut wanted = HashSet::new();
+        for topic in image.topics.values() {
+            let log_config = self.log_defaults.with_topic_configs(&topic.configs);
+            for state in topic.partitions.iter().filter(|p| p.replicas.contains(&self.broker_id)) {
+                let tp = TopicPartition::new(topic.name.clone(), state.partition);
+                wanted.insert(tp.clone());
+                let existing = self.partitions.read().get(&tp).cloned();
+                match existing {
+                    Some(partition) if partition.topic_id == topic.topic_id => {
+                        partition.log.update_config(log_config.clone());
+                        if partition.update(state) {
+                            tracing::info!(topic = %topic.name, partition = state.partition, leader = state.leader,
+                                leader_epoch = state.leader_epoch, "partition role changed");
+                        }
+                    }
+                    _ => match self.open_log(&tp, topic.topic_id, &log_config) {
+                        Ok(log) => {
+                            let partition = Partition::new(tp.clone(), topic.topic_id, log, self.broker_id, state);
+                            self.partitions.write().insert(tp, Arc::new(partition));
+                        }
+                        Err(e) => tracing::error!(topic = %topic.name, partition = state.partition, error = %e,
+                            "cannot open the partition's log"),
+                    },
+                }
+            }
+        }
+        self.remove_all_but(&wanted);
+    }
+
+    /// The partition's log, for this topic id: a directory left by an older topic of the
+    /// same name (deleted and created again while this broker was away) is deleted first,
+    /// so its records never show up in the new topic. The id is kept in the partition
+    /// directory's `partition.metadata`, as Kafka does.
+    fn open_log(
+        &self,
+        tp: &TopicPartition,
+        topic_id: uuid::Uuid,
+        config: &LogConfig,
+    ) -> crate::log::Result<Arc<crate::log::PartitionLog>> {
+        let log = self.logs.get_or_create(tp, Some(config.clone()))?;
+        let path = log.dir().join(PARTITION_METADATA);
+        let recorded = std::fs::read_to_string(&path).ok().and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("topic_id: "))
+                .and_then(|id| id.trim().parse::<uuid::Uuid>().ok())
+        });
+        match recorded {
+            Some(id) if id == topic_id => Ok(log),
+            Some(stale) => {
+                tracing::warn!(topic = %tp.topic, partition = tp.partition, %stale, %topic_id,
+                    "log belongs to an older topic of the same name; deleting it");
+                drop(log);
+                self.logs.delete(tp)?;
+                let log = self.logs.get_or_create(tp, Some(config.clone()))?;
+                let path = log.dir().join(PARTITION_METADATA);
+                write_partition_metadata(&path, topic_id).at(&path)?;
+                Ok(log)
+            }
+            None => {
+                write_partition_metadata(&path, topic_id).at(&path)?;
+                Ok(log)
+            }
+        }
+    }
+
+    fn remove_all_but(&self, wanted: &HashSet<TopicPartition>) {
+        let gone: Vec<TopicPartition> = self
+            .partitions
+            .read()
+            .keys()
+            .filter(|tp| !wanted.contains(*tp))
+            .cloned()
+            .collect();
+        for tp in gone {
+            self.partitions.write().remove(&tp);
+            if let Err(e) = self.logs.delete(&tp) {
+                tracing::error!(topic = %tp.topic, partition = tp.partition, error = %e, "cannot delete the log");
+            }
+        }
+    }
+}
