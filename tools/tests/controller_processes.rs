@@ -3,36 +3,22 @@
 //! data and catches up; metrics are served over HTTP.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient, MetadataCache};
 use brook_protocol::rpc::{CommitOffsets, ControllerAddress, CreatableTopic, CreateTopics, FetchOffsets, OffsetCommit};
 
-/// A child process killed (SIGKILL) when dropped, so a failed test leaves nothing behind.
-struct Process(Child);
+mod common;
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Process, free_port};
 
 struct Node {
     address: ControllerAddress,
     metrics: String,
-}
-
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(node: u64, voters: &str, nodes: &[Node], root: &Path) -> Process {

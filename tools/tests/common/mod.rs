@@ -1,0 +1,118 @@
+//! Real processes for the `brook` binary's tests: killed (SIGKILL) when dropped, so a
+//! failed test leaves nothing running.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    /// Asks the process to stop (SIGTERM) and waits for it.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.0.wait().expect("waits for the process")
+    }
+}
+
+pub fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls until `probe` holds, or panics after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut probe: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !probe() {
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `brook dev` on its own ports and data directory.
+pub struct DevCluster {
+    pub data_dir: PathBuf,
+    pub kafka: String,
+    controller: String,
+    metrics: String,
+    partitions: u32,
+    pub process: Option<Process>,
+}
+
+impl DevCluster {
+    pub fn start(data_dir: &Path, partitions: u32) -> DevCluster {
+        let mut cluster = DevCluster {
+            data_dir: data_dir.to_path_buf(),
+            kafka: format!("127.0.0.1:{}", free_port("127.0.0.1")),
+            controller: format!("127.0.0.1:{}", free_port("127.0.0.1")),
+            metrics: format!("127.0.0.1:{}", free_port("127.0.0.1")),
+            partitions,
+            process: None,
+        };
+        cluster.restart();
+        cluster
+    }
+
+    /// Starts the process (again, on the same data and ports) and waits for Kafka.
+    pub fn restart(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_brook"))
+            .arg("dev")
+            .args(["--data-dir", self.data_dir.to_str().unwrap()])
+            .args(["--kafka-addr", &self.kafka])
+            .args(["--controller-addr", &self.controller])
+            .args(["--metrics-addr", &self.metrics])
+            .args(["--num-partitions", &self.partitions.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("brook dev starts");
+        self.process = Some(Process(child));
+        let kafka = self.kafka.clone();
+        wait_until("the Kafka listener", Duration::from_secs(30), || {
+            TcpStream::connect(&kafka).is_ok()
+        });
+    }
+
+    pub fn kill(&mut self) {
+        self.process = None;
+    }
+}
+
+/// Runs `kcat` with `args`, `stdin` as its input; panics with its stderr if it fails.
+pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kcat is installed (.ci/run installs it: apt-get install kcat)");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(
+        output.status.success(),
+        "kcat {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
