@@ -72,9 +72,11 @@ impl BrokerNode {
             .await
             .map_err(|e| BrokerStartError::Register(e.to_string()))?;
 
-        // Serve only once the metadata has caught up with this broker's own registration,
-        // so the first clients see every topic.
+        // Serve only once the metadata has caught up with this broker's own registration
+        // and the controller has unfenced it, so the first clients see every topic and
+        // this broker among the live ones.
         session.cache().wait_for_version(session.broker_epoch() as u64).await;
+        session.wait_unfenced().await;
 
         let replicas = Arc::new(ReplicaManager::new(
             config.broker_id,

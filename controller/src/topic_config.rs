@@ -62,6 +62,47 @@ pub const CLUSTER_CONFIGS: &[(&str, ConfigKind)] = &[
     ("unclean.leader.election.enable", ConfigKind::Boolean),
 ];
 
+/// Kafka's default for a topic config: what a topic without an override gets. (A broker
+/// answers its own `log.*` defaults for the log settings.)
+pub fn kafka_default(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "cleanup.policy" => "delete",
+        "compression.type" => "producer",
+        "delete.retention.ms" => "86400000",
+        "file.delete.delay.ms" => "60000",
+        "flush.messages" | "flush.ms" | "max.compaction.lag.ms" => "9223372036854775807",
+        "message.timestamp.difference.max.ms" | "message.timestamp.before.max.ms" => "9223372036854775807",
+        "message.timestamp.after.max.ms" => "3600000",
+        "index.interval.bytes" => "4096",
+        "max.message.bytes" => "1048588",
+        "message.timestamp.type" => "CreateTime",
+        "min.cleanable.dirty.ratio" => "0.5",
+        "min.compaction.lag.ms" => "0",
+        "min.insync.replicas" => "1",
+        "preallocate" => "false",
+        "retention.bytes" => "-1",
+        "retention.ms" => "604800000",
+        "segment.bytes" => "1073741824",
+        "segment.index.bytes" => "10485760",
+        "segment.jitter.ms" => "0",
+        "segment.ms" => "604800000",
+        "unclean.leader.election.enable" => "false",
+        _ => return None,
+    })
+}
+
+/// The type Kafka's DescribeConfigs reports for a kind (BOOLEAN 1, STRING 2, LONG 5,
+/// DOUBLE 6, LIST 7).
+pub fn describe_type(kind: ConfigKind) -> i8 {
+    match kind {
+        ConfigKind::Boolean => 1,
+        ConfigKind::Choice(_) => 2,
+        ConfigKind::Long { .. } => 5,
+        ConfigKind::Double => 6,
+        ConfigKind::ChoiceList(_) => 7,
+    }
+}
+
 /// Checks `key = value` against `table`; the error says what is wrong.
 pub fn validate(table: &[(&str, ConfigKind)], key: &str, value: &str) -> Result<(), String> {
     let Some((_, kind)) = table.iter().find(|(name, _)| *name == key) else {
@@ -104,6 +145,14 @@ mod tests {
         assert!(validate(TOPIC_CONFIGS, "cleanup.policy", "compact,delete").is_ok());
         assert!(validate(TOPIC_CONFIGS, "compression.type", "zstd").is_ok());
         assert!(validate(TOPIC_CONFIGS, "preallocate", "TRUE").is_ok());
+    }
+
+    #[test]
+    fn every_topic_config_has_a_valid_default() {
+        for (name, _) in TOPIC_CONFIGS {
+            let default = kafka_default(name).unwrap_or_else(|| panic!("{name} has no default"));
+            validate(TOPIC_CONFIGS, name, default).unwrap();
+        }
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! [`Handlers::handle`] and writes back what it returns.
 
 mod admin;
+mod cluster;
+mod configs;
 mod fetch;
+mod groups;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -99,6 +102,16 @@ impl Handlers {
             RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(self.list_offsets(r, version)),
             RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(self.create_topics(r).await),
             RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(self.delete_topics(r).await),
+            RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(self.create_partitions(r).await),
+            RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(self.describe_configs(r, version)),
+            RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(self.alter_configs(r).await),
+            RequestKind::IncrementalAlterConfigs(r) => {
+                ResponseKind::IncrementalAlterConfigs(self.incremental_alter_configs(r).await)
+            }
+            RequestKind::DescribeCluster(_) => ResponseKind::DescribeCluster(self.describe_cluster()),
+            RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(self.offset_for_leader_epoch(r)),
+            RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(self.delete_records(r).await),
+            RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(self.find_coordinator(r, version)),
             other => {
                 tracing::debug!(?api_key, "not served yet: closing the connection");
                 drop(other);

@@ -43,7 +43,8 @@ impl BrokerSessionConfig {
 
 struct SessionState {
     broker_epoch: AtomicI64,
-    fenced: AtomicBool,
+    /// As of the last heartbeat answer.
+    fenced: tokio::sync::watch::Sender<bool>,
     want_shut_down: AtomicBool,
     shut_down_granted: tokio::sync::Notify,
     /// Sends the next heartbeat now instead of at the next interval.
@@ -106,7 +107,7 @@ impl BrokerSession {
         };
         let state = Arc::new(SessionState {
             broker_epoch: AtomicI64::new(broker_epoch),
-            fenced: AtomicBool::new(true),
+            fenced: tokio::sync::watch::Sender::new(true),
             want_shut_down: AtomicBool::new(false),
             shut_down_granted: tokio::sync::Notify::new(),
             heartbeat_now: tokio::sync::Notify::new(),
@@ -135,7 +136,13 @@ impl BrokerSession {
 
     /// As of the last heartbeat answer.
     pub fn is_fenced(&self) -> bool {
-        self.state.fenced.load(Ordering::Relaxed)
+        *self.state.fenced.borrow()
+    }
+
+    /// Resolves once a heartbeat answer says this broker is unfenced.
+    pub async fn wait_unfenced(&self) {
+        let mut fenced = self.state.fenced.subscribe();
+        let _ = fenced.wait_for(|fenced| !fenced).await;
     }
 
     /// Asks to be fenced (leaderships move away) and waits until the controller agrees,
@@ -177,7 +184,7 @@ async fn heartbeats(
                 fenced,
                 should_shut_down,
             }) => {
-                state.fenced.store(fenced, Ordering::Relaxed);
+                state.fenced.send_replace(fenced);
                 if should_shut_down {
                     state.shut_down_granted.notify_waiters();
                 }
@@ -187,7 +194,7 @@ async fn heartbeats(
                     || error.kafka_code() == Some(ErrorCode::BrokerIdNotRegistered.code()) =>
             {
                 tracing::warn!(broker_id = config.broker_id, %error, "registration lost; registering again");
-                state.fenced.store(true, Ordering::Relaxed);
+                state.fenced.send_replace(true);
                 if let Ok(epoch) = register(&client, &config, incarnation_id).await {
                     state.broker_epoch.store(epoch, Ordering::Relaxed);
                 }

@@ -1,0 +1,44 @@
+//! confluent-kafka, kafka-python and aiokafka against `brook dev`. The Python comes from
+//! `BROOK_PYTHON` (`.ci/run` makes a virtualenv with the three clients); each script
+//! asserts its own round trip and exits non-zero with the reason when one fails.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::DevCluster;
+
+fn run_client_check(script: &str, topic: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let python = std::env::var("BROOK_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
+    let output = Command::new(&python)
+        .arg(&script)
+        .args([&cluster.kafka, topic])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e} (set BROOK_PYTHON; .ci/run does)"));
+    assert!(
+        output.status.success(),
+        "{} failed:\n{}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn confluent_kafka_produces_lz4_and_zstd_with_acks_all_and_consumes_everything_in_order() {
+    run_client_check("confluent_check.py", "confluent");
+}
+
+#[test]
+fn kafka_python_admin_produce_fetch_offsets_by_time_and_configs() {
+    run_client_check("kafka_python_check.py", "kafka-python");
+}
+
+#[test]
+fn aiokafka_admin_produce_fetch_offsets_by_time_and_configs() {
+    run_client_check("aiokafka_check.py", "aiokafka");
+}
