@@ -42,3 +42,8 @@ fn kafka_python_admin_produce_fetch_offsets_by_time_and_configs() {
 fn aiokafka_admin_produce_fetch_offsets_by_time_and_configs() {
     run_client_check("aiokafka_check.py", "aiokafka");
 }
+
+#[test]
+fn confluent_kafka_admin_partitions_configs_cluster_records_and_deletion() {
+    run_client_check("confluent_admin_check.py", "administered");
+}
