@@ -8,6 +8,7 @@
 pub mod config;
 pub mod handlers;
 pub mod log;
+pub mod metrics;
 mod node;
 pub mod replica;
 pub mod server;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
+use brook_controller::serve_metrics;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -12,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::config::BrokerConfig;
 use crate::handlers::Handlers;
 use crate::log::{LogManager, LogManagerConfig};
+use crate::metrics::BrokerMetrics;
 use crate::replica::ReplicaManager;
 use crate::server::{self, ConnectionLimits};
 
@@ -31,6 +33,7 @@ pub struct BrokerNode {
     config: Arc<BrokerConfig>,
     logs: Arc<LogManager>,
     replicas: Arc<ReplicaManager>,
+    metrics: Arc<BrokerMetrics>,
     session: BrokerSession,
     local_addr: SocketAddr,
     stopping: watch::Sender<bool>,
@@ -83,27 +86,41 @@ impl BrokerNode {
             Arc::clone(&logs),
             config.log_defaults.clone(),
         ));
+        let metrics = Arc::new(BrokerMetrics::new(config.broker_id, Arc::downgrade(&replicas)));
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| BrokerStartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let config = Arc::new(config);
         let handlers = Arc::new(Handlers {
             config: Arc::clone(&config),
             replicas: Arc::clone(&replicas),
             controller,
             metadata: session.cache().clone(),
+            metrics: Arc::clone(&metrics),
         });
         let limits = ConnectionLimits {
             max_request_bytes: config.max_request_bytes,
             idle_timeout: config.idle_timeout,
         };
         let stopping = watch::Sender::new(false);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(follow_metadata(session.cache().clone(), Arc::clone(&replicas))),
             tokio::spawn(server::listen(listener, handlers, limits, stopping.subscribe())),
         ];
+        if let Some(listener) = metrics_listener {
+            tasks.push(tokio::spawn(serve_metrics(listener, vec![metrics.registry().clone()])));
+        }
         tracing::info!(broker_id = config.broker_id, %local_addr, "broker started");
         Ok(BrokerNode {
             config,
             logs,
             replicas,
+            metrics,
             session,
             local_addr,
             stopping,
@@ -121,6 +138,10 @@ impl BrokerNode {
 
     pub fn replicas(&self) -> &Arc<ReplicaManager> {
         &self.replicas
+    }
+
+    pub fn prometheus_registry(&self) -> &prometheus::Registry {
+        self.metrics.registry()
     }
 
     pub fn is_fenced(&self) -> bool {

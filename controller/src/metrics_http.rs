@@ -11,22 +11,23 @@ use tokio::net::{TcpListener, TcpStream};
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves until the task is dropped or aborted.
-pub async fn serve_metrics(listener: TcpListener, registry: Registry) {
+/// Serves the metrics of every registry (one process may hold a controller and a broker)
+/// until the task is dropped or aborted.
+pub async fn serve_metrics(listener: TcpListener, registries: Vec<Registry>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let registry = registry.clone();
+        let registries = registries.clone();
         tokio::spawn(async move {
-            if let Err(e) = answer(stream, &registry).await {
+            if let Err(e) = answer(stream, &registries).await {
                 tracing::debug!(error = %e, "metrics request failed");
             }
         });
     }
 }
 
-async fn answer(mut stream: TcpStream, registry: &Registry) -> std::io::Result<()> {
+async fn answer(mut stream: TcpStream, registries: &[Registry]) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -49,9 +50,8 @@ async fn answer(mut stream: TcpStream, registry: &Registry) -> std::io::Result<(
     }
     let encoder = TextEncoder::new();
     let mut body = Vec::new();
-    encoder
-        .encode(&registry.gather(), &mut body)
-        .map_err(std::io::Error::other)?;
+    let families: Vec<_> = registries.iter().flat_map(Registry::gather).collect();
+    encoder.encode(&families, &mut body).map_err(std::io::Error::other)?;
     respond(&mut stream, "200 OK", encoder.format_type(), &body).await
 }
 

@@ -96,7 +96,7 @@ impl ControllerNode {
         let mut metrics_addr = None;
         if let Some(listener) = metrics_listener {
             metrics_addr = listener.local_addr().ok();
-            tasks.push(tokio::spawn(serve_metrics(listener, metrics.registry().clone())));
+            tasks.push(tokio::spawn(serve_metrics(listener, vec![metrics.registry().clone()])));
         }
         tracing::info!(node_id = config.node_id, %local_addr, "controller started");
         Ok(ControllerNode {

@@ -32,6 +32,11 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: DevArgs) -> Result<()> {
+    // One endpoint for both the controller's and the broker's metrics; bound first so a
+    // taken port fails before anything starts.
+    let metrics_listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("listening for metrics on {}", args.metrics_addr))?;
     let voters = format!("1@{}", args.controller_addr);
     let mut controller = Properties::default();
     controller.set("node.id", "1");
@@ -40,7 +45,6 @@ pub async fn run(args: DevArgs) -> Result<()> {
         "metadata.log.dir",
         args.data_dir.join("controller").display().to_string(),
     );
-    controller.set("metrics.addr", args.metrics_addr.to_string());
     controller.set("num.partitions", args.num_partitions.to_string());
     let controller = ControllerConfig::from_properties(&controller).context("controller settings")?;
     let controller = ControllerNode::start(controller)
@@ -55,6 +59,12 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let broker = BrokerConfig::from_properties(&broker).context("broker settings")?;
     let broker = BrokerNode::start(broker).await.context("starting the broker")?;
 
+    let registries = vec![
+        controller.prometheus_registry().clone(),
+        broker.prometheus_registry().clone(),
+    ];
+    let metrics = tokio::spawn(brook_controller::serve_metrics(metrics_listener, registries));
+
     let kafka = broker.local_addr();
     println!("brook dev: a single-node cluster");
     println!("  Kafka      {kafka}");
@@ -65,6 +75,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     println!("  produce:   echo hello | kcat -P -b {kafka} -t demo");
     println!("  consume:   kcat -C -b {kafka} -t demo -o beginning -e");
     crate::signals::wait_for_shutdown().await;
+    metrics.abort();
     broker.shutdown().await;
     controller.shutdown().await;
     Ok(())

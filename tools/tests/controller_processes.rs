@@ -2,8 +2,6 @@
 //! elected with everything committed before the kill, the killed node restarts on its
 //! data and catches up; metrics are served over HTTP.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -14,7 +12,11 @@ use brook_protocol::rpc::{CommitOffsets, ControllerAddress, CreatableTopic, Crea
 
 mod common;
 
-use common::{Process, free_port};
+use common::{Process, free_port, sample, try_scrape as scrape};
+
+fn gauge(text: &str, name: &str) -> Option<i64> {
+    sample(text, name, &[]).map(|v| v as i64)
+}
 
 struct Node {
     address: ControllerAddress,
@@ -38,23 +40,6 @@ fn start(node: u64, voters: &str, nodes: &[Node], root: &Path) -> Process {
         .spawn()
         .expect("brook controller starts");
     Process(child)
-}
-
-fn scrape(metrics_addr: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(metrics_addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    text.starts_with("HTTP/1.1 200").then_some(text)
-}
-
-fn gauge(text: &str, name: &str) -> Option<i64> {
-    text.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse::<f64>().ok())
-        .map(|v| v as i64)
 }
 
 async fn eventually<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {

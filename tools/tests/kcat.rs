@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{DevCluster, kcat, wait_until};
+use common::{DevCluster, kcat, sample, scrape, wait_until};
 
 const MESSAGES: usize = 100_000;
 
@@ -108,6 +108,22 @@ fn kcat_round_trips_keyed_messages_and_they_survive_a_kill() {
         assert_eq!(next_offset.len(), 6, "not every partition got messages");
     };
     check(consume_all(&kafka, "orders"));
+
+    // One endpoint serves the controller's and the broker's metrics.
+    let metrics = scrape(&cluster.metrics);
+    let orders = [("topic", "orders")];
+    let produced = sample(&metrics, "brook_broker_produce_messages_total", &orders);
+    assert_eq!(produced, Some(MESSAGES as f64));
+    assert!(sample(&metrics, "brook_broker_fetch_bytes_total", &orders).unwrap() > 0.0);
+    assert!(sample(&metrics, "brook_broker_requests_total", &[("api", "Produce")]).unwrap() > 0.0);
+    assert_eq!(sample(&metrics, "brook_broker_partitions", &[]), Some(6.0));
+    assert_eq!(sample(&metrics, "brook_controller_raft_is_leader", &[]), Some(1.0));
+    let offsets: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("brook_broker_log_end_offset{") && l.contains("topic=\"orders\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(offsets, MESSAGES as f64, "log end offsets add up to what was produced");
 
     cluster.kill();
     cluster.restart();

@@ -15,16 +15,19 @@ fn run_client_check(script: &str, topic: &str) {
     let python = std::env::var("BROOK_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
     let output = Command::new(&python)
+        .args(["-X", "faulthandler"])
         .arg(&script)
         .args([&cluster.kafka, topic])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e} (set BROOK_PYTHON; .ci/run does)"));
     assert!(
         output.status.success(),
-        "{} failed:\n{}\n{}",
+        "{} failed ({}):\n{}\n{}\nbrook dev's log:\n{}",
         script.display(),
+        output.status,
         String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&output.stderr),
+        cluster.log()
     );
 }
 

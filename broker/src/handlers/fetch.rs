@@ -24,6 +24,12 @@ impl Handlers {
                 } else {
                     self.read_fetch(&request, version)
                 };
+                for topic in &topics {
+                    let bytes: usize = topic.partitions.iter().flat_map(|p| &p.records).map(Bytes::len).sum();
+                    if bytes > 0 {
+                        self.metrics.topic(&topic.name).bytes_out.inc_by(bytes as u64);
+                    }
+                }
                 return encode_fetch_response(version, correlation_id, &FetchResponseHead::default(), &topics);
             }
         }

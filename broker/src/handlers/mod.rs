@@ -20,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::config::BrokerConfig;
 use crate::log::LogError;
+use crate::metrics::BrokerMetrics;
 use crate::replica::ReplicaManager;
 
 /// Kafka's error code 0.
@@ -40,6 +41,7 @@ pub struct Handlers {
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) controller: Arc<ControllerClient>,
     pub(crate) metadata: MetadataCache,
+    pub(crate) metrics: Arc<BrokerMetrics>,
 }
 
 /// The Kafka error code for a log failure.
@@ -67,6 +69,17 @@ fn encode(api_key: ApiKey, version: i16, correlation_id: i32, body: &ResponseKin
 
 impl Handlers {
     pub async fn handle(&self, frame: Bytes) -> Reply {
+        let started = std::time::Instant::now();
+        // The header starts with the API key; metrics count only the APIs Brook knows.
+        let api_key = frame.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
+        let reply = self.answer(frame).await;
+        if let Some(api_key) = api_key {
+            self.metrics.observe_request(api_key, started.elapsed());
+        }
+        reply
+    }
+
+    async fn answer(&self, frame: Bytes) -> Reply {
         let request = match decode_request(&frame) {
             Ok(request) => request,
             Err(RequestError::Header(e)) => {

@@ -75,6 +75,13 @@ impl Handlers {
         .await
         .ok()?;
         self.replicas.notify_appended();
+        for slot in slots.iter().flatten().filter(|s| s.outcome.0 == NO_ERROR) {
+            if let (Some(partition), Some(records)) = (&slot.partition, &slot.records) {
+                let topic = self.metrics.topic(&partition.tp.topic);
+                topic.bytes_in.inc_by(records.len() as u64);
+                topic.messages_in.inc_by((slot.outcome.2 - slot.outcome.1 + 1) as u64);
+            }
+        }
         if acks == 0 {
             return None;
         }

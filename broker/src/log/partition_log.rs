@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use brook_protocol::records::{Batches, RecordSetSummary, validate_record_set};
 use bytes::Bytes;
@@ -70,6 +70,9 @@ pub struct PartitionLog {
     /// Everything below it is on disk (fdatasync).
     recovery_point: AtomicI64,
     last_flush_ms: AtomicI64,
+    /// Flushes that wrote something, and the time they took (for metrics).
+    flushes: AtomicU64,
+    flush_nanos: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -117,6 +120,8 @@ impl PartitionLog {
                 offsets.recovery_point.clamp(first_base, log_end_offset)
             }),
             last_flush_ms: AtomicI64::new(now_ms()),
+            flushes: AtomicU64::new(0),
+            flush_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         })
     }
@@ -137,6 +142,14 @@ impl PartitionLog {
     /// Applies new topic configs; they take effect from the next append or roll.
     pub fn update_config(&self, config: LogConfig) {
         *self.config.write() = Arc::new(config);
+    }
+
+    /// Flushes that wrote data, and their total time.
+    pub fn flush_stats(&self) -> (u64, std::time::Duration) {
+        (
+            self.flushes.load(Ordering::Relaxed),
+            std::time::Duration::from_nanos(self.flush_nanos.load(Ordering::Relaxed)),
+        )
     }
 
     pub fn log_end_offset(&self) -> i64 {
@@ -563,6 +576,7 @@ impl PartitionLog {
         if target <= from {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let mut flushed_to = target;
         for segment in self.segments_from(from) {
             if segment.base_offset() >= target {
@@ -582,6 +596,9 @@ impl PartitionLog {
         self.writer.lock().persist().at(&self.dir)?;
         self.recovery_point.fetch_max(flushed_to.min(target), Ordering::AcqRel);
         self.last_flush_ms.store(now_ms(), Ordering::Relaxed);
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.flush_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -52,6 +52,10 @@ impl ReplicaManager {
             .cloned()
     }
 
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().values().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.partitions.read().len()
     }

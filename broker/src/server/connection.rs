@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::handlers::{Handlers, Reply};
+use crate::metrics::ConnectionGuard;
 
 /// Responses waiting to be written, per connection.
 const MAX_QUEUED_RESPONSES: usize = 16;
@@ -31,6 +32,7 @@ pub async fn serve(
     mut stopping: watch::Receiver<bool>,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
+    let _open = ConnectionGuard::open(Arc::clone(&handlers.metrics));
     let (mut read, write) = stream.into_split();
     let (responses, queue) = mpsc::channel::<Vec<Bytes>>(MAX_QUEUED_RESPONSES);
     let writer = tokio::spawn(write_responses(write, queue));

@@ -97,6 +97,8 @@ impl ControllerService {
                 .filter(|b| !b.fenced && b.incarnation_id != request.incarnation_id)
                 .map(|b| b.broker_epoch)
         });
+        // A broker never sees a cluster without an id (DescribeCluster's is not nullable).
+        self.ensure_cluster_id().await?;
         if let Some(epoch) = live_other
             && self.leases.is_live(broker_id, epoch)
         {
@@ -174,16 +176,26 @@ impl ControllerService {
         })
     }
 
+    /// Gives a fresh quorum its cluster id (once: applying ignores a second one).
+    async fn ensure_cluster_id(&self) -> Result<(), RpcError> {
+        if self.shared.read(|s| s.image().cluster_id.is_some()) {
+            return Ok(());
+        }
+        let cluster_id = Uuid::new_v4();
+        self.raft.propose(Command::InitCluster { cluster_id }).await?;
+        if self.shared.read(|s| s.image().cluster_id == Some(cluster_id)) {
+            tracing::info!(%cluster_id, "new cluster");
+        }
+        Ok(())
+    }
+
     /// One round of the leader's duties: set the cluster id of a fresh quorum, and fence
     /// the brokers whose lease ran out.
     pub(super) async fn leader_duties(&self, fresh_term: bool) {
         if fresh_term {
             self.leases.clear();
-            if self.shared.read(|s| s.image().cluster_id.is_none()) {
-                let cluster_id = Uuid::new_v4();
-                if self.raft.propose(Command::InitCluster { cluster_id }).await.is_ok() {
-                    tracing::info!(%cluster_id, "new cluster");
-                }
+            if let Err(e) = self.ensure_cluster_id().await {
+                tracing::debug!(error = %e, "could not set the cluster id");
             }
         }
         let unfenced: Vec<(BrokerId, i64)> = self.shared.read(|s| {

@@ -132,12 +132,21 @@ impl ControllerService {
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut leading_term = None;
+        let mut changes = self.raft.status_changes();
         loop {
-            interval.tick().await;
+            // Leases are checked every tick; a new leader acts at once, without waiting
+            // for one (other status changes, such as each applied entry, wait for the tick).
+            let ticked = tokio::select! {
+                _ = interval.tick() => true,
+                alive = changes.changed() => if alive { false } else { return },
+            };
             let status = self.raft.status();
+            let fresh = status.is_leader && leading_term != Some(status.term);
+            if !ticked && !fresh {
+                continue;
+            }
             self.metrics.record_status(&status, self.shared.read(|s| s.version()));
             if status.is_leader {
-                let fresh = leading_term != Some(status.term);
                 leading_term = Some(status.term);
                 self.leader_duties(fresh).await;
             } else {

@@ -69,4 +69,4 @@ assert first is not None and first.offset() == 10 and first.value() == b"m10", f
 
 wait(admin.delete_topics([topic]))
 assert topic not in admin.list_topics(timeout=10).topics
-print("confluent-kafka admin ok")
+print("confluent-kafka admin ok", flush=True)

@@ -47,7 +47,7 @@ pub struct DevCluster {
     pub data_dir: PathBuf,
     pub kafka: String,
     controller: String,
-    metrics: String,
+    pub metrics: String,
     partitions: u32,
     pub process: Option<Process>,
 }
@@ -75,9 +75,9 @@ impl DevCluster {
             .args(["--controller-addr", &self.controller])
             .args(["--metrics-addr", &self.metrics])
             .args(["--num-partitions", &self.partitions.to_string()])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info,openraft=warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(self.log_file())
             .spawn()
             .expect("brook dev starts");
         self.process = Some(Process(child));
@@ -85,6 +85,20 @@ impl DevCluster {
         wait_until("the Kafka listener", Duration::from_secs(30), || {
             TcpStream::connect(&kafka).is_ok()
         });
+    }
+
+    /// The process's log, appended to across restarts (printed by tests that fail).
+    fn log_file(&self) -> Stdio {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.join("brook-dev.log"))
+            .expect("log file");
+        Stdio::from(file)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("brook-dev.log")).unwrap_or_default()
     }
 
     pub fn kill(&mut self) {
@@ -115,4 +129,28 @@ pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+/// The Prometheus text from `GET /metrics`, or `None` if nobody answers well.
+pub fn try_scrape(address: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: brook\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.starts_with("HTTP/1.1 200").then_some(text)
+}
+
+pub fn scrape(address: &str) -> String {
+    try_scrape(address).expect("the metrics endpoint answers")
+}
+
+/// The value of the first sample of metric `name` carrying every one of `labels`.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])))
+        .find(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
 }
