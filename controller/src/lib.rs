@@ -25,6 +25,7 @@ pub mod topic_config;
 
 pub use config::ControllerConfig;
 pub use metrics_http::serve_metrics;
+pub use network::accept::accept_until;
 pub use node::{ControllerNode, StartError};
 pub use raft::RaftStatus;
 pub use service::validate_topic_name;

@@ -5,38 +5,35 @@ use brook_protocol::messages::delete_records_response::{DeleteRecordsPartitionRe
 use brook_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use brook_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use brook_protocol::messages::{
-    BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, DeleteRecordsRequest, DeleteRecordsResponse,
+    CreatePartitionsRequest, CreatePartitionsResponse, DeleteRecordsRequest, DeleteRecordsResponse,
     DescribeClusterResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
 };
 use brook_protocol::rpc::{CreatePartitions, NewPartitions};
 use brook_protocol::{ErrorCode, StrBytes};
 
-use super::{Handlers, log_error_code};
+use super::{Handlers, admin_broker, live_brokers, log_error_code};
 use crate::replica::Partition;
 
 impl Handlers {
     pub(super) fn describe_cluster(&self) -> DescribeClusterResponse {
         let image = self.metadata.image();
-        let brokers = image
-            .brokers
-            .values()
-            .filter(|b| !b.fenced)
-            .filter_map(|b| {
-                let endpoint = b.endpoints.first()?;
-                Some(
-                    DescribeClusterBroker::default()
-                        .with_broker_id(BrokerId(b.broker_id))
-                        .with_host(StrBytes::from_string(endpoint.host.clone()))
-                        .with_port(i32::from(endpoint.port))
-                        .with_rack(b.rack.clone().map(StrBytes::from_string)),
-                )
+        let live = live_brokers(&image);
+        let controller_id = admin_broker(self.config.broker_id, &live);
+        let brokers = live
+            .into_iter()
+            .map(|b| {
+                DescribeClusterBroker::default()
+                    .with_broker_id(b.id)
+                    .with_host(b.host)
+                    .with_port(b.port)
+                    .with_rack(b.rack)
             })
             .collect();
         DescribeClusterResponse::default()
             .with_cluster_id(StrBytes::from_string(
                 image.cluster_id.map(|id| id.to_string()).unwrap_or_default(),
             ))
-            .with_controller_id(BrokerId(self.config.broker_id))
+            .with_controller_id(controller_id)
             .with_brokers(brokers)
     }
 

@@ -10,7 +10,7 @@ use brook_protocol::rpc::metadata::{MetadataImage, TopicState};
 use brook_protocol::rpc::{CreatableTopic, CreateTopics};
 use brook_protocol::{ErrorCode, StrBytes};
 
-use super::Handlers;
+use super::{Handlers, admin_broker, live_brokers};
 
 fn topic_entry(topic: &TopicState, image: &MetadataImage) -> MetadataResponseTopic {
     let live = |id: i32| image.brokers.get(&id).is_some_and(|b| !b.fenced);
@@ -48,19 +48,16 @@ fn missing_topic(name: &str, code: ErrorCode) -> MetadataResponseTopic {
 impl Handlers {
     pub(super) async fn metadata(&self, request: MetadataRequest, version: i16) -> MetadataResponse {
         let image = self.metadata.image();
-        let brokers = image
-            .brokers
-            .values()
-            .filter(|b| !b.fenced)
-            .filter_map(|b| {
-                let endpoint = b.endpoints.first()?;
-                Some(
-                    MetadataResponseBroker::default()
-                        .with_node_id(BrokerId(b.broker_id))
-                        .with_host(StrBytes::from_string(endpoint.host.clone()))
-                        .with_port(i32::from(endpoint.port))
-                        .with_rack(b.rack.clone().map(StrBytes::from_string)),
-                )
+        let live = live_brokers(&image);
+        let controller_id = admin_broker(self.config.broker_id, &live);
+        let brokers = live
+            .into_iter()
+            .map(|b| {
+                MetadataResponseBroker::default()
+                    .with_node_id(b.id)
+                    .with_host(b.host)
+                    .with_port(b.port)
+                    .with_rack(b.rack)
             })
             .collect();
         // Before v4 a request always allowed auto-creation.
@@ -91,7 +88,7 @@ impl Handlers {
             .with_brokers(brokers)
             .with_cluster_id(image.cluster_id.map(|id| StrBytes::from_string(id.to_string())))
             // Any broker forwards admin requests to the controller quorum.
-            .with_controller_id(BrokerId(self.config.broker_id))
+            .with_controller_id(controller_id)
             .with_topics(topics)
     }
 

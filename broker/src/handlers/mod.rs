@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use brook_controller::client::{ControllerClient, MetadataCache};
 use brook_protocol::codec::{RequestError, decode_request, encode_response, encode_unsupported_api_versions};
+use brook_protocol::messages::BrokerId;
 use brook_protocol::messages::{RequestKind, ResponseKind};
-use brook_protocol::{ApiKey, ErrorCode};
+use brook_protocol::rpc::metadata::MetadataImage;
+use brook_protocol::{ApiKey, ErrorCode, StrBytes};
 use bytes::{Bytes, BytesMut};
 
 use crate::config::BrokerConfig;
@@ -53,6 +55,42 @@ pub(crate) fn log_error_code(error: &LogError) -> ErrorCode {
         LogError::InvalidConfig(_) => ErrorCode::InvalidConfig,
         LogError::Closed(_) => ErrorCode::NotLeaderOrFollower,
         LogError::NonMonotonicOffsets { .. } | LogError::Io { .. } => ErrorCode::KafkaStorageError,
+    }
+}
+
+/// An unfenced broker as clients see it (Metadata, DescribeCluster).
+pub(crate) struct LiveBroker {
+    pub id: BrokerId,
+    pub host: StrBytes,
+    pub port: i32,
+    pub rack: Option<StrBytes>,
+}
+
+pub(crate) fn live_brokers(image: &MetadataImage) -> Vec<LiveBroker> {
+    image
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .filter_map(|b| {
+            let endpoint = b.endpoints.first()?;
+            Some(LiveBroker {
+                id: BrokerId(b.broker_id),
+                host: StrBytes::from_string(endpoint.host.clone()),
+                port: i32::from(endpoint.port),
+                rack: b.rack.clone().map(StrBytes::from_string),
+            })
+        })
+        .collect()
+}
+
+/// The broker named as "controller" (where admin requests go): this one, which forwards
+/// them to the quorum, unless it is not live; it is always one of `brokers` (librdkafka
+/// looks it up there), or -1.
+pub(crate) fn admin_broker(me: i32, brokers: &[LiveBroker]) -> BrokerId {
+    if brokers.iter().any(|b| b.id.0 == me) {
+        BrokerId(me)
+    } else {
+        brokers.first().map_or(BrokerId(-1), |b| b.id)
     }
 }
 
@@ -132,5 +170,30 @@ impl Handlers {
             }
         };
         encode(api_key, version, correlation_id, &body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(id: i32) -> LiveBroker {
+        LiveBroker {
+            id: BrokerId(id),
+            host: StrBytes::from_static_str("h"),
+            port: 1,
+            rack: None,
+        }
+    }
+
+    #[test]
+    fn the_admin_broker_is_always_a_listed_one() {
+        assert_eq!(admin_broker(2, &[live(1), live(2)]), BrokerId(2));
+        assert_eq!(
+            admin_broker(3, &[live(1), live(2)]),
+            BrokerId(1),
+            "this broker is fenced"
+        );
+        assert_eq!(admin_broker(3, &[]), BrokerId(-1));
     }
 }

@@ -4,6 +4,7 @@ pub mod connection;
 
 use std::sync::Arc;
 
+use brook_controller::accept_until;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -18,25 +19,13 @@ pub async fn listen(
     limits: ConnectionLimits,
     stopping: watch::Receiver<bool>,
 ) {
-    loop {
-        let mut stop = stopping.clone();
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|s| *s) => return,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let (handlers, stopping) = (Arc::clone(&handlers), stopping.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = connection::serve(stream, handlers, limits, stopping).await {
-                        tracing::debug!(%peer, error = %e, "connection closed");
-                    }
-                });
+    accept_until(listener, stopping, |stream, peer, stopping| {
+        let handlers = Arc::clone(&handlers);
+        tokio::spawn(async move {
+            if let Err(e) = connection::serve(stream, handlers, limits, stopping).await {
+                tracing::debug!(%peer, error = %e, "connection closed");
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-    }
+        });
+    })
+    .await;
 }

@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::ControllerService;
+use crate::network::accept::accept_until;
 use crate::network::framed::{FrameReader, write_frame};
 
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 128;
@@ -19,28 +20,15 @@ const REPLY_QUEUE: usize = 256;
 /// Accepts connections until `stopping` turns true; then every connection closes, so
 /// clients move to another controller instead of talking to a stopped one.
 pub async fn serve(listener: TcpListener, service: Arc<ControllerService>, stopping: watch::Receiver<bool>) {
-    loop {
-        let mut stop = stopping.clone();
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|s| *s) => return,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let service = Arc::clone(&service);
-                let stopping = stopping.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = connection(stream, service, stopping).await {
-                        tracing::debug!(%peer, error = %e, "controller connection closed");
-                    }
-                });
+    accept_until(listener, stopping, |stream, peer, stopping| {
+        let service = Arc::clone(&service);
+        tokio::spawn(async move {
+            if let Err(e) = connection(stream, service, stopping).await {
+                tracing::debug!(%peer, error = %e, "controller connection closed");
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-    }
+        });
+    })
+    .await;
 }
 
 async fn connection(
