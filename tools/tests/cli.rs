@@ -63,7 +63,8 @@ fn controller_refuses_a_config_file_with_an_unknown_key() {
 #[test]
 fn controller_settings_layer_file_then_env_then_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    // Not 127.0.0.1, whose probed ports outgoing connections may take (see tests/common).
+    let port = std::net::TcpListener::bind("127.0.0.253:0")
         .unwrap()
         .local_addr()
         .unwrap()
@@ -71,7 +72,7 @@ fn controller_settings_layer_file_then_env_then_flags() {
     let path = dir.path().join("controller.toml");
     // The file names a node that is not a voter; the flag fixes it. The data dir comes
     // from the environment.
-    let file = format!("[node]\nid = 9\n[controller.quorum]\nvoters = \"1@127.0.0.1:{port}\"\n");
+    let file = format!("[node]\nid = 9\n[controller.quorum]\nvoters = \"1@127.0.0.253:{port}\"\n");
     std::fs::write(&path, file).unwrap();
     let data = dir.path().join("from-env");
     let child = Command::new(env!("CARGO_BIN_EXE_brook"))
@@ -90,7 +91,7 @@ fn controller_settings_layer_file_then_env_then_flags() {
     }
     let _child = Kill(child);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while std::net::TcpStream::connect(("127.0.0.253", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "the controller never listened");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

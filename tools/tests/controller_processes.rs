@@ -1,4 +1,4 @@
-//! Three `brook controller` processes on 127.0.0.1-3: SIGKILL the leader, a new one is
+//! Three `brook controller` processes on their own loopback addresses: SIGKILL the leader, a new one is
 //! elected with everything committed before the kill, the killed node restarts on its
 //! data and catches up; metrics are served over HTTP.
 
@@ -12,7 +12,7 @@ use brook_protocol::rpc::{CommitOffsets, ControllerAddress, CreatableTopic, Crea
 
 mod common;
 
-use common::{Process, free_port, sample, try_scrape as scrape};
+use common::{Process, free_port, loopback_ip, sample, try_scrape as scrape};
 
 fn gauge(text: &str, name: &str) -> Option<i64> {
     sample(text, name, &[]).map(|v| v as i64)
@@ -67,7 +67,7 @@ async fn a_killed_leader_is_replaced_and_the_restarted_node_catches_up() {
     let root = tempfile::tempdir().unwrap();
     let nodes: Vec<Node> = (1..=3)
         .map(|i| {
-            let ip = format!("127.0.0.{i}");
+            let ip = loopback_ip();
             Node {
                 address: ControllerAddress {
                     node_id: i,

@@ -25,6 +25,15 @@ impl Process {
     }
 }
 
+/// A loopback address of its own for each cluster (127.0.0.2 and up). Ports probed free
+/// on 127.0.0.1 can be taken a moment later by any outgoing connection (the probe hands
+/// out ephemeral ports); those use 127.0.0.1 as their source, so another address avoids them.
+pub fn loopback_ip() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + std::process::id() * 13;
+    format!("127.0.0.{}", 2 + n % 250)
+}
+
 pub fn free_port(ip: &str) -> u16 {
     TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0))
         .unwrap()
@@ -54,11 +63,12 @@ pub struct DevCluster {
 
 impl DevCluster {
     pub fn start(data_dir: &Path, partitions: u32) -> DevCluster {
+        let ip = loopback_ip();
         let mut cluster = DevCluster {
             data_dir: data_dir.to_path_buf(),
-            kafka: format!("127.0.0.1:{}", free_port("127.0.0.1")),
-            controller: format!("127.0.0.1:{}", free_port("127.0.0.1")),
-            metrics: format!("127.0.0.1:{}", free_port("127.0.0.1")),
+            kafka: format!("{ip}:{}", free_port(&ip)),
+            controller: format!("{ip}:{}", free_port(&ip)),
+            metrics: format!("{ip}:{}", free_port(&ip)),
             partitions,
             process: None,
         };
