@@ -135,4 +135,25 @@ fn kcat_round_trips_keyed_messages_and_they_survive_a_kill() {
         String::from_utf8_lossy(&out.stdout).contains("leader 1,")
     });
     check(consume_all(&kafka, "orders"));
+
+    // SIGTERM: a clean stop (logs flushed, clean-shutdown marker written), and a restart
+    // that need not wait for the old broker session to expire.
+    assert!(cluster.terminate(), "brook dev did not exit cleanly on SIGTERM");
+    assert!(
+        dir.path().join("kafka/.brook_cleanshutdown").exists(),
+        "no clean-shutdown marker"
+    );
+    let waits = |log: &str| log.matches("waiting for the previous session to expire").count();
+    let waited_before = waits(&cluster.log());
+    assert!(
+        waited_before > 0,
+        "the restart after SIGKILL should have waited out the old session"
+    );
+    cluster.restart();
+    check(consume_all(&kafka, "orders"));
+    assert_eq!(
+        waits(&cluster.log()),
+        waited_before,
+        "the restart after a clean stop waited"
+    );
 }

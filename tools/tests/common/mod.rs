@@ -111,6 +111,11 @@ impl DevCluster {
         std::fs::read_to_string(self.data_dir.join("brook-dev.log")).unwrap_or_default()
     }
 
+    /// SIGTERM, as a service manager stops it; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        self.process.take().expect("running").terminate().success()
+    }
+
     pub fn kill(&mut self) {
         self.process = None;
     }
