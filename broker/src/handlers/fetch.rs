@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::{Handlers, NO_ERROR, log_error_code};
+use crate::log::residency;
 
 impl Handlers {
     pub(super) async fn fetch(&self, request: FetchRequest, version: i16, correlation_id: i32) -> Vec<Bytes> {
@@ -29,6 +30,16 @@ impl Handlers {
                     if bytes > 0 {
                         self.metrics.topic(&topic.name).bytes_out.inc_by(bytes as u64);
                     }
+                }
+                let records: Vec<Bytes> = topics
+                    .iter()
+                    .flat_map(|t| &t.partitions)
+                    .flat_map(|p| p.records.iter().cloned())
+                    .collect();
+                // Cold segment pages would fault inside the socket write, on an async
+                // worker: read them in on a blocking thread first.
+                if residency::absent_pages(&records) {
+                    let _ = tokio::task::spawn_blocking(move || residency::fault_in(&records)).await;
                 }
                 return encode_fetch_response(version, correlation_id, &FetchResponseHead::default(), &topics);
             }

@@ -22,6 +22,7 @@ mod log_manager;
 mod mapping;
 mod partition_log;
 mod recovery;
+pub mod residency;
 mod scan;
 mod segment;
 
