@@ -48,6 +48,11 @@ pub const MAX_REQUEST_BYTES: ConfigKey = key(
     Some("104857600"),
     "Largest request accepted",
 );
+pub const INITIAL_REBALANCE_DELAY: ConfigKey = key(
+    "group.initial.rebalance.delay.ms",
+    Some("3000"),
+    "How long the first rebalance of an empty group waits for more members",
+);
 pub const SEGMENT_BYTES: ConfigKey = key("log.segment.bytes", Some("1073741824"), "Default segment.bytes");
 pub const RETENTION_MS: ConfigKey = key("log.retention.ms", Some("604800000"), "Default retention.ms");
 pub const RETENTION_BYTES: ConfigKey = key("log.retention.bytes", Some("-1"), "Default retention.bytes");
@@ -71,6 +76,7 @@ pub const BROKER_KEYS: &[ConfigKey] = &[
     HEARTBEAT_INTERVAL,
     IDLE_TIMEOUT,
     MAX_REQUEST_BYTES,
+    INITIAL_REBALANCE_DELAY,
     SEGMENT_BYTES,
     RETENTION_MS,
     RETENTION_BYTES,
@@ -93,6 +99,7 @@ pub struct BrokerConfig {
     pub heartbeat_interval: Duration,
     pub idle_timeout: Duration,
     pub max_request_bytes: usize,
+    pub initial_rebalance_delay: Duration,
     /// Log settings a topic gets unless its configs say otherwise.
     pub log_defaults: LogConfig,
 }
@@ -162,6 +169,7 @@ impl BrokerConfig {
             heartbeat_interval: Duration::from_millis(props.require(&HEARTBEAT_INTERVAL)?),
             idle_timeout: Duration::from_millis(props.require(&IDLE_TIMEOUT)?),
             max_request_bytes: props.require(&MAX_REQUEST_BYTES)?,
+            initial_rebalance_delay: Duration::from_millis(props.require(&INITIAL_REBALANCE_DELAY)?),
             log_defaults,
         })
     }

@@ -6,6 +6,7 @@
 //! - [`config`]: the broker's settings.
 
 pub mod config;
+pub mod groups;
 pub mod handlers;
 pub mod log;
 pub mod metrics;

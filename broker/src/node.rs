@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
+use crate::groups::GroupCoordinator;
 use crate::handlers::Handlers;
 use crate::log::{LogManager, LogManagerConfig};
 use crate::metrics::BrokerMetrics;
@@ -95,6 +96,11 @@ impl BrokerNode {
             ),
             None => None,
         };
+        let groups = Arc::new(GroupCoordinator::new(
+            config.broker_id,
+            session.cache().clone(),
+            config.initial_rebalance_delay,
+        ));
         let config = Arc::new(config);
         let handlers = Arc::new(Handlers {
             config: Arc::clone(&config),
@@ -102,6 +108,7 @@ impl BrokerNode {
             controller,
             metadata: session.cache().clone(),
             metrics: Arc::clone(&metrics),
+            groups: Arc::clone(&groups),
         });
         let limits = ConnectionLimits {
             max_request_bytes: config.max_request_bytes,
@@ -110,6 +117,7 @@ impl BrokerNode {
         let stopping = watch::Sender::new(false);
         let mut tasks = vec![
             tokio::spawn(follow_metadata(session.cache().clone(), Arc::clone(&replicas))),
+            tokio::spawn(groups.run()),
             tokio::spawn(server::listen(listener, handlers, limits, stopping.subscribe())),
         ];
         if let Some(listener) = metrics_listener {

@@ -157,3 +157,33 @@ fn kcat_round_trips_keyed_messages_and_they_survive_a_kill() {
         "the restart after a clean stop waited"
     );
 }
+
+#[test]
+fn kcat_balanced_consumer_reads_everything_once_and_resumes_from_its_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 4);
+    let kafka = cluster.kafka.clone();
+    let lines: String = (0..2000).map(|i| format!("k{i}:v{i}\n")).collect();
+    kcat(&["-P", "-b", &kafka, "-t", "balanced", "-K:"], lines.as_bytes());
+    let read = |group: &str| {
+        let out = kcat(
+            // Not `-o beginning`: kcat applies it to every assignment, over the commits.
+            &[
+                "-b",
+                &kafka,
+                "-G",
+                group,
+                "balanced",
+                "-e",
+                "-q",
+                "-X",
+                "auto.offset.reset=earliest",
+            ],
+            b"",
+        );
+        String::from_utf8(out.stdout).unwrap().lines().count()
+    };
+    assert_eq!(read("readers"), 2000);
+    assert_eq!(read("readers"), 0, "the group's commits were not used");
+    assert_eq!(read("others"), 2000, "another group starts from the beginning");
+}

@@ -10,6 +10,10 @@ use std::process::Command;
 use common::DevCluster;
 
 fn run_client_check(script: &str, topic: &str) {
+    run_client_check_with(script, &[topic]);
+}
+
+fn run_client_check_with(script: &str, args: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let python = std::env::var("BROOK_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -17,7 +21,8 @@ fn run_client_check(script: &str, topic: &str) {
     let output = Command::new(&python)
         .args(["-X", "faulthandler"])
         .arg(&script)
-        .args([&cluster.kafka, topic])
+        .arg(&cluster.kafka)
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e} (set BROOK_PYTHON; .ci/run does)"));
     assert!(
@@ -49,4 +54,14 @@ fn aiokafka_admin_produce_fetch_offsets_by_time_and_configs() {
 #[test]
 fn confluent_kafka_admin_partitions_configs_cluster_records_and_deletion() {
     run_client_check("confluent_admin_check.py", "administered");
+}
+
+#[test]
+fn confluent_kafka_group_of_three_with_the_range_assignor_reads_each_message_once_and_resumes() {
+    run_client_check_with("confluent_group_check.py", &["grouped-range", "range"]);
+}
+
+#[test]
+fn confluent_kafka_group_of_three_with_cooperative_sticky_reads_each_message_once_and_resumes() {
+    run_client_check_with("confluent_group_check.py", &["grouped-sticky", "cooperative-sticky"]);
 }

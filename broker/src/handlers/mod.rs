@@ -21,6 +21,7 @@ use brook_protocol::{ApiKey, ErrorCode, StrBytes};
 use bytes::{Bytes, BytesMut};
 
 use crate::config::BrokerConfig;
+use crate::groups::GroupCoordinator;
 use crate::log::LogError;
 use crate::metrics::BrokerMetrics;
 use crate::replica::ReplicaManager;
@@ -44,6 +45,7 @@ pub struct Handlers {
     pub(crate) controller: Arc<ControllerClient>,
     pub(crate) metadata: MetadataCache,
     pub(crate) metrics: Arc<BrokerMetrics>,
+    pub(crate) groups: Arc<GroupCoordinator>,
 }
 
 /// The Kafka error code for a log failure.
@@ -142,6 +144,7 @@ impl Handlers {
             request.header.api_version,
             request.header.correlation_id,
         );
+        let client_id = request.header.client_id.as_deref().unwrap_or("").to_owned();
         let body = match request.body {
             RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(brook_protocol::api::api_versions_response(None)),
             RequestKind::Metadata(r) => ResponseKind::Metadata(self.metadata(r, version).await),
@@ -163,6 +166,12 @@ impl Handlers {
             RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(self.offset_for_leader_epoch(r)),
             RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(self.delete_records(r).await),
             RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(self.find_coordinator(r, version)),
+            RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(self.join_group(r, version, &client_id).await),
+            RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(self.sync_group(r, version).await),
+            RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(self.heartbeat(r)),
+            RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(self.leave_group(r, version)),
+            RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(self.offset_commit(r).await),
+            RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(self.offset_fetch(r, version).await),
             other => {
                 tracing::debug!(?api_key, "not served yet: closing the connection");
                 drop(other);

@@ -1,0 +1,164 @@
+//! The group coordinator of one broker: which groups it coordinates (a stable hash over
+//! the live brokers, the same on every broker), their membership, and the checks offset
+//! commits pass before they go to the controller quorum.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brook_controller::client::MetadataCache;
+use brook_protocol::ErrorCode;
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::group::{Group, JoinOutcome, JoinRequest, Reply, SyncOutcome};
+
+/// How often deadlines (sessions, rebalances) are checked.
+const TICK: Duration = Duration::from_millis(100);
+
+pub struct GroupCoordinator {
+    broker_id: i32,
+    metadata: MetadataCache,
+    initial_delay: Duration,
+    groups: Mutex<HashMap<String, Group>>,
+}
+
+/// A group's place: `crc32c(group) mod live brokers` (sorted by id).
+pub fn coordinator_index(group_id: &str, live: usize) -> usize {
+    (crc32c::crc32c(group_id.as_bytes()) as usize) % live.max(1)
+}
+
+impl GroupCoordinator {
+    pub fn new(broker_id: i32, metadata: MetadataCache, initial_delay: Duration) -> Self {
+        GroupCoordinator {
+            broker_id,
+            metadata,
+            initial_delay,
+            groups: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The live broker coordinating `group_id`, if any broker is live.
+    pub fn coordinator_for(&self, group_id: &str) -> Option<i32> {
+        let image = self.metadata.image();
+        let live: Vec<i32> = image
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| b.broker_id)
+            .collect();
+        if live.is_empty() {
+            return None;
+        }
+        Some(live[coordinator_index(group_id, live.len())])
+    }
+
+    pub fn is_coordinator(&self, group_id: &str) -> bool {
+        self.coordinator_for(group_id) == Some(self.broker_id)
+    }
+
+    fn with_group<T>(&self, group_id: &str, f: impl FnOnce(&mut Group) -> T) -> T {
+        let mut groups = self.groups.lock();
+        let group = groups
+            .entry(group_id.to_owned())
+            .or_insert_with(|| Group::new(group_id.to_owned(), self.initial_delay));
+        f(group)
+    }
+
+    pub async fn join(&self, group_id: &str, request: JoinRequest) -> JoinOutcome {
+        let patience = request.rebalance_timeout + Duration::from_secs(5);
+        let reply = self.with_group(group_id, |g| g.join(request, Instant::now()));
+        match reply {
+            Reply::Now(outcome) => outcome,
+            Reply::Later(answer) => match tokio::time::timeout(patience, answer).await {
+                Ok(Ok(outcome)) => outcome,
+                _ => JoinOutcome {
+                    error_code: ErrorCode::RebalanceInProgress.code(),
+                    generation: -1,
+                    ..JoinOutcome::default()
+                },
+            },
+        }
+    }
+
+    pub async fn sync(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        generation: i32,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncOutcome {
+        let reply = self.with_group(group_id, |g| g.sync(member_id, generation, assignments, Instant::now()));
+        match reply {
+            Reply::Now(outcome) => outcome,
+            Reply::Later(answer) => answer.await.unwrap_or_else(|_| SyncOutcome {
+                error_code: ErrorCode::RebalanceInProgress.code(),
+                ..SyncOutcome::default()
+            }),
+        }
+    }
+
+    pub fn heartbeat(&self, group_id: &str, member_id: &str, generation: i32) -> i16 {
+        let mut groups = self.groups.lock();
+        match groups.get_mut(group_id) {
+            Some(group) => group.heartbeat(member_id, generation, Instant::now()),
+            None => ErrorCode::UnknownMemberId.code(),
+        }
+    }
+
+    /// Members by id, or by `group.instance.id` when the id is empty (static members).
+    pub fn leave(&self, group_id: &str, members: &[(String, Option<String>)]) -> Vec<i16> {
+        let mut groups = self.groups.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return vec![ErrorCode::UnknownMemberId.code(); members.len()];
+        };
+        let ids: Vec<String> = members
+            .iter()
+            .map(|(id, instance)| match (id.is_empty(), instance) {
+                (true, Some(instance)) => group.member_of_instance(instance).unwrap_or_default().to_owned(),
+                _ => id.clone(),
+            })
+            .collect();
+        group.leave(&ids, Instant::now())
+    }
+
+    pub fn check_commit(&self, group_id: &str, member_id: &str, generation: i32) -> Result<(), ErrorCode> {
+        let groups = self.groups.lock();
+        match groups.get(group_id) {
+            Some(group) => group.check_commit(member_id, generation),
+            None if generation < 0 => Ok(()),
+            None => Err(ErrorCode::IllegalGeneration),
+        }
+    }
+
+    /// Runs the deadlines of every group, until the task is aborted; drops groups that
+    /// are empty and idle.
+    pub async fn run(self: Arc<Self>) {
+        let mut interval = tokio::time::interval(TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let now = Instant::now();
+            let mut groups = self.groups.lock();
+            for group in groups.values_mut() {
+                group.tick(now);
+            }
+            groups.retain(|_, g| !g.is_empty() || g.state() != super::group::State::Empty);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_maps_to_the_same_place_for_the_same_brokers() {
+        assert_eq!(coordinator_index("orders", 3), coordinator_index("orders", 3));
+        assert!(coordinator_index("orders", 3) < 3);
+        assert_eq!(coordinator_index("anything", 1), 0);
+        let spread: std::collections::HashSet<usize> =
+            (0..100).map(|i| coordinator_index(&format!("group-{i}"), 3)).collect();
+        assert_eq!(spread.len(), 3, "groups spread over the brokers");
+    }
+}

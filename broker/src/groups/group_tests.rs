@@ -1,0 +1,197 @@
+use super::*;
+
+const SESSION: Duration = Duration::from_secs(10);
+const REBALANCE: Duration = Duration::from_secs(30);
+
+fn request(member_id: &str, protocols: &[&str]) -> JoinRequest {
+    request_with_session(member_id, protocols, SESSION)
+}
+
+fn request_with_session(member_id: &str, protocols: &[&str], session_timeout: Duration) -> JoinRequest {
+    JoinRequest {
+        member_id: member_id.into(),
+        instance_id: None,
+        client_id: "client".into(),
+        session_timeout,
+        rebalance_timeout: REBALANCE,
+        protocol_type: "consumer".into(),
+        protocols: protocols
+            .iter()
+            .map(|p| (p.to_string(), Bytes::from(p.to_string())))
+            .collect(),
+        require_known_member_id: true,
+    }
+}
+
+fn now_reply<T>(reply: Reply<T>) -> T {
+    match reply {
+        Reply::Now(value) => value,
+        Reply::Later(_) => panic!("expected an answer now"),
+    }
+}
+
+fn later<T>(reply: Reply<T>) -> oneshot::Receiver<T> {
+    match reply {
+        Reply::Later(receiver) => receiver,
+        Reply::Now(_) => panic!("expected to wait"),
+    }
+}
+
+/// Joins with the KIP-394 two-step: first MEMBER_ID_REQUIRED, then with the id.
+fn join_new(group: &mut Group, protocols: &[&str], now: Instant) -> (String, oneshot::Receiver<JoinOutcome>) {
+    let first = now_reply(group.join(request("", protocols), now));
+    assert_eq!(first.error_code, ErrorCode::MemberIdRequired.code());
+    let id = first.member_id;
+    let receiver = later(group.join(request(&id, protocols), now));
+    (id, receiver)
+}
+
+#[test]
+fn a_second_member_triggers_a_rebalance_that_completes_when_everyone_rejoins() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    let (a, mut a_join) = join_new(&mut group, &["range"], t);
+    let joined = a_join.try_recv().expect("a lone member completes at once");
+    assert_eq!((joined.generation, joined.leader.as_str()), (1, a.as_str()));
+    assert_eq!(joined.members.len(), 1);
+    let synced = now_reply(group.sync(&a, 1, vec![(a.clone(), Bytes::from_static(b"all"))], t));
+    assert_eq!((synced.error_code, &synced.assignment[..]), (0, &b"all"[..]));
+    assert_eq!(group.state(), State::Stable);
+
+    let (b, mut b_join) = join_new(&mut group, &["range"], t);
+    assert!(b_join.try_recv().is_err(), "waits for the existing member");
+    assert_eq!(group.heartbeat(&a, 1, t), ErrorCode::RebalanceInProgress.code());
+    let mut a_join = later(group.join(request(&a, &["range"]), t));
+    let (a_out, b_out) = (a_join.try_recv().unwrap(), b_join.try_recv().unwrap());
+    assert_eq!((a_out.generation, b_out.generation), (2, 2));
+    assert_eq!(a_out.leader, a, "the leader stays");
+    assert_eq!(
+        (a_out.members.len(), b_out.members.len()),
+        (2, 0),
+        "only the leader sees the members"
+    );
+
+    let mut b_sync = later(group.sync(&b, 2, vec![], t));
+    let assignments = vec![
+        (a.clone(), Bytes::from_static(b"p0")),
+        (b.clone(), Bytes::from_static(b"p1")),
+    ];
+    assert_eq!(&now_reply(group.sync(&a, 2, assignments, t)).assignment[..], b"p0");
+    assert_eq!(&b_sync.try_recv().unwrap().assignment[..], b"p1");
+    assert_eq!(group.heartbeat(&b, 2, t), 0);
+    assert_eq!(group.heartbeat(&b, 1, t), ErrorCode::IllegalGeneration.code());
+}
+
+#[test]
+fn a_member_whose_session_expires_is_removed_and_the_rest_rebalance() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    let (a, _) = join_new(&mut group, &["range"], t);
+    let (b, mut b_join) = join_new(&mut group, &["range"], t);
+    let mut a_join = later(group.join(request(&a, &["range"]), t));
+    let _ = (a_join.try_recv().unwrap(), b_join.try_recv().unwrap());
+    now_reply(group.sync(&a, 2, vec![], t));
+    let later_t = t + SESSION / 2;
+    assert_eq!(group.heartbeat(&a, 2, later_t), 0);
+    group.tick(t + SESSION + Duration::from_millis(1));
+    assert_eq!(group.state(), State::PreparingRebalance, "b timed out");
+    assert_eq!(group.heartbeat(&b, 2, later_t), ErrorCode::UnknownMemberId.code());
+    let mut a_join = later(group.join(request(&a, &["range"]), later_t));
+    let out = a_join.try_recv().unwrap();
+    assert_eq!((out.generation, out.members.len()), (3, 1));
+}
+
+#[test]
+fn the_initial_delay_gathers_members_before_the_first_generation() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::from_secs(3));
+    let (_, mut a_join) = join_new(&mut group, &["range"], t);
+    let (_, mut b_join) = join_new(&mut group, &["range"], t + Duration::from_secs(1));
+    assert!(a_join.try_recv().is_err() && b_join.try_recv().is_err());
+    group.tick(t + Duration::from_secs(3));
+    assert_eq!(a_join.try_recv().unwrap().generation, 1);
+    assert_eq!(b_join.try_recv().unwrap().generation, 1);
+}
+
+#[test]
+fn the_protocol_all_members_support_wins_and_an_incompatible_member_is_refused() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::from_secs(1));
+    let (_, mut a) = join_new(&mut group, &["cooperative-sticky", "range"], t);
+    let (_, mut b) = join_new(&mut group, &["range", "cooperative-sticky"], t);
+    let (_, mut c) = join_new(&mut group, &["cooperative-sticky"], t);
+    group.tick(t + Duration::from_secs(1));
+    for receiver in [&mut a, &mut b, &mut c] {
+        assert_eq!(
+            receiver.try_recv().unwrap().protocol.as_deref(),
+            Some("cooperative-sticky")
+        );
+    }
+    let refused = now_reply(group.join(request("", &["roundrobin"]), t));
+    assert_eq!(refused.error_code, ErrorCode::InconsistentGroupProtocol.code());
+}
+
+#[test]
+fn commits_need_the_current_generation_unless_the_group_is_empty() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    assert_eq!(
+        group.check_commit("", -1),
+        Ok(()),
+        "standalone consumers commit into an empty group"
+    );
+    let (a, mut a_join) = join_new(&mut group, &["range"], t);
+    a_join.try_recv().unwrap();
+    assert_eq!(
+        group.check_commit(&a, 1),
+        Err(ErrorCode::RebalanceInProgress),
+        "awaiting the assignment"
+    );
+    now_reply(group.sync(&a, 1, vec![], t));
+    assert_eq!(group.check_commit(&a, 1), Ok(()));
+    assert_eq!(group.check_commit(&a, 0), Err(ErrorCode::IllegalGeneration));
+    assert_eq!(group.check_commit("stranger", 1), Err(ErrorCode::UnknownMemberId));
+    assert_eq!(group.check_commit("", -1), Err(ErrorCode::IllegalGeneration));
+    assert_eq!(group.leave(std::slice::from_ref(&a), t), vec![0]);
+    assert_eq!(group.state(), State::Empty);
+}
+
+#[test]
+fn a_leader_that_never_syncs_sends_everyone_back_to_join() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    // Sessions outlast the rebalance timeout here, so only the sync deadline acts.
+    let long = REBALANCE * 2;
+    let a = now_reply(group.join(request_with_session("", &["range"], long), t)).member_id;
+    drop(later(group.join(request_with_session(&a, &["range"], long), t)));
+    let b = now_reply(group.join(request_with_session("", &["range"], long), t)).member_id;
+    let mut b_join = later(group.join(request_with_session(&b, &["range"], long), t));
+    let mut a_join = later(group.join(request_with_session(&a, &["range"], long), t));
+    let leader = a_join.try_recv().unwrap().leader;
+    b_join.try_recv().unwrap();
+    let follower = if leader == a { b } else { a };
+    let mut waiting = later(group.sync(&follower, 2, vec![], t));
+    group.tick(t + REBALANCE + Duration::from_millis(1));
+    assert_eq!(
+        waiting.try_recv().unwrap().error_code,
+        ErrorCode::RebalanceInProgress.code()
+    );
+    assert_eq!(group.state(), State::PreparingRebalance);
+}
+
+#[test]
+fn a_static_member_rejoining_replaces_its_old_incarnation() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    let mut first = request("", &["range"]);
+    first.instance_id = Some("host-1".into());
+    let mut join = later(group.join(first, t));
+    let old = join.try_recv().unwrap().member_id;
+    let mut again = request("", &["range"]);
+    again.instance_id = Some("host-1".into());
+    let mut rejoin = later(group.join(again, t));
+    let new = rejoin.try_recv().unwrap().member_id;
+    assert_ne!(old, new);
+    assert_eq!(group.member_of_instance("host-1"), Some(new.as_str()));
+    assert_eq!(group.heartbeat(&old, 2, t), ErrorCode::UnknownMemberId.code());
+}
