@@ -84,6 +84,13 @@ fn two_brokers_share_partitions_and_a_killed_one_leads_again_after_a_restart() {
     let _first = cluster.broker(1);
     let second = cluster.broker(2);
 
+    wait_until("both brokers in the metadata", Duration::from_secs(30), || {
+        let out = Command::new("kcat")
+            .args(["-L", "-b", &cluster.bootstrap()])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(" 2 brokers:")
+    });
     let input: String = (0..10_000).map(|i| format!("key-{}:value-{i}\n", i % 101)).collect();
     kcat(
         &["-P", "-b", &cluster.bootstrap(), "-t", "spread", "-K:"],

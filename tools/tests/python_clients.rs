@@ -65,3 +65,13 @@ fn confluent_kafka_group_of_three_with_the_range_assignor_reads_each_message_onc
 fn confluent_kafka_group_of_three_with_cooperative_sticky_reads_each_message_once_and_resumes() {
     run_client_check_with("confluent_group_check.py", &["grouped-sticky", "cooperative-sticky"]);
 }
+
+#[test]
+fn kafka_python_group_members_share_a_topic_and_resume_from_commits() {
+    run_client_check_with("python_group_check.py", &["grouped-kafka-python", "kafka-python"]);
+}
+
+#[test]
+fn aiokafka_group_members_share_a_topic_and_resume_from_commits() {
+    run_client_check_with("python_group_check.py", &["grouped-aiokafka", "aiokafka"]);
+}
