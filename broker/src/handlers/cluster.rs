@@ -12,7 +12,6 @@ use brook_protocol::rpc::{CreatePartitions, NewPartitions};
 use brook_protocol::{ErrorCode, StrBytes};
 
 use super::{Handlers, admin_broker, live_brokers, log_error_code};
-use crate::replica::Partition;
 
 impl Handlers {
     pub(super) fn describe_cluster(&self) -> DescribeClusterResponse {
@@ -79,16 +78,6 @@ impl Handlers {
             })
             .collect();
         CreatePartitionsResponse::default().with_results(results)
-    }
-
-    /// The partition this broker leads, or the error to answer.
-    fn led_partition(&self, topic: &str, partition: i32) -> Result<std::sync::Arc<Partition>, ErrorCode> {
-        match self.replicas.get(topic, partition) {
-            Some(p) if p.is_leader() => Ok(p),
-            Some(_) => Err(ErrorCode::NotLeaderOrFollower),
-            None if self.metadata.image().topic_by_name(topic).is_some() => Err(ErrorCode::NotLeaderOrFollower),
-            None => Err(ErrorCode::UnknownTopicOrPartition),
-        }
     }
 
     /// KIP-101/279: the end offset of the requested leader epoch on this leader.

@@ -70,15 +70,18 @@ impl Handlers {
                     log_start_offset: -1,
                     ..FetchedPartition::default()
                 };
-                let hosted = name.as_deref().and_then(|n| self.replicas.get(n, p.partition));
-                let code = match (&name, hosted) {
-                    (None, _) => ErrorCode::UnknownTopicId.code(),
-                    (Some(n), None) if image.topic_by_name(n).is_some() => ErrorCode::NotLeaderOrFollower.code(),
-                    (Some(_), None) => ErrorCode::UnknownTopicOrPartition.code(),
-                    (Some(_), Some(partition)) if !from_follower && !partition.is_leader() => {
-                        ErrorCode::NotLeaderOrFollower.code()
+                // Followers read from any replica; consumers only from the leader.
+                let found = name.as_deref().map(|n| {
+                    if from_follower {
+                        self.hosted_partition(n, p.partition)
+                    } else {
+                        self.led_partition(n, p.partition)
                     }
-                    (Some(_), Some(partition)) => {
+                });
+                let code = match found {
+                    None => ErrorCode::UnknownTopicId.code(),
+                    Some(Err(code)) => code.code(),
+                    Some(Ok(partition)) => {
                         let log = &partition.log;
                         answer.high_watermark = log.high_watermark();
                         answer.last_stable_offset = answer.high_watermark;

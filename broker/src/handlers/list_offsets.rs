@@ -1,7 +1,6 @@
 //! ListOffsets: the earliest (-2) and latest (-1) offsets, the record with the largest
 //! timestamp (-3), or the first offset at or after a timestamp.
 
-use brook_protocol::ErrorCode;
 use brook_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use brook_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
@@ -13,7 +12,6 @@ const MAX_TIMESTAMP: i64 = -3;
 
 impl Handlers {
     pub(super) fn list_offsets(&self, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
-        let image = self.metadata.image();
         let topics = request
             .topics
             .iter()
@@ -27,17 +25,10 @@ impl Handlers {
                             .with_partition_index(p.partition_index)
                             .with_timestamp(-1)
                             .with_offset(-1);
-                        let Some(partition) = self.replicas.get(name, p.partition_index) else {
-                            let code = if image.topic_by_name(name).is_some() {
-                                ErrorCode::NotLeaderOrFollower
-                            } else {
-                                ErrorCode::UnknownTopicOrPartition
-                            };
-                            return answer.with_error_code(code.code());
+                        let partition = match self.led_partition(name, p.partition_index) {
+                            Ok(partition) => partition,
+                            Err(code) => return answer.with_error_code(code.code()),
                         };
-                        if !partition.is_leader() {
-                            return answer.with_error_code(ErrorCode::NotLeaderOrFollower.code());
-                        }
                         let log = &partition.log;
                         // The field exists from v4; an older response must leave it at its default.
                         let answer = if version >= 4 {

@@ -24,7 +24,7 @@ use crate::config::BrokerConfig;
 use crate::groups::GroupCoordinator;
 use crate::log::LogError;
 use crate::metrics::BrokerMetrics;
-use crate::replica::ReplicaManager;
+use crate::replica::{Partition, ReplicaManager};
 
 /// Kafka's error code 0.
 pub(crate) const NO_ERROR: i16 = 0;
@@ -57,6 +57,31 @@ pub(crate) fn log_error_code(error: &LogError) -> ErrorCode {
         LogError::InvalidConfig(_) => ErrorCode::InvalidConfig,
         LogError::Closed(_) => ErrorCode::NotLeaderOrFollower,
         LogError::NonMonotonicOffsets { .. } | LogError::Io { .. } => ErrorCode::KafkaStorageError,
+    }
+}
+
+impl Handlers {
+    /// The partition if this broker hosts it, else the error a client gets: the topic
+    /// exists but lives elsewhere (`NOT_LEADER_OR_FOLLOWER`), or it does not exist. The
+    /// metadata is consulted only on that error path.
+    pub(crate) fn hosted_partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, ErrorCode> {
+        self.replicas.get(topic, partition).ok_or_else(|| {
+            if self.metadata.image().topic_by_name(topic).is_some() {
+                ErrorCode::NotLeaderOrFollower
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            }
+        })
+    }
+
+    /// The partition if this broker hosts and leads it, else the error to answer.
+    pub(crate) fn led_partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, ErrorCode> {
+        let hosted = self.hosted_partition(topic, partition)?;
+        if hosted.is_leader() {
+            Ok(hosted)
+        } else {
+            Err(ErrorCode::NotLeaderOrFollower)
+        }
     }
 }
 

@@ -23,25 +23,22 @@ struct Slot {
 impl Handlers {
     pub(super) async fn produce(&self, request: ProduceRequest) -> Option<ProduceResponse> {
         let acks = request.acks;
-        let image = self.metadata.image();
         let mut slots: Vec<Vec<Slot>> = request
             .topic_data
             .iter()
             .map(|topic| {
-                let known = image.topic_by_name(topic.name.0.as_str()).is_some();
                 topic
                     .partition_data
                     .iter()
                     .map(|data| {
-                        let partition = self.replicas.get(topic.name.0.as_str(), data.index);
-                        let refusal = match (&partition, known) {
+                        let hosted = self.hosted_partition(topic.name.0.as_str(), data.index);
+                        let refusal = match &hosted {
                             _ if !matches!(acks, -1..=1) => ErrorCode::InvalidRequiredAcks.code(),
-                            (Some(_), _) => NO_ERROR,
-                            (None, true) => ErrorCode::NotLeaderOrFollower.code(),
-                            (None, false) => ErrorCode::UnknownTopicOrPartition.code(),
+                            Ok(_) => NO_ERROR,
+                            Err(code) => code.code(),
                         };
                         Slot {
-                            partition,
+                            partition: hosted.ok(),
                             records: data.records.clone(),
                             outcome: (refusal, -1, -1),
                         }

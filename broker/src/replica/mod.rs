@@ -29,7 +29,9 @@ pub struct ReplicaManager {
     broker_id: BrokerId,
     logs: Arc<LogManager>,
     log_defaults: LogConfig,
-    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    /// By topic, then partition: a lookup borrows the request's topic name instead of
+    /// building a `TopicPartition` key (an allocation per partition per request).
+    partitions: RwLock<HashMap<String, HashMap<i32, Arc<Partition>>>>,
     /// Woken after every append, for fetches waiting on new data.
     appended: Notify,
 }
@@ -46,22 +48,34 @@ impl ReplicaManager {
     }
 
     pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
-        self.partitions
-            .read()
-            .get(&TopicPartition::new(topic, partition))
-            .cloned()
+        self.partitions.read().get(topic)?.get(&partition).cloned()
     }
 
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
-        self.partitions.read().values().cloned().collect()
+        self.partitions
+            .read()
+            .values()
+            .flat_map(|p| p.values().cloned())
+            .collect()
     }
 
-    pub fn len(&self) -> usize {
-        self.partitions.read().len()
+    fn insert(&self, partition: Partition) {
+        let (topic, index) = (partition.tp.topic.clone(), partition.tp.partition);
+        self.partitions
+            .write()
+            .entry(topic)
+            .or_default()
+            .insert(index, Arc::new(partition));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    fn remove(&self, tp: &TopicPartition) {
+        let mut hosted = self.partitions.write();
+        if let Some(partitions) = hosted.get_mut(&tp.topic) {
+            partitions.remove(&tp.partition);
+            if partitions.is_empty() {
+                hosted.remove(&tp.topic);
+            }
+        }
     }
 
     pub fn notify_appended(&self) {
@@ -82,7 +96,7 @@ impl ReplicaManager {
             for state in topic.partitions.iter().filter(|p| p.replicas.contains(&self.broker_id)) {
                 let tp = TopicPartition::new(topic.name.clone(), state.partition);
                 wanted.insert(tp.clone());
-                let existing = self.partitions.read().get(&tp).cloned();
+                let existing = self.get(&topic.name, state.partition);
                 match existing {
                     Some(partition) if partition.topic_id == topic.topic_id => {
                         partition.log.update_config(log_config.clone());
@@ -93,8 +107,7 @@ impl ReplicaManager {
                     }
                     _ => match self.open_log(&tp, topic.topic_id, &log_config) {
                         Ok(log) => {
-                            let partition = Partition::new(tp.clone(), topic.topic_id, log, self.broker_id, state);
-                            self.partitions.write().insert(tp, Arc::new(partition));
+                            self.insert(Partition::new(tp, topic.topic_id, log, self.broker_id, state));
                         }
                         Err(e) => tracing::error!(topic = %topic.name, partition = state.partition, error = %e,
                             "cannot open the partition's log"),
@@ -143,14 +156,13 @@ impl ReplicaManager {
 
     fn remove_all_but(&self, wanted: &HashSet<TopicPartition>) {
         let gone: Vec<TopicPartition> = self
-            .partitions
-            .read()
-            .keys()
-            .filter(|tp| !wanted.contains(*tp))
-            .cloned()
+            .partitions()
+            .into_iter()
+            .map(|p| p.tp.clone())
+            .filter(|tp| !wanted.contains(tp))
             .collect();
         for tp in gone {
-            self.partitions.write().remove(&tp);
+            self.remove(&tp);
             if let Err(e) = self.logs.delete(&tp) {
                 tracing::error!(topic = %tp.topic, partition = tp.partition, error = %e, "cannot delete the log");
             }
