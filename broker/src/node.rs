@@ -33,7 +33,6 @@ const CONTROLLED_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::fr
 pub struct BrokerNode {
     config: Arc<BrokerConfig>,
     logs: Arc<LogManager>,
-    replicas: Arc<ReplicaManager>,
     metrics: Arc<BrokerMetrics>,
     session: BrokerSession,
     local_addr: SocketAddr,
@@ -127,7 +126,6 @@ impl BrokerNode {
         Ok(BrokerNode {
             config,
             logs,
-            replicas,
             metrics,
             session,
             local_addr,
@@ -142,10 +140,6 @@ impl BrokerNode {
 
     pub fn broker_id(&self) -> i32 {
         self.config.broker_id
-    }
-
-    pub fn replicas(&self) -> &Arc<ReplicaManager> {
-        &self.replicas
     }
 
     pub fn prometheus_registry(&self) -> &prometheus::Registry {

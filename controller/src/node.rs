@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use brook_protocol::rpc::QuorumInfo;
 use brook_protocol::rpc::metadata::MetadataImage;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -36,7 +35,6 @@ pub struct ControllerNode {
     config: Arc<ControllerConfig>,
     raft: RaftHandle,
     shared: Arc<SharedState>,
-    service: Arc<ControllerService>,
     metrics: Arc<ControllerMetrics>,
     local_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
@@ -103,7 +101,6 @@ impl ControllerNode {
             config,
             raft,
             shared,
-            service,
             metrics,
             local_addr,
             metrics_addr,
@@ -126,10 +123,6 @@ impl ControllerNode {
 
     pub fn status(&self) -> RaftStatus {
         self.raft.status()
-    }
-
-    pub fn quorum(&self) -> QuorumInfo {
-        self.service.describe_quorum()
     }
 
     /// This node's applied metadata (possibly behind the leader's).

@@ -20,18 +20,6 @@ pub enum State {
     Stable,
 }
 
-impl State {
-    /// Kafka's names, as DescribeGroups and ListGroups report them.
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Empty => "Empty",
-            State::PreparingRebalance => "PreparingRebalance",
-            State::CompletingRebalance => "CompletingRebalance",
-            State::Stable => "Stable",
-        }
-    }
-}
-
 /// What a JoinGroup answers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JoinOutcome {
@@ -73,7 +61,6 @@ pub struct JoinRequest {
 
 struct Member {
     instance_id: Option<String>,
-    client_id: String,
     session_timeout: Duration,
     rebalance_timeout: Duration,
     protocols: Vec<(String, Bytes)>,
@@ -128,43 +115,8 @@ impl Group {
         self.state
     }
 
-    pub fn generation(&self) -> i32 {
-        self.generation
-    }
-
     pub fn is_empty(&self) -> bool {
         self.members.is_empty() && self.pending.is_empty()
-    }
-
-    pub fn protocol_type(&self) -> Option<&str> {
-        self.protocol_type.as_deref()
-    }
-
-    pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
-    }
-
-    /// (member id, instance id, client id, assignment) of every member.
-    pub fn members(&self) -> impl Iterator<Item = (&str, Option<&str>, &str, &Bytes)> {
-        self.members.iter().map(|(id, m)| {
-            (
-                id.as_str(),
-                m.instance_id.as_deref(),
-                m.client_id.as_str(),
-                &m.assignment,
-            )
-        })
-    }
-
-    /// The chosen protocol's metadata of a member.
-    pub fn member_metadata(&self, member_id: &str) -> Option<&Bytes> {
-        let member = self.members.get(member_id)?;
-        let protocol = self.protocol.as_deref()?;
-        member
-            .protocols
-            .iter()
-            .find(|(name, _)| name == protocol)
-            .map(|(_, m)| m)
     }
 
     fn new_member_id(&mut self, client_id: &str) -> String {
@@ -227,7 +179,6 @@ impl Group {
         let (waiter, answer) = oneshot::channel();
         let member = self.members.entry(member_id.clone()).or_insert_with(|| Member {
             instance_id: request.instance_id.clone(),
-            client_id: request.client_id.clone(),
             session_timeout: request.session_timeout,
             rebalance_timeout: request.rebalance_timeout,
             protocols: Vec::new(),
