@@ -121,14 +121,7 @@ mod tests {
             }
             builder.build_into(&mut set).unwrap();
         }
-        let dir = tempfile::tempdir().unwrap();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(dir.path().join("f"))
-            .unwrap();
+        let file = tempfile::tempfile().unwrap();
         write_record_set(&file, 100, &set, Some((1000, 7))).unwrap();
         let mut expected = set.to_vec();
         assign_offsets(&mut expected, 1000, 7).unwrap();
