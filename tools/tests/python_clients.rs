@@ -75,3 +75,13 @@ fn kafka_python_group_members_share_a_topic_and_resume_from_commits() {
 fn aiokafka_group_members_share_a_topic_and_resume_from_commits() {
     run_client_check_with("python_group_check.py", &["grouped-aiokafka", "aiokafka"]);
 }
+
+#[test]
+fn confluent_kafka_survivors_take_over_a_killed_members_partitions_from_its_last_commit() {
+    run_client_check("confluent_member_failover_check.py", "failover");
+}
+
+#[test]
+fn confluent_kafka_static_member_restarts_without_a_rebalance() {
+    run_client_check("confluent_static_member_check.py", "static");
+}

@@ -84,11 +84,18 @@ impl GroupCoordinator {
     pub async fn sync(
         &self,
         group_id: &str,
-        member_id: &str,
+        member: (&str, Option<&str>),
         generation: i32,
         assignments: Vec<(String, Bytes)>,
     ) -> SyncOutcome {
-        let reply = self.with_group(group_id, |g| g.sync(member_id, generation, assignments, Instant::now()));
+        let (member_id, instance_id) = member;
+        let reply = self.with_group(group_id, |g| match g.check_instance(member_id, instance_id) {
+            Err(code) => Reply::Now(SyncOutcome {
+                error_code: code.code(),
+                ..SyncOutcome::default()
+            }),
+            Ok(()) => g.sync(member_id, generation, assignments, Instant::now()),
+        });
         match reply {
             Reply::Now(outcome) => outcome,
             Reply::Later(answer) => answer.await.unwrap_or_else(|_| SyncOutcome {
@@ -98,10 +105,15 @@ impl GroupCoordinator {
         }
     }
 
-    pub fn heartbeat(&self, group_id: &str, member_id: &str, generation: i32) -> i16 {
+    /// `member` is the member id and, for static members, the `group.instance.id`.
+    pub fn heartbeat(&self, group_id: &str, member: (&str, Option<&str>), generation: i32) -> i16 {
+        let (member_id, instance_id) = member;
         let mut groups = self.groups.lock();
         match groups.get_mut(group_id) {
-            Some(group) => group.heartbeat(member_id, generation, Instant::now()),
+            Some(group) => match group.check_instance(member_id, instance_id) {
+                Ok(()) => group.heartbeat(member_id, generation, Instant::now()),
+                Err(code) => code.code(),
+            },
             None => ErrorCode::UnknownMemberId.code(),
         }
     }
@@ -122,10 +134,13 @@ impl GroupCoordinator {
         group.leave(&ids, Instant::now())
     }
 
-    pub fn check_commit(&self, group_id: &str, member_id: &str, generation: i32) -> Result<(), ErrorCode> {
+    pub fn check_commit(&self, group_id: &str, member: (&str, Option<&str>), generation: i32) -> Result<(), ErrorCode> {
+        let (member_id, instance_id) = member;
         let groups = self.groups.lock();
         match groups.get(group_id) {
-            Some(group) => group.check_commit(member_id, generation),
+            Some(group) => group
+                .check_instance(member_id, instance_id)
+                .and_then(|()| group.check_commit(member_id, generation)),
             None if generation < 0 => Ok(()),
             None => Err(ErrorCode::IllegalGeneration),
         }

@@ -31,6 +31,9 @@ pub struct JoinOutcome {
     pub member_id: String,
     /// Only for the leader: every member and its metadata for the chosen protocol.
     pub members: Vec<(String, Option<String>, Bytes)>,
+    /// A static leader came back into a stable group: it must not compute a new
+    /// assignment (JoinGroup v9 `SkipAssignment`; older versions get no member list).
+    pub skip_assignment: bool,
 }
 
 /// What a SyncGroup answers.
@@ -152,24 +155,29 @@ impl Group {
         {
             return refuse(ErrorCode::InconsistentGroupProtocol, &request.member_id);
         }
+        let static_incarnation = request
+            .instance_id
+            .as_deref()
+            .and_then(|instance| self.member_of_instance(instance))
+            .map(str::to_owned);
         let member_id = if request.member_id.is_empty() {
-            let id = self.new_member_id(&request.client_id);
-            if let Some(instance) = &request.instance_id {
-                // A static member coming back replaces its old incarnation.
-                let old: Vec<String> = self
-                    .members
-                    .iter()
-                    .filter(|(_, m)| m.instance_id.as_deref() == Some(instance))
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                for old_id in old {
-                    self.remove_member(&old_id, ErrorCode::FencedInstanceId);
+            if let Some(old_id) = static_incarnation {
+                // KIP-345: a static member coming back takes over its old incarnation.
+                let new_id = self.new_member_id(&request.client_id);
+                if let Some(outcome) = self.replace_static_member(&old_id, &new_id, &request, now) {
+                    return Reply::Now(outcome);
                 }
-            } else if request.require_known_member_id {
-                self.pending.insert(id.clone(), now + request.session_timeout);
-                return refuse(ErrorCode::MemberIdRequired, &id);
+                new_id
+            } else {
+                let id = self.new_member_id(&request.client_id);
+                if request.instance_id.is_none() && request.require_known_member_id {
+                    self.pending.insert(id.clone(), now + request.session_timeout);
+                    return refuse(ErrorCode::MemberIdRequired, &id);
+                }
+                id
             }
-            id
+        } else if static_incarnation.is_some_and(|current| current != request.member_id) {
+            return refuse(ErrorCode::FencedInstanceId, &request.member_id);
         } else if self.members.contains_key(&request.member_id) || self.pending.remove(&request.member_id).is_some() {
             request.member_id.clone()
         } else {
@@ -205,6 +213,66 @@ impl Group {
         }
         self.try_complete_join(now);
         Reply::Later(answer)
+    }
+
+    /// Moves a static member's state from its old member id to `new_id`; the old
+    /// incarnation's pending requests get `FENCED_INSTANCE_ID`. In a stable group whose
+    /// protocol metadata for this member did not change, the member simply gets the
+    /// current generation back (no rebalance, it keeps its assignment); otherwise `None`
+    /// and the join goes on as any rejoin.
+    fn replace_static_member(
+        &mut self,
+        old_id: &str,
+        new_id: &str,
+        request: &JoinRequest,
+        now: Instant,
+    ) -> Option<JoinOutcome> {
+        let mut member = self.members.remove(old_id)?;
+        Self::fail_waiters(&mut member, ErrorCode::FencedInstanceId);
+        if self.leader.as_deref() == Some(old_id) {
+            self.leader = Some(new_id.to_owned());
+        }
+        let unchanged = self.state == State::Stable
+            && self.protocol_type.as_deref() == Some(request.protocol_type.as_str())
+            && Self::metadata_for(&member.protocols, self.protocol.as_ref())
+                == Self::metadata_for(&request.protocols, self.protocol.as_ref());
+        member.last_seen = now;
+        member.session_timeout = request.session_timeout;
+        member.rebalance_timeout = request.rebalance_timeout;
+        self.members.insert(new_id.to_owned(), member);
+        if !unchanged {
+            return None;
+        }
+        let leader = self.leader.clone().unwrap_or_default();
+        let is_leader = leader == new_id;
+        Some(JoinOutcome {
+            error_code: 0,
+            generation: self.generation,
+            protocol_type: self.protocol_type.clone(),
+            protocol: self.protocol.clone(),
+            members: if is_leader { self.everyone() } else { Vec::new() },
+            leader,
+            member_id: new_id.to_owned(),
+            skip_assignment: is_leader,
+        })
+    }
+
+    fn metadata_for(protocols: &[(String, Bytes)], name: Option<&String>) -> Option<Bytes> {
+        protocols
+            .iter()
+            .find(|(n, _)| Some(n) == name)
+            .map(|(_, metadata)| metadata.clone())
+    }
+
+    /// Every member with its metadata for the selected protocol, as the leader sees them.
+    fn everyone(&self) -> Vec<(String, Option<String>, Bytes)> {
+        self.members
+            .iter()
+            .map(|(id, m)| {
+                let metadata = Self::metadata_for(&m.protocols, self.protocol.as_ref()).unwrap_or_default();
+                (id.clone(), m.instance_id.clone(), metadata)
+            })
+            .collect()
     }
 
     fn max_rebalance_timeout(&self) -> Duration {
@@ -273,19 +341,7 @@ impl Group {
         self.deadline = Some(now + self.max_rebalance_timeout());
         let leader = self.leader.clone().unwrap_or_default();
         let protocol = self.protocol.clone();
-        let everyone: Vec<(String, Option<String>, Bytes)> = self
-            .members
-            .iter()
-            .map(|(id, m)| {
-                let metadata = m
-                    .protocols
-                    .iter()
-                    .find(|(n, _)| Some(n) == protocol.as_ref())
-                    .map(|(_, meta)| meta.clone())
-                    .unwrap_or_default();
-                (id.clone(), m.instance_id.clone(), metadata)
-            })
-            .collect();
+        let everyone = self.everyone();
         for (id, member) in self.members.iter_mut() {
             member.last_seen = now;
             if let Some(waiter) = member.join_waiter.take() {
@@ -297,6 +353,7 @@ impl Group {
                     leader: leader.clone(),
                     member_id: id.clone(),
                     members: if *id == leader { everyone.clone() } else { Vec::new() },
+                    skip_assignment: false,
                 });
             }
         }
@@ -426,23 +483,37 @@ impl Group {
     }
 
     fn remove_member(&mut self, member_id: &str, waiter_error: ErrorCode) -> bool {
-        let Some(member) = self.members.remove(member_id) else {
+        let Some(mut member) = self.members.remove(member_id) else {
             return false;
         };
-        if let Some(waiter) = member.join_waiter {
+        Self::fail_waiters(&mut member, waiter_error);
+        true
+    }
+
+    /// Answers a member's pending JoinGroup and SyncGroup with `code`.
+    fn fail_waiters(member: &mut Member, code: ErrorCode) {
+        if let Some(waiter) = member.join_waiter.take() {
             let _ = waiter.send(JoinOutcome {
-                error_code: error(waiter_error),
+                error_code: error(code),
                 generation: -1,
                 ..JoinOutcome::default()
             });
         }
-        if let Some(waiter) = member.sync_waiter {
+        if let Some(waiter) = member.sync_waiter.take() {
             let _ = waiter.send(SyncOutcome {
-                error_code: error(waiter_error),
+                error_code: error(code),
                 ..SyncOutcome::default()
             });
         }
-        true
+    }
+
+    /// A request naming a static instance that has moved on to another member id comes
+    /// from a zombie: `FENCED_INSTANCE_ID` (KIP-345).
+    pub fn check_instance(&self, member_id: &str, instance_id: Option<&str>) -> Result<(), ErrorCode> {
+        match instance_id.and_then(|instance| self.member_of_instance(instance)) {
+            Some(current) if current != member_id => Err(ErrorCode::FencedInstanceId),
+            _ => Ok(()),
+        }
     }
 
     fn after_removal(&mut self, now: Instant) {

@@ -195,3 +195,82 @@ fn a_static_member_rejoining_replaces_its_old_incarnation() {
     assert_eq!(group.member_of_instance("host-1"), Some(new.as_str()));
     assert_eq!(group.heartbeat(&old, 2, t), ErrorCode::UnknownMemberId.code());
 }
+
+fn static_request(member_id: &str, instance: &str, protocols: &[&str]) -> JoinRequest {
+    let mut request = request(member_id, protocols);
+    request.instance_id = Some(instance.into());
+    request
+}
+
+/// Two static members, joined and synced into generation 1; returns their ids.
+fn stable_static_pair(group: &mut Group, t: Instant) -> (String, String) {
+    let mut a_join = later(group.join(static_request("", "host-a", &["range"]), t));
+    let mut b_join = later(group.join(static_request("", "host-b", &["range"]), t));
+    let mut a_join_again = {
+        // The first join completed alone (generation 1) before b arrived; a rejoins.
+        let a = a_join.try_recv().unwrap();
+        later(group.join(static_request(&a.member_id, "host-a", &["range"]), t))
+    };
+    let (a, b) = (a_join_again.try_recv().unwrap(), b_join.try_recv().unwrap());
+    assert_eq!((a.generation, b.generation), (2, 2));
+    let mut b_sync = later(group.sync(&b.member_id, 2, vec![], t));
+    let assignments = vec![
+        (a.member_id.clone(), Bytes::from_static(b"p0")),
+        (b.member_id.clone(), Bytes::from_static(b"p1")),
+    ];
+    now_reply(group.sync(&a.member_id, 2, assignments, t));
+    assert_eq!(&b_sync.try_recv().unwrap().assignment[..], b"p1");
+    assert_eq!(group.state(), State::Stable);
+    (a.member_id, b.member_id)
+}
+
+#[test]
+fn a_static_member_restarting_keeps_its_assignment_without_a_rebalance() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    let (a, b) = stable_static_pair(&mut group, t);
+
+    // b's process restarts: it joins with no member id but the same instance id.
+    let back = now_reply(group.join(static_request("", "host-b", &["range"]), t));
+    assert_eq!(back.error_code, 0);
+    assert_eq!(back.generation, 2, "no new generation");
+    assert_ne!(back.member_id, b);
+    assert!(!back.skip_assignment && back.members.is_empty(), "b is not the leader");
+    assert_eq!(group.state(), State::Stable);
+    let synced = now_reply(group.sync(&back.member_id, 2, vec![], t));
+    assert_eq!(&synced.assignment[..], b"p1", "the old assignment, unchanged");
+    assert_eq!(group.heartbeat(&a, 2, t), 0, "the other member sees no rebalance");
+
+    // The old incarnation is fenced.
+    assert_eq!(
+        group.check_instance(&b, Some("host-b")),
+        Err(ErrorCode::FencedInstanceId)
+    );
+    let zombie = now_reply(group.join(static_request(&b, "host-b", &["range"]), t));
+    assert_eq!(zombie.error_code, ErrorCode::FencedInstanceId.code());
+}
+
+#[test]
+fn a_static_leader_restarting_is_told_to_skip_the_assignment() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    let (a, _) = stable_static_pair(&mut group, t);
+    let back = now_reply(group.join(static_request("", "host-a", &["range"]), t));
+    assert_eq!((back.error_code, back.generation), (0, 2));
+    assert_eq!(back.leader, back.member_id, "leadership moves to the new incarnation");
+    assert!(back.skip_assignment);
+    assert_eq!(back.members.len(), 2);
+    assert_ne!(back.member_id, a);
+    assert_eq!(group.state(), State::Stable);
+}
+
+#[test]
+fn a_static_member_returning_with_a_new_subscription_triggers_a_rebalance() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    stable_static_pair(&mut group, t);
+    let mut changed = static_request("", "host-b", &["range"]);
+    changed.protocols = vec![("range".into(), Bytes::from_static(b"other topics"))];
+    let _waiting = later(group.join(changed, t));
+    assert_eq!(group.state(), State::PreparingRebalance);
+}

@@ -130,8 +130,14 @@ impl Handlers {
             require_known_member_id: version >= 4 && request.group_instance_id.is_none(),
         };
         let outcome = self.groups.join(group, join).await;
-        let members = outcome
-            .members
+        // Before v9 a static leader that must skip the assignment just gets no members.
+        let skip_assignment = outcome.skip_assignment && version >= 9;
+        let listed = if outcome.skip_assignment && !skip_assignment {
+            Vec::new()
+        } else {
+            outcome.members
+        };
+        let members = listed
             .into_iter()
             .map(|(id, instance, metadata)| {
                 let member = JoinGroupResponseMember::default()
@@ -151,6 +157,11 @@ impl Handlers {
             .with_member_id(text(&outcome.member_id))
             .with_members(members);
         let protocol = outcome.protocol.as_deref().map(text);
+        let response = if skip_assignment {
+            response.with_skip_assignment(true)
+        } else {
+            response
+        };
         if version >= 7 {
             response
                 .with_protocol_type(outcome.protocol_type.as_deref().map(text))
@@ -172,7 +183,12 @@ impl Handlers {
             .collect();
         let outcome = self
             .groups
-            .sync(group, request.member_id.as_str(), request.generation_id, assignments)
+            .sync(
+                group,
+                (request.member_id.as_str(), request.group_instance_id.as_deref()),
+                request.generation_id,
+                assignments,
+            )
             .await;
         let response = SyncGroupResponse::default()
             .with_error_code(outcome.error_code)
@@ -191,8 +207,11 @@ impl Handlers {
         let code = self
             .coordinating(group)
             .map(|()| {
-                self.groups
-                    .heartbeat(group, request.member_id.as_str(), request.generation_id)
+                self.groups.heartbeat(
+                    group,
+                    (request.member_id.as_str(), request.group_instance_id.as_deref()),
+                    request.generation_id,
+                )
             })
             .unwrap_or_else(|code| code);
         HeartbeatResponse::default().with_error_code(code)
@@ -238,7 +257,7 @@ impl Handlers {
             self.groups
                 .check_commit(
                     &group,
-                    request.member_id.as_str(),
+                    (request.member_id.as_str(), request.group_instance_id.as_deref()),
                     request.generation_id_or_member_epoch,
                 )
                 .err()
