@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
-use crate::groups::GroupCoordinator;
+use crate::groups::{GroupCoordinator, OffsetCache};
 use crate::handlers::Handlers;
 use crate::log::{LogManager, LogManagerConfig};
 use crate::metrics::BrokerMetrics;
@@ -98,6 +98,7 @@ impl BrokerNode {
         let groups = Arc::new(GroupCoordinator::new(
             config.broker_id,
             session.cache().clone(),
+            OffsetCache::new(Arc::clone(&controller), session.cache().clone()),
             config.initial_rebalance_delay,
         ));
         let config = Arc::new(config);

@@ -21,11 +21,12 @@ pub enum RpcKind {
     CommitOffsets,
     FetchOffsets,
     DeleteOffsets,
+    ListOffsetGroups,
     DescribeQuorum,
     Raft,
 }
 
-const RPC_KINDS: [RpcKind; 13] = [
+const RPC_KINDS: [RpcKind; 14] = [
     RpcKind::RegisterBroker,
     RpcKind::BrokerHeartbeat,
     RpcKind::WatchMetadata,
@@ -37,6 +38,7 @@ const RPC_KINDS: [RpcKind; 13] = [
     RpcKind::CommitOffsets,
     RpcKind::FetchOffsets,
     RpcKind::DeleteOffsets,
+    RpcKind::ListOffsetGroups,
     RpcKind::DescribeQuorum,
     RpcKind::Raft,
 ];
@@ -55,6 +57,7 @@ impl RpcKind {
             RpcKind::CommitOffsets => "commit_offsets",
             RpcKind::FetchOffsets => "fetch_offsets",
             RpcKind::DeleteOffsets => "delete_offsets",
+            RpcKind::ListOffsetGroups => "list_offset_groups",
             RpcKind::DescribeQuorum => "describe_quorum",
             RpcKind::Raft => "raft",
         }

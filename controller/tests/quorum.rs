@@ -86,6 +86,12 @@ async fn a_single_voter_quorum_serves_topics_and_offsets_and_survives_a_restart(
     assert_eq!(orders.configs["retention.ms"], "60000");
     let offsets = client.fetch_offsets(fetch("g")).await.unwrap();
     assert_eq!(offsets[0][0].offset, 42);
+    assert_eq!(client.list_offset_groups().await.unwrap(), vec!["g".to_owned()]);
+    client.delete_offsets(fetch("g")).await.unwrap();
+    assert!(
+        client.list_offset_groups().await.unwrap().is_empty(),
+        "the whole group is gone"
+    );
     quorum.shutdown().await;
 }
 

@@ -4,6 +4,7 @@
 //! - [`header`]: request header v0–v2 and response header v0–v1.
 //! - [`api`]: the ApiVersions table Brook advertises.
 //! - [`codec`]: decode a request / encode a response (and the client's mirror image).
+//! - [`consumer_protocol`]: the consumer subscription and assignment payloads.
 //! - [`records`]: RecordBatch v2, zero-copy, with CRC-32C and compression.
 //! - [`rpc`]: internal broker↔controller and controller↔controller messages.
 //!
@@ -12,6 +13,7 @@
 
 pub mod api;
 pub mod codec;
+pub mod consumer_protocol;
 pub mod error;
 pub mod fetch;
 pub mod frame;

@@ -85,3 +85,8 @@ fn confluent_kafka_survivors_take_over_a_killed_members_partitions_from_its_last
 fn confluent_kafka_static_member_restarts_without_a_rebalance() {
     run_client_check("confluent_static_member_check.py", "static");
 }
+
+#[test]
+fn confluent_kafka_lists_describes_and_deletes_groups() {
+    run_client_check("confluent_group_admin_check.py", "admin-groups");
+}

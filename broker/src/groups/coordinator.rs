@@ -1,6 +1,6 @@
 //! The group coordinator of one broker: which groups it coordinates (a stable hash over
-//! the live brokers, the same on every broker), their membership, and the checks offset
-//! commits pass before they go to the controller quorum.
+//! the live brokers, the same on every broker), their membership, the checks offset
+//! commits pass before they go to the controller quorum, and the offsets it caches.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +11,8 @@ use brook_protocol::ErrorCode;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::group::{Group, JoinOutcome, JoinRequest, Reply, SyncOutcome};
+use super::group::{Group, GroupDescription, JoinOutcome, JoinRequest, Reply, State, SyncOutcome};
+use super::offsets::OffsetCache;
 
 /// How often deadlines (sessions, rebalances) are checked.
 const TICK: Duration = Duration::from_millis(100);
@@ -21,6 +22,14 @@ pub struct GroupCoordinator {
     metadata: MetadataCache,
     initial_delay: Duration,
     groups: Mutex<HashMap<String, Group>>,
+    pub offsets: OffsetCache,
+}
+
+/// A group as ListGroups shows it.
+pub struct ListedGroup {
+    pub group_id: String,
+    pub protocol_type: String,
+    pub state: State,
 }
 
 /// A group's place: `crc32c(group) mod live brokers` (sorted by id).
@@ -29,12 +38,13 @@ pub fn coordinator_index(group_id: &str, live: usize) -> usize {
 }
 
 impl GroupCoordinator {
-    pub fn new(broker_id: i32, metadata: MetadataCache, initial_delay: Duration) -> Self {
+    pub fn new(broker_id: i32, metadata: MetadataCache, offsets: OffsetCache, initial_delay: Duration) -> Self {
         GroupCoordinator {
             broker_id,
             metadata,
             initial_delay,
             groups: Mutex::new(HashMap::new()),
+            offsets,
         }
     }
 
@@ -146,6 +156,63 @@ impl GroupCoordinator {
         }
     }
 
+    /// Offsets of the group were committed: keep it once it is Empty.
+    pub fn note_commits(&self, group_id: &str) {
+        if let Some(group) = self.groups.lock().get_mut(group_id) {
+            group.note_commits();
+        }
+    }
+
+    /// The group's membership, if it has any here.
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        self.groups.lock().get(group_id).map(Group::describe)
+    }
+
+    /// The groups this broker coordinates: those with members, then the given groups
+    /// known only by their committed offsets (Empty, protocol type unknown: "").
+    pub fn listed(&self, with_offsets: Vec<String>) -> Vec<ListedGroup> {
+        let groups = self.groups.lock();
+        let mut listed: Vec<ListedGroup> = groups
+            .iter()
+            .filter(|(id, _)| self.is_coordinator(id))
+            .map(|(id, g)| ListedGroup {
+                group_id: id.clone(),
+                protocol_type: g.protocol_type().unwrap_or_default().to_owned(),
+                state: g.state(),
+            })
+            .collect();
+        listed.extend(
+            with_offsets
+                .into_iter()
+                .filter(|id| !groups.contains_key(id) && self.is_coordinator(id))
+                .map(|group_id| ListedGroup {
+                    group_id,
+                    protocol_type: String::new(),
+                    state: State::Empty,
+                }),
+        );
+        listed
+    }
+
+    /// Forgets a group's membership state before its offsets are deleted; refused with
+    /// `NON_EMPTY_GROUP` while it has members.
+    pub fn forget(&self, group_id: &str) -> Result<(), ErrorCode> {
+        let mut groups = self.groups.lock();
+        if groups.get(group_id).is_some_and(Group::has_members) {
+            return Err(ErrorCode::NonEmptyGroup);
+        }
+        groups.remove(group_id);
+        Ok(())
+    }
+
+    /// The topics whose offsets OffsetDelete must keep (see [`Group::protected_topics`]).
+    pub fn protected_topics(&self, group_id: &str) -> Result<std::collections::HashSet<String>, ErrorCode> {
+        self.groups
+            .lock()
+            .get(group_id)
+            .map_or_else(|| Ok(Default::default()), Group::protected_topics)
+    }
+
     /// Runs the deadlines of every group, until the task is aborted; drops groups that
     /// are empty and idle.
     pub async fn run(self: Arc<Self>) {
@@ -158,7 +225,7 @@ impl GroupCoordinator {
             for group in groups.values_mut() {
                 group.tick(now);
             }
-            groups.retain(|_, g| !g.is_empty() || g.state() != super::group::State::Empty);
+            groups.retain(|_, g| !g.is_empty() || g.state() != State::Empty);
         }
     }
 }

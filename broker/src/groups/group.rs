@@ -20,6 +20,39 @@ pub enum State {
     Stable,
 }
 
+impl State {
+    /// The name Kafka's DescribeGroups and ListGroups use.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Empty => "Empty",
+            State::PreparingRebalance => "PreparingRebalance",
+            State::CompletingRebalance => "CompletingRebalance",
+            State::Stable => "Stable",
+        }
+    }
+}
+
+/// A member as DescribeGroups shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    /// Its metadata for the selected protocol and its assignment; empty unless the
+    /// group is stable (as Kafka answers).
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupDescription {
+    pub state: State,
+    pub protocol_type: Option<String>,
+    pub protocol: Option<String>,
+    pub members: Vec<MemberDescription>,
+}
+
 /// What a JoinGroup answers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JoinOutcome {
@@ -54,6 +87,8 @@ pub struct JoinRequest {
     pub member_id: String,
     pub instance_id: Option<String>,
     pub client_id: String,
+    /// The client's address as Kafka prints it (`/127.0.0.1`).
+    pub client_host: String,
     pub session_timeout: Duration,
     pub rebalance_timeout: Duration,
     pub protocol_type: String,
@@ -64,6 +99,8 @@ pub struct JoinRequest {
 
 struct Member {
     instance_id: Option<String>,
+    client_id: String,
+    client_host: String,
     session_timeout: Duration,
     rebalance_timeout: Duration,
     protocols: Vec<(String, Bytes)>,
@@ -90,6 +127,9 @@ pub struct Group {
     initial_delay: Duration,
     waiting_out_initial_delay: bool,
     next_member: u64,
+    /// Offsets were committed through this coordinator: the group outlives its members
+    /// (still listed and described with its protocol type once Empty, as Kafka's does).
+    has_commits: bool,
 }
 
 fn error(code: ErrorCode) -> i16 {
@@ -111,6 +151,7 @@ impl Group {
             initial_delay,
             waiting_out_initial_delay: false,
             next_member: 0,
+            has_commits: false,
         }
     }
 
@@ -118,8 +159,65 @@ impl Group {
         self.state
     }
 
+    pub fn protocol_type(&self) -> Option<&str> {
+        self.protocol_type.as_deref()
+    }
+
+    pub fn has_members(&self) -> bool {
+        !self.members.is_empty()
+    }
+
+    pub fn describe(&self) -> GroupDescription {
+        let stable = self.state == State::Stable;
+        let members = self
+            .members
+            .iter()
+            .map(|(id, m)| MemberDescription {
+                member_id: id.clone(),
+                instance_id: m.instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                metadata: stable
+                    .then(|| Self::metadata_for(&m.protocols, self.protocol.as_ref()))
+                    .flatten()
+                    .unwrap_or_default(),
+                assignment: if stable { m.assignment.clone() } else { Bytes::new() },
+            })
+            .collect();
+        GroupDescription {
+            state: self.state,
+            protocol_type: self.protocol_type.clone(),
+            protocol: self.protocol.clone(),
+            members,
+        }
+    }
+
+    /// The topics whose offsets OffsetDelete must keep: those the members of a
+    /// "consumer" group subscribe to (a subscription that cannot be read counts as
+    /// none). A group of another protocol type keeps all while it has members.
+    pub fn protected_topics(&self) -> Result<std::collections::HashSet<String>, ErrorCode> {
+        if self.members.is_empty() {
+            return Ok(Default::default());
+        }
+        if self.protocol_type.as_deref() != Some("consumer") {
+            return Err(ErrorCode::NonEmptyGroup);
+        }
+        Ok(self
+            .members
+            .values()
+            .filter_map(|m| Self::metadata_for(&m.protocols, self.protocol.as_ref()))
+            .filter_map(|metadata| brook_protocol::consumer_protocol::subscribed_topics(&metadata).ok())
+            .flatten()
+            .collect())
+    }
+
+    /// Nothing worth keeping: no members, none about to join, no commits.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.pending.is_empty()
+        self.members.is_empty() && self.pending.is_empty() && !self.has_commits
+    }
+
+    pub fn note_commits(&mut self) {
+        self.has_commits = true;
     }
 
     fn new_member_id(&mut self, client_id: &str) -> String {
@@ -187,6 +285,8 @@ impl Group {
         let (waiter, answer) = oneshot::channel();
         let member = self.members.entry(member_id.clone()).or_insert_with(|| Member {
             instance_id: request.instance_id.clone(),
+            client_id: request.client_id.clone(),
+            client_host: request.client_host.clone(),
             session_timeout: request.session_timeout,
             rebalance_timeout: request.rebalance_timeout,
             protocols: Vec::new(),
@@ -239,6 +339,8 @@ impl Group {
         member.last_seen = now;
         member.session_timeout = request.session_timeout;
         member.rebalance_timeout = request.rebalance_timeout;
+        member.client_id.clone_from(&request.client_id);
+        member.client_host.clone_from(&request.client_host);
         self.members.insert(new_id.to_owned(), member);
         if !unchanged {
             return None;

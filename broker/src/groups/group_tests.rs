@@ -12,6 +12,7 @@ fn request_with_session(member_id: &str, protocols: &[&str], session_timeout: Du
         member_id: member_id.into(),
         instance_id: None,
         client_id: "client".into(),
+        client_host: "/127.0.0.1".into(),
         session_timeout,
         rebalance_timeout: REBALANCE,
         protocol_type: "consumer".into(),
@@ -273,4 +274,68 @@ fn a_static_member_returning_with_a_new_subscription_triggers_a_rebalance() {
     changed.protocols = vec![("range".into(), Bytes::from_static(b"other topics"))];
     let _waiting = later(group.join(changed, t));
     assert_eq!(group.state(), State::PreparingRebalance);
+}
+
+/// A consumer protocol subscription, v0 by hand: the topics, no user data.
+fn consumer_subscription(topics: &[&str]) -> Bytes {
+    use bytes::BufMut;
+    let mut buf = bytes::BytesMut::new();
+    buf.put_i16(0);
+    buf.put_i32(topics.len() as i32);
+    for topic in topics {
+        buf.put_i16(topic.len() as i16);
+        buf.put_slice(topic.as_bytes());
+    }
+    buf.put_i32(-1);
+    buf.freeze()
+}
+
+#[test]
+fn offset_delete_keeps_the_topics_members_subscribe_to() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    assert!(
+        group.protected_topics().unwrap().is_empty(),
+        "an empty group keeps nothing"
+    );
+    let mut join = request("", &["range"]);
+    join.require_known_member_id = false;
+    join.protocols = vec![("range".into(), consumer_subscription(&["orders", "refunds"]))];
+    let mut joined = later(group.join(join, t));
+    joined.try_recv().unwrap();
+    let protected = group.protected_topics().unwrap();
+    assert!(protected.contains("orders") && protected.contains("refunds") && protected.len() == 2);
+
+    let mut other = Group::new("connect".into(), Duration::ZERO);
+    let mut join = request("", &["default"]);
+    join.require_known_member_id = false;
+    join.protocol_type = "connect".into();
+    let _joined = later(other.join(join, t));
+    assert_eq!(other.protected_topics(), Err(ErrorCode::NonEmptyGroup));
+}
+
+#[test]
+fn describe_shows_members_and_their_assignments_once_stable() {
+    let t = Instant::now();
+    let mut group = Group::new("g".into(), Duration::ZERO);
+    let (a, mut joined) = join_new(&mut group, &["range"], t);
+    joined.try_recv().unwrap();
+    let during = group.describe();
+    assert_eq!(during.state, State::CompletingRebalance);
+    assert!(during.members[0].assignment.is_empty(), "no assignment before the sync");
+    now_reply(group.sync(&a, 1, vec![(a.clone(), Bytes::from_static(b"p0"))], t));
+    let stable = group.describe();
+    assert_eq!(
+        (stable.state.name(), stable.protocol.as_deref()),
+        ("Stable", Some("range"))
+    );
+    let member = &stable.members[0];
+    assert_eq!(
+        (member.member_id.as_str(), member.client_host.as_str()),
+        (a.as_str(), "/127.0.0.1")
+    );
+    assert_eq!(
+        (&member.assignment[..], &member.metadata[..]),
+        (&b"p0"[..], &b"range"[..])
+    );
 }

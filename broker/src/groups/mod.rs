@@ -1,7 +1,10 @@
 //! Consumer groups (DESIGN.md §6): the classic protocol's coordinator on brokers.
-//! Membership is soft state here; committed offsets live in the controller quorum.
+//! Membership is soft state here; committed offsets live in the controller quorum and
+//! are cached by the coordinator.
 
 mod coordinator;
 pub mod group;
+mod offsets;
 
 pub use coordinator::{GroupCoordinator, coordinator_index};
+pub use offsets::{GroupOffsets, OffsetCache};

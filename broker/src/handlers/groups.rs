@@ -1,43 +1,27 @@
-//! The consumer-group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup
-//! (membership in this broker's [`GroupCoordinator`]), OffsetCommit and OffsetFetch
-//! (offsets in the controller quorum, after the coordinator's generation checks).
+//! The consumer-group membership APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat
+//! and LeaveGroup, answered by this broker's [`GroupCoordinator`](crate::groups::GroupCoordinator).
 
 use brook_protocol::messages::find_coordinator_response::Coordinator;
 use brook_protocol::messages::join_group_response::JoinGroupResponseMember;
 use brook_protocol::messages::leave_group_response::MemberResponse;
-use brook_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
-use brook_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
-    OffsetFetchResponseTopics,
-};
 use brook_protocol::messages::{
-    BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+    BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
 };
-use brook_protocol::rpc::{CommitOffsets, CommittedOffset, FetchOffsets, OffsetCommit};
 use brook_protocol::{ErrorCode, StrBytes};
 
 use super::{Handlers, live_brokers};
 use crate::groups::group::JoinRequest;
 
-/// Kafka's `offset.metadata.max.bytes`.
-const MAX_OFFSET_METADATA: usize = 4096;
 const GROUP_KEY: i8 = 0;
 
-fn text(s: &str) -> StrBytes {
+pub(super) fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Handlers {
     /// `Err(NOT_COORDINATOR)` unless this broker coordinates `group`.
-    fn coordinating(&self, group: &str) -> Result<(), i16> {
+    pub(super) fn coordinating(&self, group: &str) -> Result<(), i16> {
         if self.groups.is_coordinator(group) {
             Ok(())
         } else {
@@ -100,7 +84,7 @@ impl Handlers {
         &self,
         request: JoinGroupRequest,
         version: i16,
-        client_id: &str,
+        (client_id, client_host): (&str, &str),
     ) -> JoinGroupResponse {
         let group = request.group_id.0.as_str();
         if let Err(code) = self.coordinating(group) {
@@ -119,6 +103,7 @@ impl Handlers {
             member_id: request.member_id.to_string(),
             instance_id: request.group_instance_id.as_ref().map(|s| s.to_string()),
             client_id: client_id.to_owned(),
+            client_host: client_host.to_owned(),
             session_timeout: std::time::Duration::from_millis(session_ms),
             rebalance_timeout: std::time::Duration::from_millis(rebalance_ms),
             protocol_type: request.protocol_type.to_string(),
@@ -249,276 +234,5 @@ impl Handlers {
             })
             .collect();
         LeaveGroupResponse::default().with_members(members)
-    }
-
-    pub(super) async fn offset_commit(&self, request: OffsetCommitRequest) -> OffsetCommitResponse {
-        let group = request.group_id.0.to_string();
-        let refusal = self.coordinating(&group).err().or_else(|| {
-            self.groups
-                .check_commit(
-                    &group,
-                    (request.member_id.as_str(), request.group_instance_id.as_deref()),
-                    request.generation_id_or_member_epoch,
-                )
-                .err()
-                .map(|e| e.code())
-        });
-        let mut codes: Vec<Vec<i16>> = request
-            .topics
-            .iter()
-            .map(|t| {
-                t.partitions
-                    .iter()
-                    .map(|p| {
-                        let too_large = p
-                            .committed_metadata
-                            .as_ref()
-                            .is_some_and(|m| m.len() > MAX_OFFSET_METADATA);
-                        match refusal {
-                            Some(code) => code,
-                            None if too_large => ErrorCode::OffsetMetadataTooLarge.code(),
-                            None => 0,
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let timestamp = now_ms();
-        let offsets: Vec<OffsetCommit> = request
-            .topics
-            .iter()
-            .zip(&codes)
-            .flat_map(|(t, codes)| {
-                t.partitions
-                    .iter()
-                    .zip(codes)
-                    .filter(|(_, code)| **code == 0)
-                    .map(|(p, _)| OffsetCommit {
-                        topic: t.name.0.to_string(),
-                        partition: p.partition_index,
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                        commit_timestamp_ms: timestamp,
-                    })
-            })
-            .collect();
-        if !offsets.is_empty() {
-            let committed = self
-                .controller
-                .commit_offsets(vec![CommitOffsets {
-                    group_id: group,
-                    offsets,
-                }])
-                .await;
-            let mut results = match committed {
-                Ok(mut groups) => groups
-                    .pop()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|r| r.error_code)
-                    .collect(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "offset commit failed in the controller quorum");
-                    Vec::new()
-                }
-            }
-            .into_iter();
-            for code in codes.iter_mut().flatten().filter(|c| **c == 0) {
-                // A commit the quorum did not confirm is retriable for the client.
-                *code = results.next().unwrap_or(ErrorCode::CoordinatorNotAvailable.code());
-            }
-        }
-        let topics = request
-            .topics
-            .iter()
-            .zip(codes)
-            .map(|(t, codes)| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .zip(codes)
-                    .map(|(p, code)| {
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(code)
-                    })
-                    .collect();
-                OffsetCommitResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(partitions)
-            })
-            .collect();
-        OffsetCommitResponse::default().with_topics(topics)
-    }
-
-    pub(super) async fn offset_fetch(&self, request: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
-        // v8+ asks for several groups; older versions for one.
-        let asks: Vec<(String, Option<AskedTopics>)> = if version >= 8 {
-            request
-                .groups
-                .iter()
-                .map(|g| {
-                    let topics = g.topics.as_ref().map(|ts| {
-                        ts.iter()
-                            .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
-                            .collect()
-                    });
-                    (g.group_id.0.to_string(), topics)
-                })
-                .collect()
-        } else {
-            let topics = request.topics.as_ref().map(|ts| {
-                ts.iter()
-                    .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
-                    .collect()
-            });
-            vec![(request.group_id.0.to_string(), topics)]
-        };
-        let mut answers = Vec::with_capacity(asks.len());
-        for (group, topics) in asks {
-            let answer = match self.coordinating(&group) {
-                Err(code) => Err(code),
-                Ok(()) => {
-                    let partitions: Vec<(String, i32)> = topics
-                        .iter()
-                        .flatten()
-                        .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
-                        .collect();
-                    let fetch = FetchOffsets {
-                        group_id: group.clone(),
-                        partitions,
-                    };
-                    match self.controller.fetch_offsets(vec![fetch]).await {
-                        Ok(mut found) => Ok(found.pop().unwrap_or_default()),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "offset fetch failed in the controller quorum");
-                            Err(ErrorCode::CoordinatorLoadInProgress.code())
-                        }
-                    }
-                }
-            };
-            answers.push((group, topics, answer));
-        }
-        if version >= 8 {
-            let groups = answers
-                .into_iter()
-                .map(|(group, topics, answer)| {
-                    let (code, listed) = listing(topics, answer);
-                    let topics = listed
-                        .into_iter()
-                        .map(|(name, partitions)| {
-                            let partitions = partitions
-                                .into_iter()
-                                .map(|(p, found)| {
-                                    let (offset, epoch, metadata) = committed(found);
-                                    OffsetFetchResponsePartitions::default()
-                                        .with_partition_index(p)
-                                        .with_committed_offset(offset)
-                                        .with_committed_leader_epoch(epoch)
-                                        .with_metadata(Some(text(&metadata)))
-                                })
-                                .collect();
-                            OffsetFetchResponseTopics::default()
-                                .with_name(TopicName(text(&name)))
-                                .with_partitions(partitions)
-                        })
-                        .collect();
-                    OffsetFetchResponseGroup::default()
-                        .with_group_id(GroupId(text(&group)))
-                        .with_topics(topics)
-                        .with_error_code(code)
-                })
-                .collect();
-            return OffsetFetchResponse::default().with_groups(groups);
-        }
-        let Some((_, topics, answer)) = answers.pop() else {
-            return OffsetFetchResponse::default(); // before v8 there is always one group
-        };
-        let (code, listed) = listing(topics, answer);
-        let topics = listed
-            .into_iter()
-            .map(|(name, partitions)| {
-                let partitions = partitions
-                    .into_iter()
-                    .map(|(p, found)| {
-                        let (offset, epoch, metadata) = committed(found);
-                        let partition = OffsetFetchResponsePartition::default()
-                            .with_partition_index(p)
-                            .with_committed_offset(offset)
-                            .with_metadata(Some(text(&metadata)));
-                        // The field exists from v5; older responses leave it at its default.
-                        let partition = if version >= 5 {
-                            partition.with_committed_leader_epoch(epoch)
-                        } else {
-                            partition
-                        };
-                        // Before v2 a group error is reported on each partition.
-                        if version < 2 {
-                            partition.with_error_code(code)
-                        } else {
-                            partition
-                        }
-                    })
-                    .collect();
-                OffsetFetchResponseTopic::default()
-                    .with_name(TopicName(text(&name)))
-                    .with_partitions(partitions)
-            })
-            .collect();
-        let response = OffsetFetchResponse::default().with_topics(topics);
-        if version >= 2 {
-            response.with_error_code(code)
-        } else {
-            response
-        }
-    }
-}
-
-/// Topics and partitions an OffsetFetch names (`None`: all of the group's).
-type AskedTopics = Vec<(String, Vec<i32>)>;
-type Listed = Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>;
-
-/// The group error, and per topic the asked partitions (or all committed ones when the
-/// request named none) with what was found.
-fn listing(asked: Option<AskedTopics>, answer: Result<Vec<CommittedOffset>, i16>) -> (i16, Listed) {
-    let (code, found) = match answer {
-        Ok(found) => (0, found),
-        Err(code) => (code, Vec::new()),
-    };
-    let lookup = |topic: &str, partition: i32| {
-        found
-            .iter()
-            .find(|o| o.topic == topic && o.partition == partition)
-            .cloned()
-    };
-    let listed = match asked {
-        Some(topics) => topics
-            .into_iter()
-            .map(|(topic, partitions)| {
-                let partitions = partitions.into_iter().map(|p| (p, lookup(&topic, p))).collect();
-                (topic, partitions)
-            })
-            .collect(),
-        None => {
-            let mut by_topic: std::collections::BTreeMap<String, Vec<(i32, Option<CommittedOffset>)>> =
-                std::collections::BTreeMap::new();
-            for offset in &found {
-                by_topic
-                    .entry(offset.topic.clone())
-                    .or_default()
-                    .push((offset.partition, Some(offset.clone())));
-            }
-            by_topic.into_iter().collect()
-        }
-    };
-    (code, listed)
-}
-
-/// (offset, leader epoch, metadata) of a committed offset; -1, -1, "" when none.
-fn committed(found: Option<CommittedOffset>) -> (i64, i32, String) {
-    match found {
-        Some(o) => (o.offset, o.leader_epoch, o.metadata.unwrap_or_default()),
-        None => (-1, -1, String::new()),
     }
 }

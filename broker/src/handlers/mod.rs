@@ -5,9 +5,11 @@ mod admin;
 mod cluster;
 mod configs;
 mod fetch;
+mod group_admin;
 mod groups;
 mod list_offsets;
 mod metadata;
+mod offsets;
 mod produce;
 
 use std::sync::Arc;
@@ -132,19 +134,33 @@ fn encode(api_key: ApiKey, version: i16, correlation_id: i32, body: &ResponseKin
     }
 }
 
+/// The client on the other end of a connection.
+pub struct Peer {
+    /// Its address as Kafka prints it in DescribeGroups (`/127.0.0.1`).
+    pub host: String,
+}
+
+impl Peer {
+    pub fn new(address: Option<std::net::SocketAddr>) -> Self {
+        Peer {
+            host: address.map_or_else(String::new, |a| format!("/{}", a.ip())),
+        }
+    }
+}
+
 impl Handlers {
-    pub async fn handle(&self, frame: Bytes) -> Reply {
+    pub async fn handle(&self, frame: Bytes, peer: &Peer) -> Reply {
         let started = std::time::Instant::now();
         // The header starts with the API key; metrics count only the APIs Brook knows.
         let api_key = frame.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
-        let reply = self.answer(frame).await;
+        let reply = self.answer(frame, peer).await;
         if let Some(api_key) = api_key {
             self.metrics.observe_request(api_key, started.elapsed());
         }
         reply
     }
 
-    async fn answer(&self, frame: Bytes) -> Reply {
+    async fn answer(&self, frame: Bytes, peer: &Peer) -> Reply {
         let request = match decode_request(&frame) {
             Ok(request) => request,
             Err(RequestError::Header(e)) => {
@@ -191,12 +207,18 @@ impl Handlers {
             RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(self.offset_for_leader_epoch(r)),
             RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(self.delete_records(r).await),
             RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(self.find_coordinator(r, version)),
-            RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(self.join_group(r, version, &client_id).await),
+            RequestKind::JoinGroup(r) => {
+                ResponseKind::JoinGroup(self.join_group(r, version, (&client_id, &peer.host)).await)
+            }
             RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(self.sync_group(r, version).await),
             RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(self.heartbeat(r)),
             RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(self.leave_group(r, version)),
             RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(self.offset_commit(r).await),
             RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(self.offset_fetch(r, version).await),
+            RequestKind::OffsetDelete(r) => ResponseKind::OffsetDelete(self.offset_delete(r).await),
+            RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(self.describe_groups(r, version).await),
+            RequestKind::ListGroups(r) => ResponseKind::ListGroups(self.list_groups(r, version).await),
+            RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(self.delete_groups(r).await),
             other => {
                 tracing::debug!(?api_key, "not served yet: closing the connection");
                 drop(other);

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use crate::handlers::{Handlers, Reply};
+use crate::handlers::{Handlers, Peer, Reply};
 use crate::metrics::ConnectionGuard;
 
 /// Responses waiting to be written, per connection.
@@ -32,6 +32,7 @@ pub async fn serve(
     mut stopping: watch::Receiver<bool>,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
+    let peer = Peer::new(stream.peer_addr().ok());
     let _open = ConnectionGuard::open(Arc::clone(&handlers.metrics));
     let (mut read, write) = stream.into_split();
     let (responses, queue) = mpsc::channel::<Vec<Bytes>>(MAX_QUEUED_RESPONSES);
@@ -45,7 +46,7 @@ pub async fn serve(
                 Ok(None) => break,
                 Err(e) => break 'connection Err(io::Error::new(io::ErrorKind::InvalidData, e)),
             };
-            match handlers.handle(frame).await {
+            match handlers.handle(frame, &peer).await {
                 Reply::Send(pieces) => {
                     if responses.send(pieces).await.is_err() {
                         break 'connection Ok(()); // the writer failed: the peer is gone

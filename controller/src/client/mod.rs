@@ -291,6 +291,14 @@ impl ControllerClient {
         }
     }
 
+    /// The groups that have committed offsets.
+    pub async fn list_offset_groups(&self) -> Result<Vec<String>, ClientError> {
+        match self.call(ControllerRequest::ListOffsetGroups).await? {
+            ControllerResponse::OffsetGroups(groups) => Ok(groups),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn describe_quorum(&self) -> Result<QuorumInfo, ClientError> {
         match self.call(ControllerRequest::DescribeQuorum).await? {
             ControllerResponse::DescribeQuorum(info) => Ok(info),

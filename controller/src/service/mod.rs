@@ -44,6 +44,7 @@ fn kind_of(request: &ControllerRequest) -> RpcKind {
         ControllerRequest::CommitOffsets(_) => RpcKind::CommitOffsets,
         ControllerRequest::FetchOffsets(_) => RpcKind::FetchOffsets,
         ControllerRequest::DeleteOffsets(_) => RpcKind::DeleteOffsets,
+        ControllerRequest::ListOffsetGroups => RpcKind::ListOffsetGroups,
         ControllerRequest::DescribeQuorum => RpcKind::DescribeQuorum,
         ControllerRequest::Raft(_) => RpcKind::Raft,
     }
@@ -87,6 +88,7 @@ impl ControllerService {
             ControllerRequest::CommitOffsets(groups) => self.commit_offsets(groups).await,
             ControllerRequest::FetchOffsets(groups) => self.fetch_offsets(groups).await,
             ControllerRequest::DeleteOffsets(groups) => self.delete_offsets(groups).await,
+            ControllerRequest::ListOffsetGroups => self.list_offset_groups().await,
             ControllerRequest::DescribeQuorum => Ok(ControllerResponse::DescribeQuorum(self.describe_quorum())),
             ControllerRequest::Raft(message) => self.raft.handle(message).await.map(ControllerResponse::Raft),
         };

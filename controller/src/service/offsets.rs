@@ -99,6 +99,14 @@ impl ControllerService {
         Ok(ControllerResponse::FetchOffsets(offsets))
     }
 
+    pub(super) async fn list_offset_groups(&self) -> Result<ControllerResponse, RpcError> {
+        self.raft.read_barrier().await?;
+        let groups = self
+            .shared
+            .read(|state| state.offsets().group_ids().map(str::to_owned).collect());
+        Ok(ControllerResponse::OffsetGroups(groups))
+    }
+
     pub(super) async fn delete_offsets(&self, groups: Vec<FetchOffsets>) -> Result<ControllerResponse, RpcError> {
         match self.raft.propose(Command::DeleteOffsets(groups)).await? {
             CommandResult::Offsets(results) => Ok(ControllerResponse::DeleteOffsets(results)),

@@ -42,6 +42,8 @@ pub enum ControllerRequest {
     FetchOffsets(Vec<FetchOffsets>),
     /// Removes committed offsets (OffsetDelete, DeleteGroups).
     DeleteOffsets(Vec<FetchOffsets>),
+    /// The ids of the groups that have committed offsets (ListGroups).
+    ListOffsetGroups,
     DescribeQuorum,
     /// Controller-to-controller Raft traffic, serialized by the controller crate.
     Raft(RaftMessage),
@@ -66,6 +68,7 @@ pub enum ControllerResponse {
     CommitOffsets(Vec<Vec<OffsetResult>>),
     FetchOffsets(Vec<Vec<CommittedOffset>>),
     DeleteOffsets(Vec<Vec<OffsetResult>>),
+    OffsetGroups(Vec<String>),
     DescribeQuorum(QuorumInfo),
     Raft(RaftMessage),
 }

@@ -1,6 +1,6 @@
 """kafka-python and aiokafka group consumers against a Brook broker: two members of one
 group share a 4-partition topic, each message is read once, offsets are committed, and
-the group resumes from them.
+the group resumes from them; then kafka-python's admin lists, describes and deletes it.
 
 Usage: python_group_check.py BOOTSTRAP TOPIC CLIENT (CLIENT: kafka-python or aiokafka).
 """
@@ -84,10 +84,27 @@ def leftover():
     return extra
 
 
+def administer():
+    from kafka.admin import KafkaAdminClient
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    groups = dict(admin.list_consumer_groups())
+    assert groups.get(group) == "consumer", groups
+    [description] = admin.describe_consumer_groups([group])
+    assert description.state == "Empty" and not description.members, description
+    offsets = admin.list_consumer_group_offsets(group)
+    assert sum(o.offset for o in offsets.values()) == TOTAL, offsets
+    [(name, error)] = admin.delete_consumer_groups([group])
+    assert name == group and error.errno == 0, error
+    assert group not in dict(admin.list_consumer_groups())
+    assert not admin.list_consumer_group_offsets(group)
+    admin.close()
+
+
 produce()
 seen = kafka_python_members() if client == "kafka-python" else asyncio.run(aiokafka_members())
 assert len(seen) == TOTAL, f"saw {len(seen)} of {TOTAL}"
 twice = [v for v, names in seen.items() if len(names) > 1]
 assert not twice, f"{len(twice)} messages read twice"
 assert leftover() == 0, "the group did not resume from its commits"
+administer()
 print(f"{client} group ok: members {sorted({n[0] for n in seen.values()})}")
