@@ -1,2 +1,32 @@
-//! Brook's async Rust client: producer, consumer and admin (lands with issue 8).
-//! Its record batches are built with `brook_protocol::records::BatchBuilder`.
+//! Brook's async Kafka client, on tokio. It speaks the Kafka wire protocol, negotiates
+//! API versions with ApiVersions, and so works against any Kafka-compatible broker.
+//!
+//! So far: the cluster view ([`Client`]: bootstrap, Metadata, a pipelined connection per
+//! broker), consumer-group administration and ListOffsets. The producer and consumer
+//! come next (issue 8).
+//!
+//! ```no_run
+//! # async fn example() -> brook_client::Result<()> {
+//! use brook_client::{Client, ClientConfig, OffsetSpec};
+//!
+//! let client = Client::new(ClientConfig::new("127.0.0.1:9092"));
+//! for group in client.list_groups().await? {
+//!     println!("{} {}", group.group_id, group.state);
+//! }
+//! let ends = client.list_offsets(&[("orders".to_owned(), 0)], OffsetSpec::Latest).await?;
+//! println!("orders-0 ends at {}", ends[&("orders".to_owned(), 0)]);
+//! # Ok(())
+//! # }
+//! ```
+
+mod client;
+mod connection;
+mod error;
+mod groups;
+mod offsets;
+
+pub use client::{Client, ClientConfig, PartitionInfo, TopicInfo};
+pub use connection::BrokerConnection;
+pub use error::{Error, Result, error_name};
+pub use groups::{GroupDescription, GroupListing, GroupMember};
+pub use offsets::OffsetSpec;

@@ -3,6 +3,7 @@
 mod broker_cmd;
 mod controller_cmd;
 mod dev_cmd;
+mod group_cmd;
 mod protocol_cmd;
 mod settings;
 mod signals;
@@ -31,6 +32,13 @@ enum Command {
     /// Inspect the Kafka wire protocol as Brook speaks it.
     #[command(subcommand)]
     Protocol(protocol_cmd::ProtocolCommand),
+    /// Consumer groups: list, describe (with lag), delete, reset offsets.
+    Group {
+        #[command(flatten)]
+        connect: group_cmd::Connect,
+        #[command(subcommand)]
+        command: group_cmd::GroupCommand,
+    },
 }
 
 fn init_logging() {
@@ -43,7 +51,14 @@ fn init_logging() {
         .init();
 }
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     let command = Cli::command()
         .mut_subcommand("controller", |sub| settings::with_key_flags(sub, CONTROLLER_KEYS))
         .mut_subcommand("broker", |sub| settings::with_key_flags(sub, BROKER_KEYS));
@@ -65,5 +80,8 @@ fn main() -> Result<()> {
             tokio::runtime::Runtime::new()?.block_on(controller_cmd::run(sub))
         }
         Command::Protocol(command) => protocol_cmd::run(command),
+        Command::Group { connect, command } => {
+            tokio::runtime::Runtime::new()?.block_on(group_cmd::run(command, &connect))
+        }
     }
 }

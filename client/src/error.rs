@@ -1,0 +1,84 @@
+//! What a client call can fail with.
+
+use std::time::Duration;
+
+use brook_protocol::{ApiKey, ErrorCode, ProtocolError};
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot reach {addr}: {error}")]
+    Connect { addr: String, error: std::io::Error },
+    #[error("connection to {addr} lost: {reason}")]
+    ConnectionLost { addr: String, reason: String },
+    #[error("{addr} did not answer within {timeout:?}")]
+    Timeout { addr: String, timeout: Duration },
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The broker does not serve any version of the API this client can speak.
+    #[error("the broker does not support {api:?} versions {min}..={max}")]
+    UnsupportedApi { api: ApiKey, min: i16, max: i16 },
+    /// The broker answered with a Kafka error code.
+    #[error("{context}: {} (error code {code})", error_name(*code))]
+    Kafka { code: i16, context: String },
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+}
+
+impl Error {
+    pub(crate) fn kafka(code: i16, context: impl Into<String>) -> Self {
+        Error::Kafka {
+            code,
+            context: context.into(),
+        }
+    }
+
+    /// The Kafka error code, when the broker refused with one.
+    pub fn kafka_code(&self) -> Option<i16> {
+        match self {
+            Error::Kafka { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Kafka's name for an error code (`NON_EMPTY_GROUP`), as its tools print it.
+pub fn error_name(code: i16) -> String {
+    let Some(error) = ErrorCode::try_from_code(code) else {
+        return if code == 0 {
+            "NONE".into()
+        } else {
+            "UNKNOWN_SERVER_ERROR".into()
+        };
+    };
+    let camel = format!("{error:?}");
+    let mut name = String::with_capacity(camel.len() + 8);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
+/// `Ok` for error code 0, else the Kafka error with `context`.
+pub(crate) fn check(code: i16, context: impl FnOnce() -> String) -> Result<()> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Error::kafka(code, context()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_names_are_kafkas() {
+        assert_eq!(super::error_name(68), "NON_EMPTY_GROUP");
+        assert_eq!(super::error_name(3), "UNKNOWN_TOPIC_OR_PARTITION");
+        assert_eq!(super::error_name(0), "NONE");
+    }
+}
+
