@@ -81,4 +81,3 @@ mod tests {
         assert_eq!(super::error_name(0), "NONE");
     }
 }
-
