@@ -185,7 +185,8 @@ impl Handlers {
             request.header.api_version,
             request.header.correlation_id,
         );
-        let client_id = request.header.client_id.as_deref().unwrap_or("").to_owned();
+        // Borrowed, not copied: only JoinGroup uses it, and every request passes here.
+        let client_id = request.header.client_id.as_deref().unwrap_or("");
         let body = match request.body {
             RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(brook_protocol::api::api_versions_response(None)),
             RequestKind::Metadata(r) => ResponseKind::Metadata(self.metadata(r, version).await),
@@ -208,7 +209,7 @@ impl Handlers {
             RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(self.delete_records(r).await),
             RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(self.find_coordinator(r, version)),
             RequestKind::JoinGroup(r) => {
-                ResponseKind::JoinGroup(self.join_group(r, version, (&client_id, &peer.host)).await)
+                ResponseKind::JoinGroup(self.join_group(r, version, (client_id, &peer.host)).await)
             }
             RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(self.sync_group(r, version).await),
             RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(self.heartbeat(r)),
