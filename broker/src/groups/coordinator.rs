@@ -37,6 +37,10 @@ pub fn coordinator_index(group_id: &str, live: usize) -> usize {
     (crc32c::crc32c(group_id.as_bytes()) as usize) % live.max(1)
 }
 
+fn coordinator_among(group_id: &str, live: &[i32]) -> Option<i32> {
+    (!live.is_empty()).then(|| live[coordinator_index(group_id, live.len())])
+}
+
 impl GroupCoordinator {
     pub fn new(broker_id: i32, metadata: MetadataCache, offsets: OffsetCache, initial_delay: Duration) -> Self {
         GroupCoordinator {
@@ -48,23 +52,29 @@ impl GroupCoordinator {
         }
     }
 
-    /// The live broker coordinating `group_id`, if any broker is live.
-    pub fn coordinator_for(&self, group_id: &str) -> Option<i32> {
+    /// The live brokers' ids, in id order: the domain of the coordinator hash.
+    fn live_brokers(&self) -> Vec<i32> {
         let image = self.metadata.image();
-        let live: Vec<i32> = image
+        image
             .brokers
             .values()
             .filter(|b| !b.fenced)
             .map(|b| b.broker_id)
-            .collect();
-        if live.is_empty() {
-            return None;
-        }
-        Some(live[coordinator_index(group_id, live.len())])
+            .collect()
+    }
+
+    /// The live broker coordinating `group_id`, if any broker is live.
+    pub fn coordinator_for(&self, group_id: &str) -> Option<i32> {
+        coordinator_among(group_id, &self.live_brokers())
     }
 
     pub fn is_coordinator(&self, group_id: &str) -> bool {
         self.coordinator_for(group_id) == Some(self.broker_id)
+    }
+
+    /// Whether this broker holds membership state for the group.
+    pub fn has_group(&self, group_id: &str) -> bool {
+        self.groups.lock().contains_key(group_id)
     }
 
     fn with_group<T>(&self, group_id: &str, f: impl FnOnce(&mut Group) -> T) -> T {
@@ -171,10 +181,12 @@ impl GroupCoordinator {
     /// The groups this broker coordinates: those with members, then the given groups
     /// known only by their committed offsets (Empty, protocol type unknown: "").
     pub fn listed(&self, with_offsets: Vec<String>) -> Vec<ListedGroup> {
+        let live = self.live_brokers();
+        let mine = |id: &str| coordinator_among(id, &live) == Some(self.broker_id);
         let groups = self.groups.lock();
         let mut listed: Vec<ListedGroup> = groups
             .iter()
-            .filter(|(id, _)| self.is_coordinator(id))
+            .filter(|(id, _)| mine(id))
             .map(|(id, g)| ListedGroup {
                 group_id: id.clone(),
                 protocol_type: g.protocol_type().unwrap_or_default().to_owned(),
@@ -184,7 +196,7 @@ impl GroupCoordinator {
         listed.extend(
             with_offsets
                 .into_iter()
-                .filter(|id| !groups.contains_key(id) && self.is_coordinator(id))
+                .filter(|id| !groups.contains_key(id) && mine(id))
                 .map(|group_id| ListedGroup {
                     group_id,
                     protocol_type: String::new(),
@@ -225,7 +237,7 @@ impl GroupCoordinator {
             for group in groups.values_mut() {
                 group.tick(now);
             }
-            groups.retain(|_, g| !g.is_empty() || g.state() != State::Empty);
+            groups.retain(|_, g| !g.is_forgettable());
         }
     }
 }

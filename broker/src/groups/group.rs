@@ -211,9 +211,9 @@ impl Group {
             .collect())
     }
 
-    /// Nothing worth keeping: no members, none about to join, no commits.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.pending.is_empty() && !self.has_commits
+    /// Nothing worth keeping: Empty, no member about to join, no commits.
+    pub fn is_forgettable(&self) -> bool {
+        self.state == State::Empty && self.members.is_empty() && self.pending.is_empty() && !self.has_commits
     }
 
     pub fn note_commits(&mut self) {

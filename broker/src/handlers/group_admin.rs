@@ -24,7 +24,7 @@ const CLASSIC: &str = "classic";
 impl Handlers {
     /// Whether the group exists here: it has membership state or committed offsets.
     async fn group_exists(&self, group: &str) -> Result<bool, i16> {
-        if self.groups.describe(group).is_some() {
+        if self.groups.has_group(group) {
             return Ok(true);
         }
         match self.groups.offsets.fetch(group).await {
