@@ -8,19 +8,14 @@ Usage: confluent_group_admin_check.py BOOTSTRAP TOPIC
 import sys
 import time
 
-from confluent_kafka import (Consumer, ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaError, Producer,
-                             TopicPartition)
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+
+from confluent_setup import create_topic, produce_numbers
 
 bootstrap, topic = sys.argv[1], sys.argv[2]
 group, standalone = f"group-{topic}", f"standalone-{topic}"
-admin = AdminClient({"bootstrap.servers": bootstrap})
-for f in admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)]).values():
-    f.result(10)
-producer = Producer({"bootstrap.servers": bootstrap})
-for i in range(300):
-    producer.produce(topic, value=b"%d" % i, partition=i % 3)
-assert producer.flush(30) == 0
+admin = create_topic(bootstrap, topic, 3)
+produce_numbers(bootstrap, topic, 300, spread_over=3)
 
 
 def listed(states=None):

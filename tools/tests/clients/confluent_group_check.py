@@ -8,21 +8,17 @@ import sys
 import threading
 import time
 
-from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer
+
+from confluent_setup import create_topic, produce_numbers
 
 bootstrap, topic = sys.argv[1], sys.argv[2]
 assignor = sys.argv[3] if len(sys.argv) > 3 else "range"
 TOTAL = 6000
 group = f"group-{topic}"
 
-admin = AdminClient({"bootstrap.servers": bootstrap})
-for f in admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)]).values():
-    f.result(10)
-producer = Producer({"bootstrap.servers": bootstrap})
-for i in range(TOTAL):
-    producer.produce(topic, key=b"k%d" % i, value=b"%d" % i)
-assert producer.flush(30) == 0
+create_topic(bootstrap, topic, 6)
+produce_numbers(bootstrap, topic, TOTAL, keyed=True)
 
 seen = {}
 lock = threading.Lock()

@@ -12,8 +12,9 @@ import sys
 import threading
 import time
 
-from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer
+
+from confluent_setup import create_topic, produce_numbers
 
 TOTAL = 6000
 SESSION_MS = 6000
@@ -45,13 +46,8 @@ if sys.argv[1] == "--member":
 
 bootstrap, topic = sys.argv[1], sys.argv[2]
 group = f"group-{topic}"
-admin = AdminClient({"bootstrap.servers": bootstrap})
-for f in admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)]).values():
-    f.result(10)
-producer = Producer({"bootstrap.servers": bootstrap})
-for i in range(TOTAL):
-    producer.produce(topic, value=b"%d" % i, partition=i % 6)
-assert producer.flush(30) == 0
+create_topic(bootstrap, topic, 6)
+produce_numbers(bootstrap, topic, TOTAL, spread_over=6)
 
 # The victim joins first, alone, and reads for a while.
 child = subprocess.Popen([sys.executable, __file__, "--member", bootstrap, topic, group],

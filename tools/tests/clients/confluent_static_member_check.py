@@ -8,13 +8,12 @@ import sys
 import time
 
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient, NewTopic
+
+from confluent_setup import create_topic
 
 bootstrap, topic = sys.argv[1], sys.argv[2]
 group = f"group-{topic}"
-admin = AdminClient({"bootstrap.servers": bootstrap})
-for f in admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)]).values():
-    f.result(10)
+create_topic(bootstrap, topic, 6)
 
 events = {"a": [], "b": []}
 
