@@ -20,6 +20,9 @@ use crate::groups::group::State;
 const DEAD: &str = "Dead";
 /// The only group type (KIP-848's ListGroups filter): the classic protocol.
 const CLASSIC: &str = "classic";
+/// What a group allows when there is no authorizer (Brook has no ACLs), as Kafka answers:
+/// the bits of the group operations READ (3), DELETE (6) and DESCRIBE (8).
+const GROUP_OPERATIONS: i32 = 1 << 3 | 1 << 6 | 1 << 8;
 
 impl Handlers {
     /// Whether the group exists here: it has membership state or committed offsets.
@@ -75,9 +78,9 @@ impl Handlers {
                     },
                 },
             };
-            // The field exists from v3; asked or not, Brook has no ACLs to report.
+            // The field exists from v3; unasked, it keeps its "not computed" default.
             let answer = if version >= 3 && request.include_authorized_operations {
-                answer.with_authorized_operations(0)
+                answer.with_authorized_operations(GROUP_OPERATIONS)
             } else {
                 answer
             };

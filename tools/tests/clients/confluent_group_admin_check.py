@@ -1,5 +1,5 @@
 """confluent-kafka group administration against a Brook broker: ListGroups with a state
-filter, DescribeGroups (members, hosts, assignments), committed offsets, DeleteGroups
+filter, DescribeGroups (members, hosts, assignments, authorized operations), committed offsets, DeleteGroups
 refused while members are active and accepted once the group is empty, and a group
 known only by its offsets (a standalone consumer's commits).
 
@@ -24,8 +24,8 @@ def listed(states=None):
     return {g.group_id: g for g in result.valid}
 
 
-def describe(name):
-    return admin.describe_consumer_groups([name], request_timeout=10)[name].result()
+def describe(name, **options):
+    return admin.describe_consumer_groups([name], request_timeout=10, **options)[name].result()
 
 
 consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": "admin-check",
@@ -52,6 +52,9 @@ assert description.partition_assignor == "range", description.partition_assignor
 assert member.client_id == "admin-check" and member.host.endswith("127.0.0.1"), (member.client_id, member.host)
 assigned = sorted(tp.partition for tp in member.assignment.topic_partitions)
 assert assigned == [0, 1, 2], assigned
+# No authorizer: everything a group allows, as Kafka answers without ACLs.
+operations = describe(group, include_authorized_operations=True).authorized_operations
+assert sorted(op.name for op in operations) == ["DELETE", "DESCRIBE", "READ"], operations
 
 offsets = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result()
 assert sorted((tp.partition, tp.offset) for tp in offsets.topic_partitions) == [(0, 100), (1, 100), (2, 100)], \
