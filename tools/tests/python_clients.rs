@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::DevCluster;
+use common::{DevCluster, python_client};
 
 fn run_client_check(script: &str, topic: &str) {
     run_client_check_with(script, &[topic]);
@@ -16,19 +13,14 @@ fn run_client_check(script: &str, topic: &str) {
 fn run_client_check_with(script: &str, args: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
-    let python = std::env::var("BROOK_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
-    let output = Command::new(&python)
-        .args(["-X", "faulthandler"])
-        .arg(&script)
+    let output = python_client(script)
         .arg(&cluster.kafka)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e} (set BROOK_PYTHON; .ci/run does)"));
+        .unwrap_or_else(|e| panic!("cannot run Python: {e} (set BROOK_PYTHON; .ci/run does)"));
     assert!(
         output.status.success(),
-        "{} failed ({}):\n{}\n{}\nbrook dev's log:\n{}",
-        script.display(),
+        "{script} failed ({}):\n{}\n{}\nbrook dev's log:\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),

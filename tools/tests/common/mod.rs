@@ -2,6 +2,8 @@
 //! failed test leaves nothing running.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -168,4 +170,15 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .find(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
         .and_then(|line| line.rsplit(' ').next())
         .and_then(|value| value.parse().ok())
+}
+
+/// `python -X faulthandler tests/clients/<script>`, with the Python from `BROOK_PYTHON`
+/// (`.ci/run` makes a virtualenv with confluent-kafka, kafka-python and aiokafka).
+pub fn python_client(script: &str) -> Command {
+    let python = std::env::var("BROOK_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut command = Command::new(python);
+    command
+        .args(["-X", "faulthandler"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script));
+    command
 }

@@ -1,0 +1,203 @@
+//! A cluster of real processes: `brook controller` voters and `brook broker`s, each on a
+//! port of its own on the cluster's loopback address, each with its own data directory
+//! and log file under one temporary root. Nodes can be killed (SIGKILL) and restarted on
+//! their data; everything still running is killed when the cluster is dropped.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::{Process, free_port, loopback_ip, sample, try_scrape, wait_until};
+
+struct Node {
+    id: u32,
+    /// The Raft address of a controller, the Kafka listener of a broker.
+    address: String,
+    metrics: String,
+    process: Option<Process>,
+}
+
+pub struct Cluster {
+    root: tempfile::TempDir,
+    voters: String,
+    controllers: Vec<Node>,
+    brokers: Vec<Node>,
+    num_partitions: u32,
+}
+
+impl Cluster {
+    /// `controllers` voters and `brokers` brokers, all started; returns once every broker
+    /// is in the metadata. Broker sessions time out after 2 s (heartbeats every 300 ms), so
+    /// that a killed broker is fenced quickly.
+    pub fn start(controllers: u32, brokers: u32, num_partitions: u32) -> Cluster {
+        let ip = loopback_ip();
+        let node = |id| Node {
+            id,
+            address: format!("{ip}:{}", free_port(&ip)),
+            metrics: format!("{ip}:{}", free_port(&ip)),
+            process: None,
+        };
+        let voters: Vec<Node> = (1..=controllers).map(node).collect();
+        let quorum: Vec<String> = voters.iter().map(|c| format!("{}@{}", c.id, c.address)).collect();
+        let mut cluster = Cluster {
+            root: tempfile::tempdir().unwrap(),
+            voters: quorum.join(","),
+            controllers: voters,
+            brokers: (1..=brokers).map(node).collect(),
+            num_partitions,
+        };
+        for id in 1..=controllers {
+            cluster.start_controller(id);
+        }
+        for id in 1..=brokers {
+            cluster.start_broker(id);
+        }
+        cluster.wait_for_brokers(brokers as usize);
+        cluster
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Every broker's Kafka address, comma-separated.
+    pub fn bootstrap(&self) -> String {
+        let addresses: Vec<&str> = self.brokers.iter().map(|b| b.address.as_str()).collect();
+        addresses.join(",")
+    }
+
+    pub fn broker_address(&self, id: u32) -> &str {
+        &self.brokers[id as usize - 1].address
+    }
+
+    pub fn start_controller(&mut self, id: u32) {
+        let node = &self.controllers[id as usize - 1];
+        let child = Command::new(env!("CARGO_BIN_EXE_brook"))
+            .arg("controller")
+            .args(["--node-id", &id.to_string()])
+            .args(["--controller-quorum-voters", &self.voters])
+            .args([
+                "--metadata-log-dir",
+                self.root.path().join(format!("controller-{id}")).to_str().unwrap(),
+            ])
+            .args(["--metrics-addr", &node.metrics])
+            .args(["--controller-quorum-election-timeout-ms", "300"])
+            .args(["--broker-session-timeout-ms", "2000"])
+            .args(["--num-partitions", &self.num_partitions.to_string()])
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdout(Stdio::null())
+            .stderr(self.log_file(&format!("controller-{id}.log")))
+            .spawn()
+            .expect("brook controller starts");
+        self.controllers[id as usize - 1].process = Some(Process(child));
+    }
+
+    pub fn start_broker(&mut self, id: u32) {
+        let node = &self.brokers[id as usize - 1];
+        let child = Command::new(env!("CARGO_BIN_EXE_brook"))
+            .arg("broker")
+            .args(["--node-id", &id.to_string()])
+            .args(["--controller-quorum-voters", &self.voters])
+            .args(["--listeners", &format!("PLAINTEXT://{}", node.address)])
+            .args([
+                "--log-dirs",
+                self.root.path().join(format!("broker-{id}")).to_str().unwrap(),
+            ])
+            .args(["--metrics-addr", &node.metrics])
+            .args(["--broker-heartbeat-interval-ms", "300"])
+            .args(["--group-initial-rebalance-delay-ms", "0"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(self.log_file(&format!("broker-{id}.log")))
+            .spawn()
+            .expect("brook broker starts");
+        self.brokers[id as usize - 1].process = Some(Process(child));
+    }
+
+    /// SIGKILL: no flush, no clean-shutdown marker, no goodbye to the quorum.
+    pub fn kill_controller(&mut self, id: u32) {
+        self.controllers[id as usize - 1].process = None;
+    }
+
+    pub fn kill_broker(&mut self, id: u32) {
+        self.brokers[id as usize - 1].process = None;
+    }
+
+    /// The controller that reports itself Raft leader in its metrics, if one does.
+    pub fn controller_leader(&self) -> Option<u32> {
+        self.controllers.iter().filter(|c| c.process.is_some()).find_map(|c| {
+            let metrics = try_scrape(&c.metrics)?;
+            (sample(&metrics, "brook_controller_raft_is_leader", &[])? == 1.0).then_some(c.id)
+        })
+    }
+
+    pub fn wait_for_controller_leader(&self) -> u32 {
+        let mut leader = None;
+        wait_until("a controller leader", Duration::from_secs(20), || {
+            leader = self.controller_leader();
+            leader.is_some()
+        });
+        leader.unwrap()
+    }
+
+    /// Waits until kcat's metadata listing (asked of any broker) shows `count` brokers.
+    pub fn wait_for_brokers(&self, count: usize) {
+        let wanted = format!(" {count} brokers:");
+        wait_until(
+            &format!("{count} brokers in the metadata"),
+            Duration::from_secs(30),
+            || {
+                let out = Command::new("kcat")
+                    .args(["-L", "-b", &self.bootstrap(), "-m", "2"])
+                    .output()
+                    .expect("kcat runs");
+                String::from_utf8_lossy(&out.stdout).contains(&wanted)
+            },
+        );
+    }
+
+    /// `partition -> leader` from kcat's metadata listing of `topic`.
+    pub fn leaders(&self, topic: &str) -> Vec<(u32, i32)> {
+        let out = Command::new("kcat")
+            .args(["-L", "-b", &self.bootstrap(), "-t", topic])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| {
+                let rest = line.trim().strip_prefix("partition ")?;
+                let (partition, rest) = rest.split_once(", leader ")?;
+                let leader = rest.split(',').next()?;
+                Some((partition.parse().ok()?, leader.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Every node's log, for the message of a failed test.
+    pub fn logs(&self) -> String {
+        let mut names: Vec<_> = std::fs::read_dir(self.root.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().into_string().unwrap_or_default())
+            .filter(|name| name.ends_with(".log"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|name| {
+                let text = std::fs::read_to_string(self.root.path().join(name)).unwrap_or_default();
+                format!("==> {name} <==\n{text}")
+            })
+            .collect()
+    }
+
+    /// Appended to across restarts.
+    fn log_file(&self, name: &str) -> Stdio {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.path().join(name))
+            .expect("log file");
+        Stdio::from(file)
+    }
+}
