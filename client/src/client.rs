@@ -60,6 +60,8 @@ pub struct Client {
     brokers: Mutex<HashMap<i32, String>>,
     /// `host:port` -> its connection.
     connections: Mutex<HashMap<String, Arc<BrokerConnection>>>,
+    /// group id -> its coordinator's `host:port`, as last found.
+    pub(crate) coordinators: Mutex<HashMap<String, String>>,
 }
 
 impl Client {
@@ -68,6 +70,7 @@ impl Client {
             config,
             brokers: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
+            coordinators: Mutex::new(HashMap::new()),
         }
     }
 

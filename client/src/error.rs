@@ -34,6 +34,18 @@ impl Error {
         }
     }
 
+    /// Whether the group coordinator asked may no longer be it: it said so
+    /// (`NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`) or could not be reached.
+    pub fn coordinator_moved(&self) -> bool {
+        match self {
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Timeout { .. } => true,
+            Error::Kafka { code, .. } => {
+                *code == ErrorCode::NotCoordinator.code() || *code == ErrorCode::CoordinatorNotAvailable.code()
+            }
+            _ => false,
+        }
+    }
+
     /// The Kafka error code, when the broker refused with one.
     pub fn kafka_code(&self) -> Option<i16> {
         match self {
@@ -79,5 +91,23 @@ mod tests {
         assert_eq!(super::error_name(68), "NON_EMPTY_GROUP");
         assert_eq!(super::error_name(3), "UNKNOWN_TOPIC_OR_PARTITION");
         assert_eq!(super::error_name(0), "NONE");
+    }
+
+    #[test]
+    fn a_coordinator_is_looked_up_again_only_when_it_may_have_moved() {
+        use super::Error;
+        let kafka = |code| Error::kafka(code, "committing");
+        assert!(kafka(16).coordinator_moved(), "NOT_COORDINATOR");
+        assert!(kafka(15).coordinator_moved(), "COORDINATOR_NOT_AVAILABLE");
+        let lost = Error::ConnectionLost {
+            addr: "b:9092".into(),
+            reason: "reset".into(),
+        };
+        assert!(lost.coordinator_moved());
+        assert!(
+            !kafka(22).coordinator_moved(),
+            "ILLEGAL_GENERATION is the group's, not the broker's"
+        );
+        assert!(!kafka(68).coordinator_moved());
     }
 }

@@ -3,27 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, bail};
-use brook_client::{Client, ClientConfig, GroupDescription, OffsetSpec};
+use brook_client::{Client, GroupDescription, OffsetSpec};
 use clap::{Args, Subcommand};
 
-#[derive(Debug, Args)]
-pub struct Connect {
-    /// Brokers to start from (host:port, comma-separated).
-    #[arg(
-        long,
-        short = 'b',
-        env = "BROOK_BOOTSTRAP",
-        default_value = "127.0.0.1:9092",
-        global = true
-    )]
-    pub bootstrap: String,
-}
-
-impl Connect {
-    pub fn client(&self) -> Client {
-        Client::new(ClientConfig::new(self.bootstrap.clone()))
-    }
-}
+use crate::connect::Connect;
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {

@@ -1,6 +1,8 @@
 //! `brook`: one command line for Brook.
 
+mod bench;
 mod broker_cmd;
+mod connect;
 mod controller_cmd;
 mod dev_cmd;
 mod group_cmd;
@@ -35,9 +37,16 @@ enum Command {
     /// Consumer groups: list, describe (with lag), delete, reset offsets.
     Group {
         #[command(flatten)]
-        connect: group_cmd::Connect,
+        connect: connect::Connect,
         #[command(subcommand)]
         command: group_cmd::GroupCommand,
+    },
+    /// Load generators reporting rates and latency percentiles, against any Kafka-compatible cluster.
+    Bench {
+        #[command(flatten)]
+        connect: connect::Connect,
+        #[command(subcommand)]
+        command: bench::BenchCommand,
     },
 }
 
@@ -83,5 +92,6 @@ fn run() -> Result<()> {
         Command::Group { connect, command } => {
             tokio::runtime::Runtime::new()?.block_on(group_cmd::run(command, &connect))
         }
+        Command::Bench { connect, command } => tokio::runtime::Runtime::new()?.block_on(bench::run(&connect, command)),
     }
 }

@@ -1,0 +1,103 @@
+//! `brook bench`: load generators that report rates and latency percentiles. They speak
+//! only the Kafka protocol (through `brook-client`), so the same command measures any
+//! Kafka-compatible broker.
+
+mod offset_commit;
+mod progress;
+mod report;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use crate::connect::Connect;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Offset commits through group coordinators: many consumers, each committing in a loop.
+    OffsetCommit(offset_commit::OffsetCommitArgs),
+}
+
+/// How long a workload runs: a number of operations, or else a duration.
+#[derive(Debug, Clone, Args)]
+pub struct RunLength {
+    /// Stop after this many operations in all (instead of --duration).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Run for this many seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+}
+
+/// Hands out operations to the tasks of a run until its count or time is used up.
+pub struct Budget {
+    count: Option<u64>,
+    deadline: Instant,
+    claimed: AtomicU64,
+}
+
+impl Budget {
+    pub fn new(length: &RunLength) -> Self {
+        Budget {
+            count: length.count,
+            deadline: Instant::now() + Duration::from_secs_f64(length.duration.max(0.0)),
+            claimed: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether one more operation may start.
+    pub fn claim(&self) -> bool {
+        match self.count {
+            Some(count) => self.claimed.fetch_add(1, Ordering::Relaxed) < count,
+            None => Instant::now() < self.deadline,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Output {
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(connect: &Connect, command: BenchCommand) -> Result<()> {
+    let (report, output) = match command {
+        BenchCommand::OffsetCommit(args) => {
+            let output = args.output.json;
+            (offset_commit::run(connect, args).await?, output)
+        }
+    };
+    if output {
+        println!("{}", report.json());
+    } else {
+        println!("{}", report.text());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_counted_budget_hands_out_exactly_its_count() {
+        let budget = Budget::new(&RunLength {
+            count: Some(3),
+            duration: 0.0,
+        });
+        let granted = (0..10).filter(|_| budget.claim()).count();
+        assert_eq!(granted, 3);
+    }
+
+    #[test]
+    fn a_timed_budget_ends_at_its_deadline() {
+        let budget = Budget::new(&RunLength {
+            count: None,
+            duration: 0.0,
+        });
+        assert!(!budget.claim());
+    }
+}
