@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod log;
 pub mod metrics;
 mod node;
+pub mod producer_ids;
 pub mod replica;
 pub mod server;
 

@@ -26,6 +26,7 @@ struct ApiMetrics {
 pub struct TopicMetrics {
     pub bytes_in: IntCounter,
     pub messages_in: IntCounter,
+    pub duplicates_in: IntCounter,
     pub bytes_out: IntCounter,
 }
 
@@ -36,6 +37,7 @@ pub struct BrokerMetrics {
     pub connections_total: IntCounter,
     bytes_in: IntCounterVec,
     messages_in: IntCounterVec,
+    duplicates_in: IntCounterVec,
     bytes_out: IntCounterVec,
     topics: parking_lot::RwLock<HashMap<String, TopicMetrics>>,
 }
@@ -91,6 +93,10 @@ impl BrokerMetrics {
             ),
             bytes_in: counter_vec("brook_broker_produce_bytes_total", "Record bytes appended by producers"),
             messages_in: counter_vec("brook_broker_produce_messages_total", "Records appended by producers"),
+            duplicates_in: counter_vec(
+                "brook_broker_produce_duplicates_total",
+                "Idempotent producers' retried record sets answered from the log instead of appended again",
+            ),
             bytes_out: counter_vec("brook_broker_fetch_bytes_total", "Record bytes sent to fetchers"),
             topics: parking_lot::RwLock::new(HashMap::new()),
             registry,
@@ -120,6 +126,7 @@ impl BrokerMetrics {
         let metrics = TopicMetrics {
             bytes_in: self.bytes_in.with_label_values(&[topic]),
             messages_in: self.messages_in.with_label_values(&[topic]),
+            duplicates_in: self.duplicates_in.with_label_values(&[topic]),
             bytes_out: self.bytes_out.with_label_values(&[topic]),
         };
         self.topics.write().insert(topic.to_owned(), metrics.clone());

@@ -15,6 +15,7 @@ use crate::groups::{GroupCoordinator, OffsetCache};
 use crate::handlers::Handlers;
 use crate::log::{LogManager, LogManagerConfig};
 use crate::metrics::BrokerMetrics;
+use crate::producer_ids::ProducerIdAllocator;
 use crate::replica::ReplicaManager;
 use crate::server::{self, ConnectionLimits};
 
@@ -105,6 +106,7 @@ impl BrokerNode {
         let handlers = Arc::new(Handlers {
             config: Arc::clone(&config),
             replicas: Arc::clone(&replicas),
+            producer_ids: ProducerIdAllocator::new(config.broker_id, Arc::clone(&controller), session.cache().clone()),
             controller,
             metadata: session.cache().clone(),
             metrics: Arc::clone(&metrics),

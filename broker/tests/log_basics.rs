@@ -220,3 +220,50 @@ fn concurrent_readers_only_ever_see_whole_valid_batches() {
         assert!(reader.join().unwrap() > 0);
     }
 }
+
+#[test]
+fn producer_state_is_rebuilt_on_open_and_kept_by_followers_and_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    log.append_as_leader(&producer_batch(5, 0, 0, 2), 0).unwrap();
+    let second = log.append_as_leader(&producer_batch(5, 0, 2, 2), 0).unwrap();
+    // Other data until a roll, so the producer's batches are behind the active segment.
+    while log.segment_count() < 2 {
+        log.append_as_leader(&batch(4, 200, 0), 0).unwrap();
+    }
+    log.close().unwrap();
+    drop(log);
+
+    let log = open(dir.path(), small_config());
+    assert_eq!(log.producer_count(), 1, "rebuilt from the batch headers");
+    let retry = log.append_as_leader(&producer_batch(5, 0, 2, 2), 0).unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(
+        (retry.first_offset, retry.last_offset),
+        (second.first_offset, second.last_offset)
+    );
+    let end = log.log_end_offset();
+    assert!(matches!(
+        log.append_as_leader(&producer_batch(5, 0, 9, 1), 0),
+        Err(LogError::Sequence(_))
+    ));
+    assert_eq!(log.log_end_offset(), end, "a refused batch writes nothing");
+
+    // A follower records what it copies; truncation forgets what it cuts.
+    let follower_dir = tempfile::tempdir().unwrap();
+    let follower = open(follower_dir.path(), small_config());
+    for (base, bytes) in read_all(&log, 0) {
+        assert_eq!(follower.log_end_offset(), base);
+        follower.append_as_follower(&bytes).unwrap();
+    }
+    assert!(
+        follower
+            .append_as_leader(&producer_batch(5, 0, 2, 2), 1)
+            .unwrap()
+            .duplicate
+    );
+    follower.truncate_to(second.first_offset).unwrap();
+    let again = follower.append_as_leader(&producer_batch(5, 0, 2, 2), 1).unwrap();
+    assert!(!again.duplicate, "the cut batch is written again");
+    assert_eq!(again.first_offset, second.first_offset);
+}

@@ -24,9 +24,10 @@ pub enum RpcKind {
     ListOffsetGroups,
     DescribeQuorum,
     Raft,
+    AllocateProducerIds,
 }
 
-const RPC_KINDS: [RpcKind; 14] = [
+const RPC_KINDS: [RpcKind; 15] = [
     RpcKind::RegisterBroker,
     RpcKind::BrokerHeartbeat,
     RpcKind::WatchMetadata,
@@ -41,6 +42,7 @@ const RPC_KINDS: [RpcKind; 14] = [
     RpcKind::ListOffsetGroups,
     RpcKind::DescribeQuorum,
     RpcKind::Raft,
+    RpcKind::AllocateProducerIds,
 ];
 
 impl RpcKind {
@@ -60,6 +62,7 @@ impl RpcKind {
             RpcKind::ListOffsetGroups => "list_offset_groups",
             RpcKind::DescribeQuorum => "describe_quorum",
             RpcKind::Raft => "raft",
+            RpcKind::AllocateProducerIds => "allocate_producer_ids",
         }
     }
 }

@@ -82,3 +82,8 @@ fn confluent_kafka_static_member_restarts_without_a_rebalance() {
 fn confluent_kafka_lists_describes_and_deletes_groups() {
     run_client_check("confluent_group_admin_check.py", "admin-groups");
 }
+
+#[test]
+fn confluent_kafka_and_aiokafka_idempotent_producers_write_each_message_once() {
+    run_client_check("idempotent_check.py", "idempotent");
+}

@@ -11,6 +11,7 @@ mod list_offsets;
 mod metadata;
 mod offsets;
 mod produce;
+mod producers;
 
 use std::sync::Arc;
 
@@ -24,8 +25,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::config::BrokerConfig;
 use crate::groups::GroupCoordinator;
-use crate::log::LogError;
+use crate::log::{LogError, SequenceError};
 use crate::metrics::BrokerMetrics;
+use crate::producer_ids::ProducerIdAllocator;
 use crate::replica::{Partition, ReplicaManager};
 
 /// Kafka's error code 0.
@@ -48,12 +50,19 @@ pub struct Handlers {
     pub(crate) metadata: MetadataCache,
     pub(crate) metrics: Arc<BrokerMetrics>,
     pub(crate) groups: Arc<GroupCoordinator>,
+    pub(crate) producer_ids: ProducerIdAllocator,
 }
 
 /// The Kafka error code for a log failure.
 pub(crate) fn log_error_code(error: &LogError) -> ErrorCode {
     match error {
         LogError::Corrupt(_) => ErrorCode::CorruptMessage,
+        LogError::Sequence(e) => match e {
+            SequenceError::OutOfOrder { .. } => ErrorCode::OutOfOrderSequenceNumber,
+            SequenceError::StaleEpoch { .. } => ErrorCode::InvalidProducerEpoch,
+            SequenceError::NoSequence { .. } => ErrorCode::InvalidRecord,
+            SequenceError::Transactional { .. } => ErrorCode::InvalidTxnState,
+        },
         LogError::TooLarge { .. } => ErrorCode::MessageTooLarge,
         LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         LogError::InvalidConfig(_) => ErrorCode::InvalidConfig,
@@ -220,8 +229,11 @@ impl Handlers {
             RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(self.describe_groups(r, version).await),
             RequestKind::ListGroups(r) => ResponseKind::ListGroups(self.list_groups(r, version).await),
             RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(self.delete_groups(r).await),
+            RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(self.init_producer_id(r).await),
+            RequestKind::SaslHandshake(r) => ResponseKind::SaslHandshake(self.sasl_handshake(r)),
+            RequestKind::SaslAuthenticate(r) => ResponseKind::SaslAuthenticate(self.sasl_authenticate(r)),
             other => {
-                tracing::debug!(?api_key, "not served yet: closing the connection");
+                tracing::debug!(?api_key, "not served: closing the connection");
                 drop(other);
                 return Reply::Close;
             }

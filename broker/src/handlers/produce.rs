@@ -18,6 +18,8 @@ struct Slot {
     records: Option<Bytes>,
     /// (error, base offset, last offset)
     outcome: (i16, i64, i64),
+    /// A retry of batches already in the log (idempotent producer): nothing was written.
+    duplicate: bool,
 }
 
 impl Handlers {
@@ -41,6 +43,7 @@ impl Handlers {
                             partition: hosted.ok(),
                             records: data.records.clone(),
                             outcome: (refusal, -1, -1),
+                            duplicate: false,
                         }
                     })
                     .collect()
@@ -58,7 +61,10 @@ impl Handlers {
                     continue;
                 };
                 slot.outcome = match partition.append_as_leader(records) {
-                    Ok(info) => (NO_ERROR, info.first_offset, info.last_offset),
+                    Ok(info) => {
+                        slot.duplicate = info.duplicate;
+                        (NO_ERROR, info.first_offset, info.last_offset)
+                    }
                     Err(AppendError::NotLeader) => (ErrorCode::NotLeaderOrFollower.code(), -1, -1),
                     Err(AppendError::Log(e)) => {
                         tracing::debug!(topic = %partition.tp.topic, partition = partition.tp.partition, error = %e,
@@ -75,8 +81,12 @@ impl Handlers {
         for slot in slots.iter().flatten().filter(|s| s.outcome.0 == NO_ERROR) {
             if let (Some(partition), Some(records)) = (&slot.partition, &slot.records) {
                 let topic = self.metrics.topic(&partition.tp.topic);
-                topic.bytes_in.inc_by(records.len() as u64);
-                topic.messages_in.inc_by((slot.outcome.2 - slot.outcome.1 + 1) as u64);
+                if slot.duplicate {
+                    topic.duplicates_in.inc();
+                } else {
+                    topic.bytes_in.inc_by(records.len() as u64);
+                    topic.messages_in.inc_by((slot.outcome.2 - slot.outcome.1 + 1) as u64);
+                }
             }
         }
         if acks == 0 {

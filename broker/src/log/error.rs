@@ -2,12 +2,18 @@ use std::io;
 
 use brook_protocol::records::RecordError;
 
+use super::producer_state::SequenceError;
+
 /// Why a log operation failed. The broker maps these to Kafka error codes at its edge.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// A record set that fails validation (`CORRUPT_MESSAGE`).
     #[error("corrupt record set: {0}")]
     Corrupt(#[from] RecordError),
+    /// An idempotent producer's batch out of sequence, from an old epoch, or
+    /// transactional (each has its Kafka error code).
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
     /// A record set larger than `max.message.bytes` (`MESSAGE_TOO_LARGE`).
     #[error("record set of {size} bytes exceeds max.message.bytes {max}")]
     TooLarge { size: usize, max: u32 },

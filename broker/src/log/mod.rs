@@ -9,7 +9,8 @@
 //! Inside: `segment` (a `.log` with its indexes), `index` (the mapped index arrays),
 //! `scan` (batch walking shared by appends, recovery and index rebuilds), `recovery`
 //! (opening segments after a clean or unclean stop), `mapping` (mapped files and the
-//! `Bytes` that borrow them), `leader_epoch` and `checkpoint` (the small text files).
+//! `Bytes` that borrow them), `leader_epoch` and `checkpoint` (the small text files),
+//! `producer_state` (idempotent producers' sequences, checked on the leader's appends).
 
 mod checkpoint;
 mod clock;
@@ -21,6 +22,7 @@ mod leader_epoch;
 mod log_manager;
 mod mapping;
 mod partition_log;
+mod producer_state;
 mod recovery;
 pub mod residency;
 mod scan;
@@ -32,3 +34,4 @@ pub use error::{LogError, Result};
 pub use leader_epoch::{EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use log_manager::{LogManager, LogManagerConfig, TopicPartition};
 pub use partition_log::{AppendInfo, LogOffsets, PartitionLog};
+pub use producer_state::SequenceError;

@@ -19,6 +19,7 @@ use super::clock::now_ms;
 use super::config::LogConfig;
 use super::error::{IoContext, LogError, Result};
 use super::leader_epoch::{EpochEntry, LeaderEpochCache};
+use super::producer_state::{Checked, ProducerBatch, ProducerStates};
 use super::recovery::load_segments;
 use super::segment::Segment;
 
@@ -30,6 +31,9 @@ pub struct LogOffsets {
     pub high_watermark: i64,
 }
 
+/// Kafka's default `producer.id.expiration.ms`: a producer idle this long is forgotten.
+const PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// What an append wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
@@ -38,6 +42,9 @@ pub struct AppendInfo {
     pub max_timestamp: i64,
     pub records: i64,
     pub bytes: usize,
+    /// An idempotent producer's retry of batches already in the log: nothing was
+    /// written, and the offsets are where the originals went.
+    pub duplicate: bool,
 }
 
 impl AppendInfo {
@@ -48,6 +55,18 @@ impl AppendInfo {
             max_timestamp: summary.max_timestamp,
             records: summary.records,
             bytes: summary.bytes,
+            duplicate: false,
+        }
+    }
+
+    fn duplicate(first_offset: i64, last_offset: i64) -> Self {
+        AppendInfo {
+            first_offset,
+            last_offset,
+            max_timestamp: super::scan::NO_TIMESTAMP,
+            records: 0,
+            bytes: 0,
+            duplicate: true,
         }
     }
 }
@@ -62,6 +81,8 @@ pub struct PartitionLog {
     segments: RwLock<BTreeMap<i64, Arc<Segment>>>,
     /// The append lock (see the module docs); guards the leader-epoch cache too.
     writer: Mutex<LeaderEpochCache>,
+    /// Idempotent producers' state; changed only with `writer` held (taken after it).
+    producers: Mutex<ProducerStates>,
     /// Serializes flushes; a flush that finds its offset already flushed returns at once.
     flush_lock: Mutex<()>,
     log_end_offset: AtomicI64,
@@ -102,12 +123,13 @@ impl PartitionLog {
             tracing::info!(partition = %name, log_end_offset, truncated_bytes = loaded.truncated_bytes,
                 elapsed_ms = started.elapsed().as_millis() as u64, "recovered log");
         }
-        Ok(PartitionLog {
+        let log = PartitionLog {
             name,
             dir: dir.to_path_buf(),
             config: RwLock::new(Arc::new(config)),
             segments: RwLock::new(loaded.segments.into_iter().map(|s| (s.base_offset(), s)).collect()),
             writer: Mutex::new(epochs),
+            producers: Mutex::new(ProducerStates::default()),
             flush_lock: Mutex::new(()),
             log_end_offset: AtomicI64::new(log_end_offset),
             log_start_offset: AtomicI64::new(log_start_offset),
@@ -123,7 +145,50 @@ impl PartitionLog {
             flushes: AtomicU64::new(0),
             flush_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
-        })
+        };
+        log.rebuild_producer_states()?;
+        Ok(log)
+    }
+
+    /// Reads the producers' last batches from the headers of the newest two segments.
+    /// Older producers are not remembered: like producers whose state expired, they may
+    /// go on at any sequence. (Kafka snapshots this state at each roll; reading back two
+    /// segments covers any retry still in flight, at the cost of a header walk.)
+    fn rebuild_producer_states(&self) -> Result<()> {
+        let start = {
+            let segments = self.segments.read();
+            let second_newest = segments.keys().rev().nth(1).copied();
+            second_newest.unwrap_or(i64::MIN).max(self.log_start_offset())
+        };
+        let end = self.log_end_offset();
+        let now = now_ms();
+        let mut producers = ProducerStates::default();
+        let mut next = start;
+        while next < end {
+            let chunks = self.read(next, 16 << 20, end)?;
+            if chunks.is_empty() {
+                break;
+            }
+            let before = next;
+            for chunk in &chunks {
+                for batch in Batches::new(chunk).filter_map(|b| b.ok()) {
+                    if let Some(producer_batch) = ProducerBatch::of(&batch) {
+                        producers.record(&producer_batch, batch.base_offset(), now);
+                    }
+                    next = batch.next_offset();
+                }
+            }
+            if next <= before {
+                break; // unreadable bytes: recovery has already cut what it could not read
+            }
+        }
+        *self.producers.lock() = producers;
+        Ok(())
+    }
+
+    /// Idempotent producers this partition remembers (for metrics and tests).
+    pub fn producer_count(&self) -> usize {
+        self.producers.lock().len()
     }
 
     /// The partition directory's name (`topic-partition`).
@@ -200,12 +265,21 @@ impl PartitionLog {
         }
         let mut epochs = self.writer.lock();
         self.ensure_open()?;
+        let mut producers = self.producers.lock();
+        let producer_batches = match producers.check(Batches::new(records).filter_map(|b| b.ok()))? {
+            Checked::Append(batches) => batches,
+            Checked::Duplicate(original) => {
+                return Ok(AppendInfo::duplicate(original.first_offset, original.last_offset));
+            }
+        };
         let first_offset = self.log_end_offset();
         let last_offset = first_offset + summary.records - 1;
         let active = self.active_for(records.len(), last_offset, summary.max_timestamp, &config)?;
         let next_offset_after = active
             .append(records, Some((first_offset, leader_epoch)))
             .at(&self.dir)?;
+        producers.record_all(&producer_batches, first_offset, now_ms());
+        drop(producers);
         epochs.assign(leader_epoch, first_offset);
         debug_assert_eq!(next_offset_after, last_offset + 1, "offsets are dense");
         let info = AppendInfo::new(first_offset, last_offset, &summary);
@@ -223,8 +297,12 @@ impl PartitionLog {
         let mut first_offset = None;
         let mut next_offset = log_end_offset;
         let mut epoch_starts: Vec<(i32, i64)> = Vec::new();
+        let mut producer_batches: Vec<(ProducerBatch, i64)> = Vec::new();
         for batch in Batches::new(records) {
             let batch = batch?;
+            if let Some(producer_batch) = ProducerBatch::of(&batch) {
+                producer_batches.push((producer_batch, batch.base_offset()));
+            }
             if batch.base_offset() < next_offset {
                 return Err(LogError::NonMonotonicOffsets {
                     first_offset: batch.base_offset(),
@@ -246,6 +324,8 @@ impl PartitionLog {
         let base = active.base_offset();
         let next_offset_after = active.append(records, None).at(&self.dir)?;
         debug_assert!(base <= first_offset);
+        // The leader's offsets are absolute here.
+        self.producers.lock().record_all(&producer_batches, 0, now_ms());
         for (epoch, start) in epoch_starts {
             if epochs.latest_epoch().is_none_or(|latest| epoch > latest) {
                 epochs.assign(epoch, start);
@@ -467,6 +547,7 @@ impl PartitionLog {
         self.high_watermark.fetch_min(new_end, Ordering::AcqRel);
         self.recovery_point.fetch_min(new_end, Ordering::AcqRel);
         epochs.truncate_from_end(new_end);
+        self.producers.lock().truncate_to(new_end);
         tracing::info!(partition = %self.name, offset = new_end, "truncated log");
         Ok(true)
     }
@@ -479,6 +560,7 @@ impl PartitionLog {
         if new_start > self.log_start_offset() {
             self.log_start_offset.store(new_start, Ordering::Release);
             epochs.truncate_from_start(new_start);
+            self.producers.lock().remove_before(new_start);
         }
         Ok(self.log_start_offset())
     }
@@ -528,7 +610,9 @@ impl PartitionLog {
                 drop(map);
                 self.log_start_offset.store(new_start, Ordering::Release);
                 epochs.truncate_from_start(new_start);
+                self.producers.lock().remove_before(new_start);
             }
+            self.producers.lock().expire(now_ms, PRODUCER_ID_EXPIRATION_MS);
             doomed
         };
         for segment in &doomed {

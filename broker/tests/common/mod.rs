@@ -62,3 +62,14 @@ pub fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Vec<u8>)> {
 pub fn base_offset(batch: &[u8]) -> i64 {
     BatchView::new(batch).unwrap().base_offset()
 }
+
+/// A batch of `records` records from idempotent producer (`pid`, `epoch`) at `seq`.
+pub fn producer_batch(pid: i64, epoch: i16, seq: i32, records: usize) -> Vec<u8> {
+    let mut builder = BatchBuilder::new(Compression::None).with_producer(pid, epoch, seq);
+    for i in 0..records {
+        builder.append(i as i64, None, Some(b"v"), &[]);
+    }
+    let mut out = BytesMut::new();
+    builder.build_into(&mut out).expect("non-empty batch");
+    out.to_vec()
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use brook_protocol::rpc::{
     AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, CommittedOffset, ControllerAddress,
     ControllerRequest, ControllerResponse, CreatePartitions, CreateTopics, FetchOffsets, MetadataUpdate, OffsetResult,
-    QuorumInfo, ResourceResult, RpcError, TopicResult,
+    ProducerIdBlock, QuorumInfo, ResourceResult, RpcError, TopicResult,
 };
 use tokio::sync::mpsc;
 
@@ -295,6 +295,23 @@ impl ControllerClient {
     pub async fn list_offset_groups(&self) -> Result<Vec<String>, ClientError> {
         match self.call(ControllerRequest::ListOffsetGroups).await? {
             ControllerResponse::OffsetGroups(groups) => Ok(groups),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A fresh block of producer ids for this broker (its current epoch proves it is
+    /// the registered incarnation).
+    pub async fn allocate_producer_ids(
+        &self,
+        broker_id: i32,
+        broker_epoch: i64,
+    ) -> Result<ProducerIdBlock, ClientError> {
+        let request = ControllerRequest::AllocateProducerIds {
+            broker_id,
+            broker_epoch,
+        };
+        match self.call(request).await? {
+            ControllerResponse::ProducerIds(block) => Ok(block),
             other => Err(unexpected(other)),
         }
     }

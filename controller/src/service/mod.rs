@@ -47,6 +47,7 @@ fn kind_of(request: &ControllerRequest) -> RpcKind {
         ControllerRequest::ListOffsetGroups => RpcKind::ListOffsetGroups,
         ControllerRequest::DescribeQuorum => RpcKind::DescribeQuorum,
         ControllerRequest::Raft(_) => RpcKind::Raft,
+        ControllerRequest::AllocateProducerIds { .. } => RpcKind::AllocateProducerIds,
     }
 }
 
@@ -91,6 +92,10 @@ impl ControllerService {
             ControllerRequest::ListOffsetGroups => self.list_offset_groups().await,
             ControllerRequest::DescribeQuorum => Ok(ControllerResponse::DescribeQuorum(self.describe_quorum())),
             ControllerRequest::Raft(message) => self.raft.handle(message).await.map(ControllerResponse::Raft),
+            ControllerRequest::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+            } => self.allocate_producer_ids(broker_id, broker_epoch).await,
         };
         self.metrics.observe_rpc(kind, started.elapsed());
         let _ = replies.send(RpcResponse { correlation_id, body }).await;
@@ -103,6 +108,19 @@ impl ControllerService {
         use crate::state_machine::{Command, CommandResult};
         match self.raft.propose(Command::AlterPartition(request)).await? {
             CommandResult::Partitions(results) => Ok(ControllerResponse::AlterPartition(results)),
+            other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
+        }
+    }
+
+    async fn allocate_producer_ids(&self, broker_id: i32, broker_epoch: i64) -> Result<ControllerResponse, RpcError> {
+        use crate::state_machine::{Command, CommandResult};
+        let command = Command::AllocateProducerIds {
+            broker_id,
+            broker_epoch,
+        };
+        match self.raft.propose(command).await? {
+            CommandResult::ProducerIds(block) => Ok(ControllerResponse::ProducerIds(block)),
+            CommandResult::Refused(error) => Err(error),
             other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
         }
     }

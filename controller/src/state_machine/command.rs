@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use brook_protocol::rpc::metadata::BrokerId;
 use brook_protocol::rpc::{
-    AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, FetchOffsets, OffsetResult, RegisterBroker,
-    ResourceResult, RpcError, TopicResult,
+    AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, FetchOffsets, OffsetResult, ProducerIdBlock,
+    RegisterBroker, ResourceResult, RpcError, TopicResult,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,6 +40,11 @@ pub enum Command {
     AlterPartition(AlterPartition),
     CommitOffsets(Vec<CommitOffsets>),
     DeleteOffsets(Vec<FetchOffsets>),
+    /// The next block of producer ids, for a broker with this epoch.
+    AllocateProducerIds {
+        broker_id: BrokerId,
+        broker_epoch: i64,
+    },
 }
 
 /// A topic with its id and replica placement decided.
@@ -71,4 +76,5 @@ pub enum CommandResult {
     Partitions(Vec<AlterPartitionResult>),
     Offsets(Vec<Vec<OffsetResult>>),
     Refused(RpcError),
+    ProducerIds(ProducerIdBlock),
 }

@@ -15,7 +15,7 @@ use brook_protocol::rpc::metadata::{
 };
 use brook_protocol::rpc::{
     AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, CommittedOffset, ConfigOp, ConfigResource,
-    FetchOffsets, IsrChange, OffsetResult, RegisterBroker, ResourceResult, RpcError, TopicResult,
+    FetchOffsets, IsrChange, OffsetResult, ProducerIdBlock, RegisterBroker, ResourceResult, RpcError, TopicResult,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -35,9 +35,14 @@ pub struct ControllerState {
     image: MetadataImage,
     topic_ids: HashMap<String, Uuid>,
     offsets: OffsetStore,
+    /// The first producer id not yet handed out.
+    next_producer_id: i64,
     history: VecDeque<VersionedRecord>,
     history_limit: usize,
 }
+
+/// Producer ids a broker gets at a time (Kafka's block size too).
+pub const PRODUCER_ID_BLOCK: i32 = 1000;
 
 /// What a snapshot holds; the history and the name index are rebuilt from it.
 #[derive(Serialize)]
@@ -50,6 +55,13 @@ struct SnapshotRef<'a> {
 struct SnapshotOwned {
     image: MetadataImage,
     offsets: OffsetStore,
+}
+
+/// State added after the first snapshot layout, encoded after it: a snapshot written
+/// before producer ids existed simply ends early, and reads as "none handed out".
+#[derive(Serialize, Deserialize, Default)]
+struct SnapshotTail {
+    next_producer_id: i64,
 }
 
 impl Default for ControllerState {
@@ -68,6 +80,7 @@ impl ControllerState {
             image: MetadataImage::default(),
             topic_ids: HashMap::new(),
             offsets: OffsetStore::default(),
+            next_producer_id: 0,
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
         }
@@ -113,15 +126,26 @@ impl ControllerState {
     }
 
     pub fn encode_snapshot(&self) -> Result<Vec<u8>, postcard::Error> {
-        postcard::to_stdvec(&SnapshotRef {
+        let mut bytes = postcard::to_stdvec(&SnapshotRef {
             image: &self.image,
             offsets: &self.offsets,
-        })
+        })?;
+        let tail = SnapshotTail {
+            next_producer_id: self.next_producer_id,
+        };
+        bytes.extend(postcard::to_stdvec(&tail)?);
+        Ok(bytes)
     }
 
     /// Replaces the state with a snapshot's. The history restarts empty at its version.
     pub fn restore_snapshot(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
-        let snapshot: SnapshotOwned = postcard::from_bytes(bytes)?;
+        let (snapshot, rest): (SnapshotOwned, _) = postcard::take_from_bytes(bytes)?;
+        let tail: SnapshotTail = if rest.is_empty() {
+            SnapshotTail::default()
+        } else {
+            postcard::from_bytes(rest)?
+        };
+        self.next_producer_id = tail.next_producer_id;
         self.topic_ids = snapshot
             .image
             .topics
@@ -170,6 +194,10 @@ impl ControllerState {
             Command::CommitOffsets(groups) => {
                 CommandResult::Offsets(groups.iter().map(|g| self.commit_offsets(g)).collect())
             }
+            Command::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+            } => self.allocate_producer_ids(*broker_id, *broker_epoch),
             Command::DeleteOffsets(groups) => CommandResult::Offsets(
                 groups
                     .iter()
@@ -213,6 +241,22 @@ impl ControllerState {
         let version = versioned.version;
         self.history.push_back(versioned);
         version
+    }
+
+    fn allocate_producer_ids(&mut self, broker_id: BrokerId, broker_epoch: i64) -> CommandResult {
+        let registered = self.image.brokers.get(&broker_id).map(|b| b.broker_epoch);
+        if registered != Some(broker_epoch) {
+            return CommandResult::Refused(RpcError::Kafka {
+                code: ErrorCode::StaleBrokerEpoch.code(),
+                message: format!("broker {broker_id} epoch {broker_epoch} is not its registered one ({registered:?})"),
+            });
+        }
+        let first_id = self.next_producer_id;
+        self.next_producer_id += i64::from(PRODUCER_ID_BLOCK);
+        CommandResult::ProducerIds(ProducerIdBlock {
+            first_id,
+            count: PRODUCER_ID_BLOCK,
+        })
     }
 
     fn is_unfenced(&self, broker: BrokerId) -> bool {

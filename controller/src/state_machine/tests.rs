@@ -298,3 +298,60 @@ fn snapshots_round_trip_the_image_offsets_and_name_index() {
     assert!(restored.topic("t").is_some());
     assert_eq!(create(&mut restored, "t", vec![vec![1]]).error_code, 36);
 }
+
+fn allocate(state: &mut ControllerState, broker_id: BrokerId, broker_epoch: i64) -> CommandResult {
+    state.apply(&Command::AllocateProducerIds {
+        broker_id,
+        broker_epoch,
+    })
+}
+
+#[test]
+fn producer_id_blocks_never_overlap_and_survive_a_snapshot() {
+    let mut state = ControllerState::default();
+    let epoch1 = live_broker(&mut state, 1);
+    let epoch2 = live_broker(&mut state, 2);
+    let first = allocate(&mut state, 1, epoch1);
+    let second = allocate(&mut state, 2, epoch2);
+    let block = |result| match result {
+        CommandResult::ProducerIds(block) => block,
+        other => panic!("not a block: {other:?}"),
+    };
+    let (first, second) = (block(first), block(second));
+    assert_eq!((first.first_id, first.count), (0, PRODUCER_ID_BLOCK));
+    assert_eq!(second.first_id, first.first_id + i64::from(first.count));
+
+    let mut restored = ControllerState::default();
+    restored.restore_snapshot(&state.encode_snapshot().unwrap()).unwrap();
+    let third = block(allocate(&mut restored, 1, epoch1));
+    assert_eq!(third.first_id, second.first_id + i64::from(second.count));
+}
+
+#[test]
+fn a_stale_broker_epoch_gets_no_producer_ids() {
+    let mut state = ControllerState::default();
+    let epoch = live_broker(&mut state, 1);
+    match allocate(&mut state, 1, epoch - 1) {
+        CommandResult::Refused(RpcError::Kafka { code, .. }) => assert_eq!(code, ErrorCode::StaleBrokerEpoch.code()),
+        other => panic!("not refused: {other:?}"),
+    }
+    assert!(
+        matches!(allocate(&mut state, 7, epoch), CommandResult::Refused(_)),
+        "unknown broker"
+    );
+}
+
+#[test]
+fn a_snapshot_from_before_producer_ids_reads_as_none_handed_out() {
+    let mut state = ControllerState::default();
+    live_broker(&mut state, 1);
+    let old_layout = postcard::to_stdvec(&SnapshotRef {
+        image: &state.image,
+        offsets: &state.offsets,
+    })
+    .unwrap();
+    let mut restored = ControllerState::default();
+    restored.restore_snapshot(&old_layout).unwrap();
+    assert_eq!(restored.next_producer_id, 0);
+    assert_eq!(restored.image().brokers.len(), 1);
+}

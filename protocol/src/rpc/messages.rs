@@ -47,6 +47,12 @@ pub enum ControllerRequest {
     DescribeQuorum,
     /// Controller-to-controller Raft traffic, serialized by the controller crate.
     Raft(RaftMessage),
+    /// A block of producer ids for the broker to hand out (InitProducerId); refused
+    /// with `STALE_BROKER_EPOCH` unless the epoch is the broker's current one.
+    AllocateProducerIds {
+        broker_id: BrokerId,
+        broker_epoch: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +77,14 @@ pub enum ControllerResponse {
     OffsetGroups(Vec<String>),
     DescribeQuorum(QuorumInfo),
     Raft(RaftMessage),
+    ProducerIds(ProducerIdBlock),
+}
+
+/// Producer ids `first_id..first_id + count`, never handed out before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerIdBlock {
+    pub first_id: i64,
+    pub count: i32,
 }
 
 /// Failures any request can meet.

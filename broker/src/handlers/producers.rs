@@ -1,0 +1,48 @@
+//! InitProducerId for idempotent producers, and the SASL APIs of a broker without SASL.
+//!
+//! Brook has no transactions: a transactional id gets
+//! `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`, a fatal error clients report at once
+//! (`init_transactions()` fails instead of retrying until its timeout).
+
+use brook_protocol::messages::{
+    InitProducerIdRequest, InitProducerIdResponse, ProducerId, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use brook_protocol::{ErrorCode, StrBytes};
+
+use super::Handlers;
+
+impl Handlers {
+    pub(super) async fn init_producer_id(&self, request: InitProducerIdRequest) -> InitProducerIdResponse {
+        let refused = |code: ErrorCode| {
+            InitProducerIdResponse::default()
+                .with_error_code(code.code())
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        };
+        if request.transactional_id.is_some() {
+            return refused(ErrorCode::TransactionalIdAuthorizationFailed);
+        }
+        // Without a transactional id, every call is a new producer (as in Kafka): a
+        // fresh id at epoch 0, whatever id and epoch the request names (KIP-360).
+        match self.producer_ids.next().await {
+            Ok(id) => InitProducerIdResponse::default()
+                .with_producer_id(ProducerId(id))
+                .with_producer_epoch(0),
+            Err(code) => refused(code),
+        }
+    }
+
+    pub(super) fn sasl_handshake(&self, request: SaslHandshakeRequest) -> SaslHandshakeResponse {
+        tracing::debug!(mechanism = %request.mechanism, "SASL handshake on a listener without SASL");
+        SaslHandshakeResponse::default()
+            .with_error_code(ErrorCode::UnsupportedSaslMechanism.code())
+            .with_mechanisms(Vec::new())
+    }
+
+    pub(super) fn sasl_authenticate(&self, _request: SaslAuthenticateRequest) -> SaslAuthenticateResponse {
+        SaslAuthenticateResponse::default()
+            .with_error_code(ErrorCode::IllegalSaslState.code())
+            .with_error_message(Some(StrBytes::from_static_str("this listener does not use SASL")))
+    }
+}
