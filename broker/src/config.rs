@@ -53,6 +53,16 @@ pub const INITIAL_REBALANCE_DELAY: ConfigKey = key(
     Some("3000"),
     "How long the first rebalance of an empty group waits for more members",
 );
+pub const REPLICA_LAG_TIME_MAX: ConfigKey = key(
+    "replica.lag.time.max.ms",
+    Some("30000"),
+    "A follower not caught up with its leader for this long leaves the ISR",
+);
+pub const MIN_INSYNC_REPLICAS: ConfigKey = key(
+    "min.insync.replicas",
+    Some("1"),
+    "Default min.insync.replicas: in-sync replicas an acks=all write needs",
+);
 pub const SEGMENT_BYTES: ConfigKey = key("log.segment.bytes", Some("1073741824"), "Default segment.bytes");
 pub const RETENTION_MS: ConfigKey = key("log.retention.ms", Some("604800000"), "Default retention.ms");
 pub const RETENTION_BYTES: ConfigKey = key("log.retention.bytes", Some("-1"), "Default retention.bytes");
@@ -77,6 +87,8 @@ pub const BROKER_KEYS: &[ConfigKey] = &[
     IDLE_TIMEOUT,
     MAX_REQUEST_BYTES,
     INITIAL_REBALANCE_DELAY,
+    REPLICA_LAG_TIME_MAX,
+    MIN_INSYNC_REPLICAS,
     SEGMENT_BYTES,
     RETENTION_MS,
     RETENTION_BYTES,
@@ -100,6 +112,7 @@ pub struct BrokerConfig {
     pub idle_timeout: Duration,
     pub max_request_bytes: usize,
     pub initial_rebalance_delay: Duration,
+    pub replica_lag_time_max: Duration,
     /// Log settings a topic gets unless its configs say otherwise.
     pub log_defaults: LogConfig,
 }
@@ -152,6 +165,7 @@ impl BrokerConfig {
             flush_messages: props.require(&FLUSH_MESSAGES)?,
             flush_ms: props.require(&FLUSH_MS)?,
             max_message_bytes: props.require(&MESSAGE_MAX_BYTES)?,
+            min_insync_replicas: props.require(&MIN_INSYNC_REPLICAS)?,
             ..LogConfig::default()
         };
         log_defaults
@@ -170,6 +184,7 @@ impl BrokerConfig {
             idle_timeout: Duration::from_millis(props.require(&IDLE_TIMEOUT)?),
             max_request_bytes: props.require(&MAX_REQUEST_BYTES)?,
             initial_rebalance_delay: Duration::from_millis(props.require(&INITIAL_REBALANCE_DELAY)?),
+            replica_lag_time_max: Duration::from_millis(props.require(&REPLICA_LAG_TIME_MAX)?),
             log_defaults,
         })
     }

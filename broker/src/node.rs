@@ -16,7 +16,7 @@ use crate::handlers::Handlers;
 use crate::log::{LogManager, LogManagerConfig};
 use crate::metrics::BrokerMetrics;
 use crate::producer_ids::ProducerIdAllocator;
-use crate::replica::ReplicaManager;
+use crate::replica::{ReplicaFetchers, ReplicaManager, maintain_isr};
 use crate::server::{self, ConnectionLimits};
 
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +118,18 @@ impl BrokerNode {
         };
         let stopping = watch::Sender::new(false);
         let mut tasks = vec![
-            tokio::spawn(follow_metadata(session.cache().clone(), Arc::clone(&replicas))),
+            tokio::spawn(follow_metadata(
+                session.cache().clone(),
+                Arc::clone(&replicas),
+                ReplicaFetchers::new(config.broker_id, session.cache().clone()),
+            )),
+            tokio::spawn(maintain_isr(
+                config.broker_id,
+                Arc::clone(&replicas),
+                Arc::clone(&handlers.controller),
+                session.cache().clone(),
+                config.replica_lag_time_max,
+            )),
             tokio::spawn(groups.run()),
             tokio::spawn(server::listen(listener, handlers, limits, stopping.subscribe())),
         ];
@@ -175,16 +186,21 @@ impl BrokerNode {
 }
 
 /// Applies every new metadata version to the hosted partitions.
-async fn follow_metadata(cache: brook_controller::client::MetadataCache, replicas: Arc<ReplicaManager>) {
+async fn follow_metadata(
+    cache: brook_controller::client::MetadataCache,
+    replicas: Arc<ReplicaManager>,
+    fetchers: ReplicaFetchers,
+) {
     let mut versions = cache.subscribe();
     loop {
         let image = cache.image();
         if image.version > 0 {
-            let replicas = Arc::clone(&replicas);
-            let applied = tokio::task::spawn_blocking(move || replicas.apply_metadata(&image)).await;
+            let applying = Arc::clone(&replicas);
+            let applied = tokio::task::spawn_blocking(move || applying.apply_metadata(&image)).await;
             if let Err(e) = applied {
                 tracing::error!(error = %e, "applying metadata failed");
             }
+            fetchers.reconcile(&replicas);
         }
         if versions.changed().await.is_err() {
             return;

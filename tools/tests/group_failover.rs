@@ -103,7 +103,7 @@ fn committed_offsets_survive_a_controller_leader_kill_and_a_broker_restart() {
     cluster.kill_controller(leader);
     // The broker's commits go through whichever controller leads now.
     let mut last_error = String::new();
-    wait_until("a commit after the leader's death", Duration::from_secs(30), || {
+    wait_until("a commit after the leader's death", Duration::from_secs(60), || {
         let out = Command::new(env!("CARGO_BIN_EXE_brook"))
             .args(["group", "reset-offsets", "g", "--topic", "kept", "--to-offset", "6"])
             .args(["--execute", "--bootstrap", &bootstrap])

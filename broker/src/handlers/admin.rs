@@ -45,6 +45,15 @@ impl Handlers {
             Ok(results) => results,
             Err(error) => failed_all(request.topics.iter().map(|t| t.name.0.to_string()), &error),
         };
+        if !request.validate_only {
+            let created: Vec<&str> = results
+                .iter()
+                .filter(|r| r.error_code == 0)
+                .map(|r| r.name.as_str())
+                .collect();
+            self.until_metadata_shows(|image| created.iter().all(|name| image.topic_by_name(name).is_some()))
+                .await;
+        }
         let image = self.metadata.image();
         let topics = results
             .into_iter()
@@ -101,6 +110,13 @@ impl Handlers {
             Ok(results) => results,
             Err(error) => failed_all(names.into_iter(), &error),
         };
+        let deleted: Vec<&str> = results
+            .iter()
+            .filter(|r| r.error_code == 0)
+            .map(|r| r.name.as_str())
+            .collect();
+        self.until_metadata_shows(|image| deleted.iter().all(|name| image.topic_by_name(name).is_none()))
+            .await;
         let responses = results
             .into_iter()
             .map(|r| {

@@ -68,6 +68,22 @@ impl Handlers {
                     .collect::<Vec<_>>()
             }
         };
+        let grown: Vec<(String, i32)> = results
+            .iter()
+            .filter(|(_, code, _)| *code == 0 && !request.validate_only)
+            .filter_map(|(name, ..)| {
+                let wanted = request.topics.iter().find(|t| t.name.0.as_str() == name.as_str())?;
+                Some((name.clone(), wanted.count))
+            })
+            .collect();
+        self.until_metadata_shows(|image| {
+            grown.iter().all(|(name, count)| {
+                image
+                    .topic_by_name(name)
+                    .is_some_and(|t| t.partitions.len() as i32 >= *count)
+            })
+        })
+        .await;
         let results = results
             .into_iter()
             .map(|(name, code, message)| {
@@ -98,12 +114,8 @@ impl Handlers {
                             Ok(partition) => partition,
                             Err(code) => return answer.with_error_code(code.code()),
                         };
-                        let current = partition.role().leader_epoch;
-                        if p.current_leader_epoch >= 0 && p.current_leader_epoch < current {
-                            return answer.with_error_code(ErrorCode::FencedLeaderEpoch.code());
-                        }
-                        if p.current_leader_epoch > current {
-                            return answer.with_error_code(ErrorCode::UnknownLeaderEpoch.code());
+                        if let Err(code) = partition.check_leader_epoch(p.current_leader_epoch) {
+                            return answer.with_error_code(code.code());
                         }
                         let (epoch, end_offset) = partition.log.end_offset_for_epoch(p.leader_epoch);
                         answer.with_leader_epoch(epoch).with_end_offset(end_offset)

@@ -13,6 +13,9 @@ use crate::log::residency;
 
 impl Handlers {
     pub(super) async fn fetch(&self, request: FetchRequest, version: i16, correlation_id: i32) -> Vec<Bytes> {
+        if let Some(replica) = follower_id(&request) {
+            self.record_follower_positions(replica, &request, version);
+        }
         let deadline = Instant::now() + std::time::Duration::from_millis(request.max_wait_ms.max(0) as u64);
         loop {
             // Registered before reading, so an append in between still wakes us.
@@ -46,11 +49,35 @@ impl Handlers {
         }
     }
 
+    /// A follower's fetch offsets are its log ends: the leader's high watermarks may move,
+    /// which completes `acks=all` produces waiting on them.
+    fn record_follower_positions(&self, replica: i32, request: &FetchRequest, version: i16) {
+        let image = self.metadata.image();
+        let now = crate::log::now_ms();
+        let mut moved = false;
+        for wanted in &request.topics {
+            let name = if version >= 13 {
+                image.topics.get(&wanted.topic_id).map(|t| t.name.as_str())
+            } else {
+                Some(wanted.topic.0.as_str())
+            };
+            let Some(name) = name else { continue };
+            for p in &wanted.partitions {
+                if let Some(partition) = self.replicas.get(name, p.partition) {
+                    moved |= partition.record_follower_fetch(replica, p.fetch_offset, now);
+                }
+            }
+        }
+        if moved {
+            self.replicas.notify_appended();
+        }
+    }
+
     /// One pass over the requested partitions: the answer, its record bytes, and
     /// whether any partition answered an error (which ends a long poll at once).
     fn read_fetch(&self, request: &FetchRequest, version: i16) -> (Vec<FetchedTopic>, usize, bool) {
         let image = self.metadata.image();
-        let from_follower = request.replica_id.0 >= 0 || request.replica_state.replica_id.0 >= 0;
+        let from_follower = follower_id(request).is_some();
         let mut remaining = request.max_bytes.max(0) as usize;
         let mut total = 0;
         let mut errors = false;
@@ -70,13 +97,14 @@ impl Handlers {
                     log_start_offset: -1,
                     ..FetchedPartition::default()
                 };
-                // Followers read from any replica; consumers only from the leader.
-                let found = name.as_deref().map(|n| {
+                // Followers also name the leader epoch they follow; an older or newer
+                // one than ours is refused, so a follower never copies from a stale leader.
+                let found = name.as_deref().map(|n| -> Result<_, ErrorCode> {
+                    let led = self.led_partition(n, p.partition)?;
                     if from_follower {
-                        self.hosted_partition(n, p.partition)
-                    } else {
-                        self.led_partition(n, p.partition)
+                        led.check_leader_epoch(p.current_leader_epoch)?;
                     }
+                    Ok(led)
                 });
                 let code = match found {
                     None => ErrorCode::UnknownTopicId.code(),
@@ -122,4 +150,11 @@ impl Handlers {
         }
         (topics, total, errors)
     }
+}
+
+/// The fetching broker's id, when a follower (not a consumer) fetches.
+fn follower_id(request: &FetchRequest) -> Option<i32> {
+    [request.replica_id.0, request.replica_state.replica_id.0]
+        .into_iter()
+        .find(|id| *id >= 0)
 }

@@ -85,6 +85,21 @@ impl Handlers {
         })
     }
 
+    /// Waits (a few seconds at most) until this broker's metadata shows `done`: a topic
+    /// change the quorum accepted is then visible to the client's next Metadata request
+    /// here, which admin clients send right after (describe after create).
+    pub(crate) async fn until_metadata_shows(&self, done: impl Fn(&MetadataImage) -> bool) {
+        let mut versions = self.metadata.subscribe();
+        let shown = async {
+            while !done(&self.metadata.image()) {
+                if versions.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), shown).await;
+    }
+
     /// The partition if this broker hosts and leads it, else the error to answer.
     pub(crate) fn led_partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, ErrorCode> {
         let hosted = self.hosted_partition(topic, partition)?;

@@ -60,12 +60,17 @@ impl Handlers {
                     slot.outcome.0 = ErrorCode::CorruptMessage.code();
                     continue;
                 };
-                slot.outcome = match partition.append_as_leader(records) {
+                slot.outcome = match partition.append_as_leader(records, acks == -1) {
                     Ok(info) => {
                         slot.duplicate = info.duplicate;
                         (NO_ERROR, info.first_offset, info.last_offset)
                     }
                     Err(AppendError::NotLeader) => (ErrorCode::NotLeaderOrFollower.code(), -1, -1),
+                    Err(AppendError::NotEnoughReplicas { isr, min }) => {
+                        tracing::debug!(topic = %partition.tp.topic, partition = partition.tp.partition, isr, min,
+                            "acks=all refused: too few in-sync replicas");
+                        (ErrorCode::NotEnoughReplicas.code(), -1, -1)
+                    }
                     Err(AppendError::Log(e)) => {
                         tracing::debug!(topic = %partition.tp.topic, partition = partition.tp.partition, error = %e,
                             "append refused");
@@ -125,7 +130,8 @@ impl Handlers {
     }
 
     /// `acks=all`: waits until every appended partition's high watermark has passed its
-    /// records, or `timeout` (then `REQUEST_TIMED_OUT` for those still short).
+    /// records, or `timeout`; those still short then get `REQUEST_TIMED_OUT`, or
+    /// `NOT_ENOUGH_REPLICAS_AFTER_APPEND` if the ISR has shrunk below `min.insync.replicas`.
     async fn await_replication(&self, slots: &mut [Vec<Slot>], timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -150,7 +156,12 @@ impl Handlers {
                 .as_ref()
                 .is_some_and(|p| p.log.high_watermark() <= slot.outcome.2);
             if slot.outcome.0 == NO_ERROR && short {
-                slot.outcome.0 = ErrorCode::RequestTimedOut.code();
+                let enough = slot.partition.as_ref().is_some_and(|p| p.has_min_isr());
+                slot.outcome.0 = if enough {
+                    ErrorCode::RequestTimedOut.code()
+                } else {
+                    ErrorCode::NotEnoughReplicasAfterAppend.code()
+                };
             }
         }
     }

@@ -21,6 +21,8 @@ pub struct LogConfig {
     pub retention_bytes: i64,
     /// `max.message.bytes`: largest record set accepted in one append.
     pub max_message_bytes: u32,
+    /// `min.insync.replicas`: an `acks=all` write needs this many in-sync replicas.
+    pub min_insync_replicas: i32,
 }
 
 impl Default for LogConfig {
@@ -35,6 +37,7 @@ impl Default for LogConfig {
             retention_ms: 7 * 24 * 3600 * 1000,
             retention_bytes: -1,
             max_message_bytes: 1024 * 1024 + 12,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -57,7 +60,7 @@ impl LogConfig {
     }
 
     /// Sets one setting by its Kafka name; `false` if the name is not a log setting or the
-    /// value does not parse. Names of other topic configs (e.g. `min.insync.replicas`) are
+    /// value does not parse. Names of other topic configs (e.g. `cleanup.policy`) are
     /// accepted and ignored here.
     pub fn set(&mut self, key: &str, value: &str) -> bool {
         fn parse<T: std::str::FromStr>(value: &str, slot: &mut T) -> bool {
@@ -79,6 +82,7 @@ impl LogConfig {
             "retention.ms" => parse(value, &mut self.retention_ms),
             "retention.bytes" => parse(value, &mut self.retention_bytes),
             "max.message.bytes" => parse(value, &mut self.max_message_bytes),
+            "min.insync.replicas" => parse(value, &mut self.min_insync_replicas),
             _ => true,
         }
     }
@@ -102,6 +106,12 @@ impl LogConfig {
         }
         if self.flush_messages < 1 || self.flush_ms < 0 {
             return Err("flush.messages must be at least 1 and flush.ms not negative".to_string());
+        }
+        if self.min_insync_replicas < 1 {
+            return Err(format!(
+                "min.insync.replicas {} must be at least 1",
+                self.min_insync_replicas
+            ));
         }
         if self.max_message_bytes == 0 {
             return Err("max.message.bytes must be positive".to_string());

@@ -28,6 +28,7 @@ pub mod residency;
 mod scan;
 mod segment;
 
+pub(crate) use clock::now_ms;
 pub use config::LogConfig;
 pub(crate) use error::IoContext;
 pub use error::{LogError, Result};

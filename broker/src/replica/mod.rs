@@ -1,8 +1,13 @@
 //! The partitions this broker hosts, kept in step with the controller's metadata: a
 //! partition assigned here gets a log, one moved away or deleted loses it, and each
-//! knows whether this broker leads it.
+//! knows whether this broker leads it. `fetcher` copies followed partitions from their
+//! leaders; `isr` keeps the ISR of led ones.
 
+mod fetcher;
+mod isr;
 mod partition;
+#[cfg(test)]
+mod partition_tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,6 +16,8 @@ use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
 use parking_lot::RwLock;
 use tokio::sync::Notify;
 
+pub use fetcher::ReplicaFetchers;
+pub use isr::maintain_isr;
 pub use partition::{AppendError, Partition, Role};
 
 use crate::log::{IoContext, LogConfig, LogManager, TopicPartition};

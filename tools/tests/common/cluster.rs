@@ -17,6 +17,15 @@ struct Node {
     process: Option<Process>,
 }
 
+/// A partition as a client sees it in the metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionView {
+    pub partition: u32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
 pub struct Cluster {
     root: tempfile::TempDir,
     voters: String,
@@ -133,7 +142,7 @@ impl Cluster {
 
     pub fn wait_for_controller_leader(&self) -> u32 {
         let mut leader = None;
-        wait_until("a controller leader", Duration::from_secs(20), || {
+        wait_until("a controller leader", Duration::from_secs(30), || {
             leader = self.controller_leader();
             leader.is_some()
         });
@@ -158,19 +167,40 @@ impl Cluster {
 
     /// `partition -> leader` from kcat's metadata listing of `topic`.
     pub fn leaders(&self, topic: &str) -> Vec<(u32, i32)> {
+        self.partitions(topic)
+            .into_iter()
+            .map(|p| (p.partition, p.leader))
+            .collect()
+    }
+
+    /// Each partition of `topic` as kcat's metadata listing shows it.
+    pub fn partitions(&self, topic: &str) -> Vec<PartitionView> {
         let out = Command::new("kcat")
-            .args(["-L", "-b", &self.bootstrap(), "-t", topic])
+            .args(["-L", "-b", &self.bootstrap(), "-t", topic, "-m", "2"])
             .output()
             .unwrap();
+        let ids = |list: &str| -> Vec<i32> { list.split(',').filter_map(|b| b.trim().parse().ok()).collect() };
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|line| {
+                // "partition 0, leader 1, replicas: 1,2,3, isrs: 1,2,3"
                 let rest = line.trim().strip_prefix("partition ")?;
                 let (partition, rest) = rest.split_once(", leader ")?;
-                let leader = rest.split(',').next()?;
-                Some((partition.parse().ok()?, leader.parse().ok()?))
+                let (leader, rest) = rest.split_once(", replicas: ")?;
+                let (replicas, isr) = rest.split_once(", isrs: ")?;
+                Some(PartitionView {
+                    partition: partition.parse().ok()?,
+                    leader: leader.parse().ok()?,
+                    replicas: ids(replicas),
+                    isr: ids(isr.split_whitespace().next().unwrap_or("")),
+                })
             })
             .collect()
+    }
+
+    /// The broker's Prometheus text, if it answers.
+    pub fn broker_metrics(&self, id: u32) -> Option<String> {
+        try_scrape(&self.brokers[id as usize - 1].metrics)
     }
 
     /// Every node's log, for the message of a failed test.

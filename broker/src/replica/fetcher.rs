@@ -1,0 +1,409 @@
+//! Follower replication (DESIGN.md §5): one task per leader broker fetches every
+//! partition this broker follows from that leader, as a Kafka Fetch with this broker's
+//! id as `replica_id`, from each partition's log end; what arrives is appended with the
+//! leader's offsets and epochs, and the follower's high watermark follows the leader's.
+//!
+//! Before the first fetch under a new leader epoch, the follower asks the leader
+//! (OffsetForLeaderEpoch) where its own latest epoch ends there and truncates what the
+//! leader does not have (KIP-101/279), so a divergent tail from an old leader is dropped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use brook_client::BrokerConnection;
+use brook_controller::client::MetadataCache;
+use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use brook_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
+use brook_protocol::messages::{
+    BrokerId as WireBrokerId, FetchRequest, OffsetForLeaderEpochRequest, RequestKind, ResponseKind, TopicName,
+};
+use brook_protocol::rpc::metadata::BrokerId;
+use brook_protocol::{ApiKey, ErrorCode, StrBytes};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{Partition, ReplicaManager};
+use crate::log::{LogError, UNDEFINED_EPOCH};
+
+/// How long a follower's fetch waits at the leader for new data.
+const FETCH_MAX_WAIT_MS: i32 = 500;
+const FETCH_MAX_BYTES: i32 = 16 << 20;
+const PARTITION_MAX_BYTES: i32 = 1 << 20;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The fetcher tasks, one per leader this broker follows partitions of.
+pub struct ReplicaFetchers {
+    broker_id: BrokerId,
+    metadata: MetadataCache,
+    fetchers: Mutex<HashMap<BrokerId, Fetcher>>,
+}
+
+struct Fetcher {
+    partitions: watch::Sender<Vec<Arc<Partition>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ReplicaFetchers {
+    fn drop(&mut self) {
+        for fetcher in self.fetchers.lock().values() {
+            fetcher.task.abort();
+        }
+    }
+}
+
+impl ReplicaFetchers {
+    pub fn new(broker_id: BrokerId, metadata: MetadataCache) -> Self {
+        ReplicaFetchers {
+            broker_id,
+            metadata,
+            fetchers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Points each leader's fetcher at the partitions this broker now follows from it,
+    /// starting and stopping fetchers as leaders come and go. Called after every
+    /// metadata change.
+    pub fn reconcile(&self, replicas: &ReplicaManager) {
+        let mut by_leader: HashMap<BrokerId, Vec<Arc<Partition>>> = HashMap::new();
+        for partition in replicas.partitions() {
+            let leader = partition.role().leader;
+            if leader >= 0 && leader != self.broker_id {
+                by_leader.entry(leader).or_default().push(partition);
+            }
+        }
+        let mut fetchers = self.fetchers.lock();
+        fetchers.retain(|leader, fetcher| {
+            let keep = by_leader.contains_key(leader);
+            if !keep {
+                fetcher.task.abort();
+            }
+            keep
+        });
+        for (leader, partitions) in by_leader {
+            match fetchers.get(&leader) {
+                Some(fetcher) => {
+                    fetcher.partitions.send_replace(partitions);
+                }
+                None => {
+                    let (sender, receiver) = watch::channel(partitions);
+                    let session = FetchSession {
+                        me: self.broker_id,
+                        leader,
+                        metadata: self.metadata.clone(),
+                        connection: None,
+                        agreed_epochs: HashMap::new(),
+                    };
+                    let task = tokio::spawn(session.run(receiver));
+                    fetchers.insert(
+                        leader,
+                        Fetcher {
+                            partitions: sender,
+                            task,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Why a round of fetching stopped early.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("leader {0} has no address in the metadata")]
+    NoAddress(BrokerId),
+    #[error(transparent)]
+    Client(#[from] brook_client::Error),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("the leader answered {0:?}")]
+    Refused(ErrorCode),
+    #[error("unexpected answer from the leader")]
+    Unexpected,
+}
+
+struct FetchSession {
+    me: BrokerId,
+    leader: BrokerId,
+    metadata: MetadataCache,
+    connection: Option<BrokerConnection>,
+    /// The leader epoch each partition's log was last reconciled with the leader for.
+    agreed_epochs: HashMap<(String, i32), i32>,
+}
+
+impl FetchSession {
+    async fn run(mut self, mut partitions: watch::Receiver<Vec<Arc<Partition>>>) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let current = partitions.borrow_and_update().clone();
+            match self.round(&current).await {
+                Ok(progressed) if progressed => {
+                    backoff = Duration::from_millis(50);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(leader = self.leader, error = %e, "replica fetch failed");
+                    if matches!(e, FetchError::Client(_)) {
+                        self.connection = None;
+                    }
+                }
+            }
+            // Nothing to do, or trouble: wait a little, or for new partitions.
+            let _ = tokio::time::timeout(backoff, partitions.changed()).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One truncation check and one fetch; `Ok(true)` if partitions were fetched.
+    async fn round(&mut self, partitions: &[Arc<Partition>]) -> Result<bool, FetchError> {
+        self.agreed_epochs.retain(|key, _| {
+            partitions
+                .iter()
+                .any(|p| p.tp.topic == key.0 && p.tp.partition == key.1)
+        });
+        self.connect().await?;
+        let connection = self.connection.as_ref().expect("connected");
+        let unreconciled: Vec<Arc<Partition>> = partitions
+            .iter()
+            .filter(|p| self.agreed_epochs.get(&key(p)) != Some(&p.role().leader_epoch))
+            .cloned()
+            .collect();
+        if !unreconciled.is_empty() {
+            let agreed = reconcile_with_leader(connection, self.me, &unreconciled).await?;
+            self.agreed_epochs.extend(agreed);
+        }
+        let ready: Vec<&Arc<Partition>> = partitions
+            .iter()
+            .filter(|p| self.agreed_epochs.get(&key(p)) == Some(&p.role().leader_epoch))
+            .collect();
+        if ready.is_empty() {
+            return Ok(false);
+        }
+        let refused = fetch_once(connection, self.me, &ready).await?;
+        for partition in refused {
+            // Our epoch or the leader's is stale: reconcile again once the metadata moves.
+            self.agreed_epochs.remove(&key(&partition));
+        }
+        Ok(true)
+    }
+
+    async fn connect(&mut self) -> Result<(), FetchError> {
+        if self.connection.as_ref().is_none_or(|c| !c.is_open()) {
+            let address = {
+                let image = self.metadata.image();
+                image
+                    .brokers
+                    .get(&self.leader)
+                    .and_then(|b| b.endpoints.first())
+                    .map(|e| format!("{}:{}", e.host, e.port))
+                    .ok_or(FetchError::NoAddress(self.leader))?
+            };
+            let client_id = format!("brook-replica-{}", self.me);
+            self.connection = Some(BrokerConnection::connect(&address, &client_id, REQUEST_TIMEOUT).await?);
+        }
+        Ok(())
+    }
+}
+
+fn key(partition: &Partition) -> (String, i32) {
+    (partition.tp.topic.clone(), partition.tp.partition)
+}
+
+fn text(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+/// Truncates each partition to where its log agrees with the leader's (KIP-279): the
+/// leader says where our latest epoch (or the largest it has below it) ends on its side,
+/// and everything after that, or after our own end of that epoch, goes. Returns the
+/// leader epochs the partitions are now reconciled for.
+async fn reconcile_with_leader(
+    connection: &BrokerConnection,
+    me: BrokerId,
+    partitions: &[Arc<Partition>],
+) -> Result<Vec<((String, i32), i32)>, FetchError> {
+    let mut by_topic: HashMap<&str, Vec<OffsetForLeaderPartition>> = HashMap::new();
+    let mut agreed = Vec::new();
+    for partition in partitions {
+        let role = partition.role();
+        match partition.log.latest_epoch() {
+            // An empty log has nothing to disagree about.
+            None => agreed.push((key(partition), role.leader_epoch)),
+            Some(epoch) => by_topic.entry(&partition.tp.topic).or_default().push(
+                OffsetForLeaderPartition::default()
+                    .with_partition(partition.tp.partition)
+                    .with_current_leader_epoch(role.leader_epoch)
+                    .with_leader_epoch(epoch),
+            ),
+        }
+    }
+    if by_topic.is_empty() {
+        return Ok(agreed);
+    }
+    let request = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(WireBrokerId(me))
+        .with_topics(
+            by_topic
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    OffsetForLeaderTopic::default()
+                        .with_topic(TopicName(text(topic)))
+                        .with_partitions(partitions)
+                })
+                .collect(),
+        );
+    let version = connection.version(ApiKey::OffsetForLeaderEpoch, 3, 4)?;
+    let ResponseKind::OffsetForLeaderEpoch(response) = connection
+        .call(
+            ApiKey::OffsetForLeaderEpoch,
+            version,
+            RequestKind::OffsetForLeaderEpoch(request),
+        )
+        .await?
+    else {
+        return Err(FetchError::Unexpected);
+    };
+    let mut truncations = Vec::new();
+    for topic in &response.topics {
+        for answer in &topic.partitions {
+            let Some(partition) = partitions
+                .iter()
+                .find(|p| p.tp.topic == topic.topic.0.as_str() && p.tp.partition == answer.partition)
+            else {
+                continue;
+            };
+            if answer.error_code != 0 {
+                tracing::debug!(topic = %partition.tp.topic, partition = answer.partition,
+                    error = answer.error_code, "leader refused OffsetForLeaderEpoch");
+                continue;
+            }
+            let target = if answer.leader_epoch == UNDEFINED_EPOCH || answer.end_offset < 0 {
+                // The leader knows no epoch this old: keep only what was committed.
+                partition.log.high_watermark()
+            } else {
+                let (_, our_end) = partition.log.end_offset_for_epoch(answer.leader_epoch);
+                answer.end_offset.min(our_end)
+            };
+            truncations.push((Arc::clone(partition), target));
+        }
+    }
+    let done = tokio::task::spawn_blocking(move || {
+        let mut agreed = Vec::with_capacity(truncations.len());
+        for (partition, target) in truncations {
+            if partition.log.truncate_to(target)? {
+                tracing::info!(topic = %partition.tp.topic, partition = partition.tp.partition, offset = target,
+                    "truncated to where the log agrees with the leader");
+            }
+            agreed.push((key(&partition), partition.role().leader_epoch));
+        }
+        Ok::<_, LogError>(agreed)
+    })
+    .await
+    .map_err(|_| FetchError::Unexpected)??;
+    agreed.extend(done);
+    Ok(agreed)
+}
+
+/// One Fetch for `partitions` from their log ends; appends what comes back. Returns the
+/// partitions the leader refused for a leader-epoch reason.
+async fn fetch_once(
+    connection: &BrokerConnection,
+    me: BrokerId,
+    partitions: &[&Arc<Partition>],
+) -> Result<Vec<Arc<Partition>>, FetchError> {
+    let mut by_topic: HashMap<&str, Vec<FetchPartition>> = HashMap::new();
+    for partition in partitions {
+        by_topic.entry(&partition.tp.topic).or_default().push(
+            FetchPartition::default()
+                .with_partition(partition.tp.partition)
+                .with_current_leader_epoch(partition.role().leader_epoch)
+                .with_fetch_offset(partition.log.log_end_offset())
+                .with_log_start_offset(partition.log.log_start_offset())
+                .with_partition_max_bytes(PARTITION_MAX_BYTES),
+        );
+    }
+    let request = FetchRequest::default()
+        .with_replica_id(WireBrokerId(me))
+        .with_max_wait_ms(FETCH_MAX_WAIT_MS)
+        .with_min_bytes(1)
+        .with_max_bytes(FETCH_MAX_BYTES)
+        .with_topics(
+            by_topic
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    FetchTopic::default()
+                        .with_topic(TopicName(text(topic)))
+                        .with_partitions(partitions)
+                })
+                .collect(),
+        );
+    // v12: topics by name, `replica_id` in the body (v15 moved it).
+    let version = connection.version(ApiKey::Fetch, 12, 12)?;
+    let ResponseKind::Fetch(response) = connection
+        .call(ApiKey::Fetch, version, RequestKind::Fetch(request))
+        .await?
+    else {
+        return Err(FetchError::Unexpected);
+    };
+    let mut arrived: Vec<(Arc<Partition>, Option<Bytes>, i64, i64)> = Vec::new();
+    let mut refused = Vec::new();
+    for topic in response.responses {
+        for answer in topic.partitions {
+            let Some(partition) = partitions
+                .iter()
+                .find(|p| p.tp.topic == topic.topic.0.as_str() && p.tp.partition == answer.partition_index)
+            else {
+                continue;
+            };
+            if answer.error_code == 0 {
+                let records = answer.records.filter(|r| !r.is_empty());
+                arrived.push((
+                    Arc::clone(partition),
+                    records,
+                    answer.high_watermark,
+                    answer.log_start_offset,
+                ));
+                continue;
+            }
+            let code = ErrorCode::try_from_code(answer.error_code);
+            tracing::debug!(topic = %partition.tp.topic, partition = answer.partition_index, ?code,
+                "leader refused the fetch");
+            match code {
+                Some(
+                    ErrorCode::FencedLeaderEpoch
+                    | ErrorCode::UnknownLeaderEpoch
+                    | ErrorCode::NotLeaderOrFollower
+                    | ErrorCode::OffsetOutOfRange,
+                ) => refused.push(Arc::clone(partition)),
+                Some(code) => return Err(FetchError::Refused(code)),
+                None => return Err(FetchError::Unexpected),
+            }
+        }
+    }
+    if !arrived.is_empty() {
+        tokio::task::spawn_blocking(move || append_fetched(arrived))
+            .await
+            .map_err(|_| FetchError::Unexpected)??;
+    }
+    Ok(refused)
+}
+
+/// Appends what the leader sent and follows its high watermark and log start.
+fn append_fetched(arrived: Vec<(Arc<Partition>, Option<Bytes>, i64, i64)>) -> Result<(), LogError> {
+    for (partition, records, high_watermark, log_start_offset) in arrived {
+        let log = &partition.log;
+        if let Some(records) = records {
+            log.append_as_follower(&records)?;
+        }
+        log.set_high_watermark(high_watermark.min(log.log_end_offset()));
+        if log_start_offset > log.log_start_offset() {
+            log.advance_log_start_offset(log_start_offset)?;
+        }
+    }
+    Ok(())
+}

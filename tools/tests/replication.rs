@@ -1,0 +1,189 @@
+//! Replication between `brook broker` processes (RF=3, `min.insync.replicas=2`), driven
+//! by kcat: acknowledged records are on every in-sync replica, a killed leader is
+//! replaced from the ISR with nothing acknowledged lost, a killed follower catches up
+//! after its restart and rejoins the ISR, and `acks=all` is refused once too few
+//! replicas are in sync.
+
+mod common;
+
+use std::time::Duration;
+
+use brook_client::BrokerConnection;
+use brook_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use brook_protocol::messages::{CreateTopicsRequest, RequestKind, ResponseKind, TopicName};
+use brook_protocol::{ApiKey, StrBytes};
+use common::cluster::Cluster;
+use common::{kcat, sample, wait_until};
+
+const TOPIC: &str = "replicated";
+
+async fn create_topic(bootstrap: &str, partitions: i32) {
+    let first = bootstrap.split(',').next().unwrap();
+    let connection = BrokerConnection::connect(first, "replication-test", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let topic = CreatableTopic::default()
+        .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+        .with_num_partitions(partitions)
+        .with_replication_factor(3)
+        .with_configs(vec![
+            CreatableTopicConfig::default()
+                .with_name(StrBytes::from_static_str("min.insync.replicas"))
+                .with_value(Some(StrBytes::from_static_str("2"))),
+        ]);
+    let request = CreateTopicsRequest::default()
+        .with_topics(vec![topic])
+        .with_timeout_ms(10_000);
+    let Ok(ResponseKind::CreateTopics(response)) = connection
+        .call(ApiKey::CreateTopics, 5, RequestKind::CreateTopics(request))
+        .await
+    else {
+        panic!("no CreateTopics answer")
+    };
+    assert_eq!(response.topics[0].error_code, 0, "{response:?}");
+}
+
+/// Produces `values` (acks=all, kcat's default) and returns kcat's success.
+fn produce(cluster: &Cluster, values: impl Iterator<Item = String>) {
+    let input: String = values.map(|v| format!("{v}\n")).collect();
+    kcat(
+        &[
+            "-P",
+            "-b",
+            &cluster.bootstrap(),
+            "-t",
+            TOPIC,
+            "-X",
+            "message.timeout.ms=30000",
+        ],
+        input.as_bytes(),
+    );
+}
+
+fn consume_sorted(cluster: &Cluster) -> Vec<String> {
+    let out = kcat(
+        &[
+            "-C",
+            "-b",
+            &cluster.bootstrap(),
+            "-t",
+            TOPIC,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ],
+        b"",
+    );
+    let mut values: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    values.sort();
+    values
+}
+
+/// The log end offset broker `id` reports for each partition of the topic.
+fn log_ends(cluster: &Cluster, id: u32, partitions: u32) -> Option<Vec<i64>> {
+    let metrics = cluster.broker_metrics(id)?;
+    (0..partitions)
+        .map(|p| {
+            sample(
+                &metrics,
+                "brook_broker_log_end_offset",
+                &[("topic", TOPIC), ("partition", &p.to_string())],
+            )
+            .map(|v| v as i64)
+        })
+        .collect()
+}
+
+fn all_in_sync(cluster: &Cluster, brokers: usize) -> bool {
+    let partitions = cluster.partitions(TOPIC);
+    !partitions.is_empty() && partitions.iter().all(|p| p.isr.len() == brokers && p.leader > 0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_records_survive_leader_and_follower_kills() {
+    let mut cluster = Cluster::start(1, 3, 1);
+    create_topic(&cluster.bootstrap(), 3).await;
+    wait_until("every replica in sync", Duration::from_secs(30), || {
+        all_in_sync(&cluster, 3)
+    });
+
+    produce(&cluster, (0..3000).map(|i| format!("a-{i:05}")));
+    wait_until("every replica has every record", Duration::from_secs(30), || {
+        let ends: Vec<Option<Vec<i64>>> = (1..=3).map(|id| log_ends(&cluster, id, 3)).collect();
+        ends.iter().all(|e| e.is_some()) && ends.windows(2).all(|w| w[0] == w[1])
+    });
+    assert_eq!(log_ends(&cluster, 1, 3).unwrap().iter().sum::<i64>(), 3000);
+
+    // The leader of partition 0 dies: another ISR member takes over, nothing is lost.
+    let victim = cluster.partitions(TOPIC)[0].leader as u32;
+    cluster.kill_broker(victim);
+    wait_until("a new leader for partition 0", Duration::from_secs(20), || {
+        cluster
+            .partitions(TOPIC)
+            .first()
+            .is_some_and(|p| p.leader > 0 && p.leader as u32 != victim && !p.isr.contains(&(victim as i32)))
+    });
+    produce(&cluster, (0..3000).map(|i| format!("b-{i:05}")));
+    let mut expected: Vec<String> = (0..3000)
+        .map(|i| format!("a-{i:05}"))
+        .chain((0..3000).map(|i| format!("b-{i:05}")))
+        .collect();
+    expected.sort();
+    assert!(
+        consume_sorted(&cluster) == expected,
+        "records lost or doubled after the leader's death"
+    );
+
+    // Back again: it truncates to the new leaders, catches up and rejoins every ISR.
+    cluster.start_broker(victim);
+    wait_until(
+        "the restarted broker back in every ISR",
+        Duration::from_secs(60),
+        || all_in_sync(&cluster, 3),
+    );
+    wait_until("the restarted broker caught up", Duration::from_secs(30), || {
+        log_ends(&cluster, victim, 3) == log_ends(&cluster, (victim % 3) + 1, 3)
+    });
+
+    // With two brokers down, one replica is in sync: acks=all is refused.
+    let others: Vec<u32> = (1..=3).filter(|b| *b != victim).collect();
+    cluster.kill_broker(others[0]);
+    cluster.kill_broker(others[1]);
+    wait_until("the survivor alone in the ISR", Duration::from_secs(20), || {
+        cluster
+            .partitions(TOPIC)
+            .iter()
+            .all(|p| p.isr == [victim as i32] && p.leader == victim as i32)
+    });
+    let refused = std::process::Command::new("kcat")
+        .args([
+            "-P",
+            "-b",
+            &cluster.bootstrap(),
+            "-t",
+            TOPIC,
+            "-X",
+            "message.timeout.ms=3000",
+        ])
+        .args(["-X", "retries=0"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"refused\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("NOT_ENOUGH_REPLICAS") || stderr.contains("Not enough in-sync replicas"),
+        "kcat: {stderr}"
+    );
+    assert!(!consume_sorted(&cluster).contains(&"refused".to_string()));
+}
