@@ -187,3 +187,89 @@ async fn acknowledged_records_survive_leader_and_follower_kills() {
     );
     assert!(!consume_sorted(&cluster).contains(&"refused".to_string()));
 }
+
+/// Milliseconds since the Unix epoch, as the check script's ack times count them.
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// Rounds of faults under a live producer and consumer (confluent-kafka, acks=all, no
+/// idempotence): each round SIGKILLs one partition's leader, restarts it once a new
+/// leader serves, waits for it to rejoin every ISR, then SIGKILLs the controller leader
+/// and restarts it. `BROOK_FAULT_ROUNDS` sets the rounds (default 2; BENCHMARKS.md's
+/// failover times come from 20).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    let rounds: usize = std::env::var("BROOK_FAULT_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    let mut cluster = Cluster::start(3, 3, 1);
+    create_topic(&cluster.bootstrap(), 3).await;
+    wait_until("every replica in sync", Duration::from_secs(30), || {
+        all_in_sync(&cluster, 3)
+    });
+
+    let mut script = common::python_client("replicated_writes_check.py")
+        .args([&cluster.bootstrap(), TOPIC, "3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("Python runs (set BROOK_PYTHON; .ci/run does)");
+    let mut stdin = script.stdin.take().unwrap();
+    let (lines, printed) = std::sync::mpsc::channel();
+    let stdout = script.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let next_line = |what: &str| {
+        printed
+            .recv_timeout(Duration::from_secs(90))
+            .unwrap_or_else(|_| panic!("the check script printed no {what}"))
+    };
+    assert_eq!(next_line("ready"), "ready");
+
+    let mut failovers = Vec::new();
+    for round in 0..rounds {
+        std::thread::sleep(Duration::from_secs(1));
+        let partition = round % 3;
+        let victim = cluster.partitions(TOPIC)[partition].leader as u32;
+        cluster.kill_broker(victim);
+        writeln!(stdin, "killed {partition} {}", epoch_ms()).unwrap();
+        let answer = next_line("failover time");
+        failovers.push(answer.clone());
+        cluster.start_broker(victim);
+        wait_until(
+            "the restarted broker back in every ISR",
+            Duration::from_secs(60),
+            || all_in_sync(&cluster, 3),
+        );
+
+        let controller = cluster.wait_for_controller_leader();
+        cluster.kill_controller(controller);
+        std::thread::sleep(Duration::from_millis(500));
+        cluster.start_controller(controller);
+        cluster.wait_for_controller_leader();
+    }
+    writeln!(stdin, "stop").unwrap();
+    let summary: Vec<String> = printed.iter().collect();
+    let output = script.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the check failed ({}):\n{}\n{}\n{}",
+        output.status,
+        summary.join("\n"),
+        String::from_utf8_lossy(&output.stderr),
+        cluster.logs()
+    );
+    eprintln!("{}\nper round: {failovers:?}", summary.join("\n"));
+}
