@@ -197,9 +197,9 @@ fn epoch_ms() -> u128 {
 }
 
 /// Rounds of faults under a live producer and consumer (confluent-kafka, acks=all, no
-/// idempotence): each round SIGKILLs one partition's leader, restarts it once a new
-/// leader serves, waits for it to rejoin every ISR, then SIGKILLs the controller leader
-/// and restarts it. `BROOK_FAULT_ROUNDS` sets the rounds (default 2; BENCHMARKS.md's
+/// idempotence): each round stops one partition's leader (SIGKILL in even rounds,
+/// SIGTERM, a controlled shutdown, in odd ones), restarts it once a new leader serves,
+/// waits for it to rejoin every ISR, then SIGKILLs the controller leader and restarts it. `BROOK_FAULT_ROUNDS` sets the rounds (default 2; BENCHMARKS.md's
 /// failover times come from 20).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
@@ -243,10 +243,16 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
         std::thread::sleep(Duration::from_secs(1));
         let partition = round % 3;
         let victim = cluster.partitions(TOPIC)[partition].leader as u32;
-        cluster.kill_broker(victim);
-        writeln!(stdin, "killed {partition} {}", epoch_ms()).unwrap();
-        let answer = next_line("failover time");
-        failovers.push(answer.clone());
+        let stopped_at = epoch_ms();
+        let how = if round % 2 == 0 {
+            cluster.kill_broker(victim);
+            "SIGKILL"
+        } else {
+            assert!(cluster.terminate_broker(victim), "a controlled shutdown exits cleanly");
+            "SIGTERM"
+        };
+        writeln!(stdin, "killed {partition} {stopped_at}").unwrap();
+        failovers.push(format!("{how}: {}", next_line("failover time")));
         cluster.start_broker(victim);
         wait_until(
             "the restarted broker back in every ISR",

@@ -6,8 +6,8 @@ dense, and every record the consumer saw still there (it never read one that was
 truncated).
 
 The parent talks over stdin: "killed P MS" (the leader of partition P died at MS, epoch
-milliseconds) asks for the failover time, the time from the kill to the first ack from
-partition P's new leader; "stop" ends production.
+milliseconds) asks for the failover time: from the kill to the first ack of a message
+to partition P sent after it (which only a new leader can give); "stop" ends production.
 
 Usage: replicated_writes_check.py BOOTSTRAP TOPIC PARTITIONS
 """
@@ -21,17 +21,18 @@ bootstrap, topic, partitions = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 lock = threading.Lock()
 acked = {}          # (partition, offset) -> value
-ack_times = {p: [] for p in range(partitions)}  # per partition: ack times (ms), in order
+# per partition: (time sent, time acknowledged), in ack order (ms)
+ack_times = {p: [] for p in range(partitions)}
 failed = 0
 stop = threading.Event()
 
 
-def delivered(err, msg):
+def delivered(err, msg, sent_ms):
     global failed
     with lock:
         if err is None:
             acked[(msg.partition(), msg.offset())] = msg.value()
-            ack_times[msg.partition()].append(int(time.time() * 1000))
+            ack_times[msg.partition()].append((sent_ms, int(time.time() * 1000)))
         else:
             failed += 1
 
@@ -42,7 +43,9 @@ def produce():
                          "socket.timeout.ms": 5000, "topic.metadata.refresh.interval.ms": 1000})
     seq = 0
     while not stop.is_set():
-        producer.produce(topic, value=b"v-%d" % seq, partition=seq % partitions, on_delivery=delivered)
+        sent_ms = int(time.time() * 1000)
+        producer.produce(topic, value=b"v-%d" % seq, partition=seq % partitions,
+                         on_delivery=lambda err, msg, sent_ms=sent_ms: delivered(err, msg, sent_ms))
         seq += 1
         producer.poll(0)
         if seq % 50 == 0:
@@ -81,7 +84,7 @@ for line in sys.stdin:
         after = None
         while after is None and time.time() < deadline:
             with lock:
-                after = next((t for t in ack_times[partition] if t > killed_at), None)
+                after = next((acked_ms for sent_ms, acked_ms in ack_times[partition] if sent_ms > killed_at), None)
             time.sleep(0.05)
         assert after is not None, f"no ack from partition {partition} within 60 s of its leader's death"
         failovers.append(after - killed_at)

@@ -132,6 +132,12 @@ impl Cluster {
         self.brokers[id as usize - 1].process = None;
     }
 
+    /// SIGTERM (a controlled shutdown); whether the broker exited cleanly.
+    pub fn terminate_broker(&mut self, id: u32) -> bool {
+        let process = self.brokers[id as usize - 1].process.take().expect("running");
+        process.terminate().success()
+    }
+
     /// The controller that reports itself Raft leader in its metrics, if one does.
     pub fn controller_leader(&self) -> Option<u32> {
         self.controllers.iter().filter(|c| c.process.is_some()).find_map(|c| {
