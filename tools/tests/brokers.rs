@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::cluster::Cluster;
-use common::{kcat, wait_until};
+use common::{consume_sorted, kcat, wait_until};
 
 #[test]
 fn two_brokers_share_partitions_and_a_killed_one_leads_again_after_a_restart() {
@@ -23,19 +23,7 @@ fn two_brokers_share_partitions_and_a_killed_one_leads_again_after_a_restart() {
     let led_by = |id: i32| leaders.iter().filter(|(_, l)| *l == id).count();
     assert_eq!((led_by(1), led_by(2)), (2, 2), "leaders are spread: {leaders:?}");
     let bootstrap = cluster.bootstrap();
-    let consume = || {
-        let out = kcat(
-            &["-C", "-b", &bootstrap, "-t", "spread", "-o", "beginning", "-e", "-q"],
-            b"",
-        );
-        let mut values: Vec<String> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        values.sort();
-        values
-    };
+    let consume = || consume_sorted(&bootstrap, "spread");
     let mut expected: Vec<String> = (0..10_000).map(|i| format!("value-{i}")).collect();
     expected.sort();
     assert!(consume() == expected, "records differ after producing");

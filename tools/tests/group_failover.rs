@@ -4,47 +4,25 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::cluster::Cluster;
-use common::{Process, kcat, python_client, wait_until};
+use common::{LineScript, Process, kcat, wait_until};
 
 #[test]
 fn confluent_kafka_finds_the_new_coordinator_and_resumes_from_its_commits() {
     let mut cluster = Cluster::start(1, 2, 1);
-    let mut script = python_client("confluent_coordinator_failover_check.py")
-        .args([&cluster.bootstrap(), "coordinated"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("Python runs (set BROOK_PYTHON; .ci/run does)");
-    let mut stdin = script.stdin.take().unwrap();
-    let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line == "kill 2" {
-            cluster.kill_broker(2);
-            writeln!(stdin, "killed").unwrap();
-        }
-        printed.push(line);
-    }
-    let output = script.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the check failed ({}):\n{}\n{}\n{}",
-        output.status,
-        printed.join("\n"),
-        String::from_utf8_lossy(&output.stderr),
-        cluster.logs()
+    let mut script = LineScript::start(
+        "confluent_coordinator_failover_check.py",
+        &[&cluster.bootstrap(), "coordinated"],
     );
-    assert!(
-        printed.iter().any(|l| l == "kill 2"),
-        "the script never got to the kill"
-    );
+    let asked = script.next_line(Duration::from_secs(120));
+    assert_eq!(asked.as_deref(), Some("kill 2"), "the script never got to the kill");
+    cluster.kill_broker(2);
+    script.send("killed");
+    let printed = script.finish(|| cluster.logs());
     eprintln!("{}", printed.join("\n"));
 }
 

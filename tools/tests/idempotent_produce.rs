@@ -154,45 +154,25 @@ async fn retried_batches_are_written_once_and_sequences_are_enforced() {
 /// doing to `brook dev` what the script asks for when it asks; returns how many retried
 /// record sets the broker answered from its log after the fault.
 fn idempotent_producer_across(fault: &str, topic: &str) -> f64 {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = DevCluster::start(dir.path(), 1);
-    let mut script = common::python_client("idempotent_check.py")
-        .args([&cluster.kafka, topic, fault])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("Python runs (set BROOK_PYTHON; .ci/run does)");
-    let mut printed = Vec::new();
-    for line in BufReader::new(script.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        match line.as_str() {
-            "kill" => {
-                cluster.kill();
-                cluster.restart();
-            }
-            "pause" => {
-                let pid = cluster.process.as_ref().expect("running").0.id().to_string();
-                Command::new("kill").args(["-STOP", &pid]).status().unwrap();
-                std::thread::sleep(Duration::from_secs(3)); // three request timeouts
-                Command::new("kill").args(["-CONT", &pid]).status().unwrap();
-            }
-            _ => {}
+    let mut script = common::LineScript::start("idempotent_check.py", &[&cluster.kafka, topic, fault]);
+    match script.next_line(Duration::from_secs(120)).as_deref() {
+        Some("kill") => {
+            cluster.kill();
+            cluster.restart();
         }
-        printed.push(line);
+        Some("pause") => {
+            let pid = cluster.process.as_ref().expect("running").0.id().to_string();
+            Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+            std::thread::sleep(Duration::from_secs(3)); // three request timeouts
+            Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+        }
+        other => panic!("the script asked for no fault: {other:?}"),
     }
-    let output = script.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the check failed ({}):\n{}\n{}\nbrook dev's log:\n{}",
-        output.status,
-        printed.join("\n"),
-        String::from_utf8_lossy(&output.stderr),
-        cluster.log()
-    );
-    assert!(printed.len() > 1, "the fault was never asked for: {printed:?}");
+    let printed = script.finish(|| cluster.log());
     let duplicates = common::sample(
         &common::scrape(&cluster.metrics),
         "brook_broker_produce_duplicates_total",

@@ -13,7 +13,7 @@ use brook_protocol::messages::create_topics_request::{CreatableTopic, CreatableT
 use brook_protocol::messages::{CreateTopicsRequest, RequestKind, ResponseKind, TopicName};
 use brook_protocol::{ApiKey, StrBytes};
 use common::cluster::Cluster;
-use common::{kcat, sample, wait_until};
+use common::{LineScript, consume_sorted, kcat, kcat_unchecked, sample, wait_until};
 
 const TOPIC: &str = "replicated";
 
@@ -58,30 +58,6 @@ fn produce(cluster: &Cluster, values: impl Iterator<Item = String>) {
         ],
         input.as_bytes(),
     );
-}
-
-fn consume_sorted(cluster: &Cluster) -> Vec<String> {
-    let out = kcat(
-        &[
-            "-C",
-            "-b",
-            &cluster.bootstrap(),
-            "-t",
-            TOPIC,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-        ],
-        b"",
-    );
-    let mut values: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    values.sort();
-    values
 }
 
 /// The log end offset broker `id` reports for each partition of the topic.
@@ -135,7 +111,7 @@ async fn acknowledged_records_survive_leader_and_follower_kills() {
         .collect();
     expected.sort();
     assert!(
-        consume_sorted(&cluster) == expected,
+        consume_sorted(&cluster.bootstrap(), TOPIC) == expected,
         "records lost or doubled after the leader's death"
     );
 
@@ -160,32 +136,22 @@ async fn acknowledged_records_survive_leader_and_follower_kills() {
             .iter()
             .all(|p| p.isr == [victim as i32] && p.leader == victim as i32)
     });
-    let refused = std::process::Command::new("kcat")
-        .args([
-            "-P",
-            "-b",
-            &cluster.bootstrap(),
-            "-t",
-            TOPIC,
-            "-X",
-            "message.timeout.ms=3000",
-        ])
-        .args(["-X", "retries=0"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(b"refused\n")?;
-            child.wait_with_output()
-        })
-        .unwrap();
+    let args = [
+        "-P",
+        "-b",
+        &cluster.bootstrap(),
+        "-t",
+        TOPIC,
+        "-X",
+        "message.timeout.ms=3000",
+    ];
+    let refused = kcat_unchecked(&[&args[..], &["-X", "retries=0"]].concat(), b"refused\n");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         stderr.contains("NOT_ENOUGH_REPLICAS") || stderr.contains("Not enough in-sync replicas"),
         "kcat: {stderr}"
     );
-    assert!(!consume_sorted(&cluster).contains(&"refused".to_string()));
+    assert!(!consume_sorted(&cluster.bootstrap(), TOPIC).contains(&"refused".to_string()));
 }
 
 /// Milliseconds since the Unix epoch, as the check script's ack times count them.
@@ -203,9 +169,6 @@ fn epoch_ms() -> u128 {
 /// failover times come from 20).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::Stdio;
-
     let rounds: usize = std::env::var("BROOK_FAULT_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -216,27 +179,13 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
         all_in_sync(&cluster, 3)
     });
 
-    let mut script = common::python_client("replicated_writes_check.py")
-        .args([&cluster.bootstrap(), TOPIC, "3"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("Python runs (set BROOK_PYTHON; .ci/run does)");
-    let mut stdin = script.stdin.take().unwrap();
-    let (lines, printed) = std::sync::mpsc::channel();
-    let stdout = script.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let next_line = |what: &str| {
-        printed
-            .recv_timeout(Duration::from_secs(90))
-            .unwrap_or_else(|_| panic!("the check script printed no {what}"))
+    let mut script = LineScript::start("replicated_writes_check.py", &[&cluster.bootstrap(), TOPIC, "3"]);
+    let next_line = |script: &mut LineScript, what: &str| {
+        script
+            .next_line(Duration::from_secs(90))
+            .unwrap_or_else(|| panic!("the check script printed no {what}"))
     };
-    assert_eq!(next_line("ready"), "ready");
+    assert_eq!(next_line(&mut script, "ready"), "ready");
 
     let mut failovers = Vec::new();
     for round in 0..rounds {
@@ -251,8 +200,8 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
             assert!(cluster.terminate_broker(victim), "a controlled shutdown exits cleanly");
             "SIGTERM"
         };
-        writeln!(stdin, "killed {partition} {stopped_at}").unwrap();
-        failovers.push(format!("{how}: {}", next_line("failover time")));
+        script.send(&format!("killed {partition} {stopped_at}"));
+        failovers.push(format!("{how}: {}", next_line(&mut script, "failover time")));
         cluster.start_broker(victim);
         wait_until(
             "the restarted broker back in every ISR",
@@ -266,16 +215,7 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
         cluster.start_controller(controller);
         cluster.wait_for_controller_leader();
     }
-    writeln!(stdin, "stop").unwrap();
-    let summary: Vec<String> = printed.iter().collect();
-    let output = script.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the check failed ({}):\n{}\n{}\n{}",
-        output.status,
-        summary.join("\n"),
-        String::from_utf8_lossy(&output.stderr),
-        cluster.logs()
-    );
+    script.send("stop");
+    let summary = script.finish(|| cluster.logs());
     eprintln!("{}\nper round: {failovers:?}", summary.join("\n"));
 }

@@ -214,6 +214,17 @@ fn key(partition: &Partition) -> (String, i32) {
     (partition.tp.topic.clone(), partition.tp.partition)
 }
 
+/// The partition an answer names, among those asked about.
+fn answered<'a>(
+    asked: impl IntoIterator<Item = &'a Arc<Partition>>,
+    topic: &str,
+    partition: i32,
+) -> Option<&'a Arc<Partition>> {
+    asked
+        .into_iter()
+        .find(|p| p.tp.topic == topic && p.tp.partition == partition)
+}
+
 fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
 }
@@ -271,10 +282,7 @@ async fn reconcile_with_leader(
     let mut truncations = Vec::new();
     for topic in &response.topics {
         for answer in &topic.partitions {
-            let Some(partition) = partitions
-                .iter()
-                .find(|p| p.tp.topic == topic.topic.0.as_str() && p.tp.partition == answer.partition)
-            else {
+            let Some(partition) = answered(partitions, topic.topic.0.as_str(), answer.partition) else {
                 continue;
             };
             if answer.error_code != 0 {
@@ -354,10 +362,11 @@ async fn fetch_once(
     let mut refused = Vec::new();
     for topic in response.responses {
         for answer in topic.partitions {
-            let Some(partition) = partitions
-                .iter()
-                .find(|p| p.tp.topic == topic.topic.0.as_str() && p.tp.partition == answer.partition_index)
-            else {
+            let Some(partition) = answered(
+                partitions.iter().copied(),
+                topic.topic.0.as_str(),
+                answer.partition_index,
+            ) else {
                 continue;
             };
             if answer.error_code == 0 {

@@ -1,5 +1,8 @@
-"""Set-up shared by the confluent-kafka checks: a topic, and numbered messages in it."""
-from confluent_kafka import Producer
+"""Set-up shared by the confluent-kafka checks: a topic, numbered messages in it, and
+reading it all back."""
+import time
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -21,3 +24,26 @@ def produce_numbers(bootstrap, topic, total, spread_over=None, keyed=False):
             extra["key"] = b"k%d" % i
         producer.produce(topic, value=b"%d" % i, **extra)
     assert producer.flush(30) == 0, "messages left unsent"
+
+
+def read_to_end(bootstrap, topic, partitions, within=60):
+    """Every message of the topic's partitions from offset 0 to each one's end, in
+    order per partition, as (partition, offset, value)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False,
+                         "enable.partition.eof": True})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    messages = []
+    at_end = set()
+    deadline = time.time() + within
+    while len(at_end) < partitions and time.time() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        if msg.error():
+            assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
+            at_end.add(msg.partition())
+            continue
+        messages.append((msg.partition(), msg.offset(), msg.value()))
+    consumer.close()
+    assert len(at_end) == partitions, f"read {len(at_end)} of {partitions} partitions to their end"
+    return messages

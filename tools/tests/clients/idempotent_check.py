@@ -20,9 +20,9 @@ import time
 from collections import Counter
 
 from aiokafka import AIOKafkaProducer
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
-from confluent_setup import create_topic
+from confluent_setup import create_topic, read_to_end
 
 PARTITIONS = 6
 CONFLUENT = 30_000
@@ -67,22 +67,7 @@ async def aiokafka_produce():
 asyncio.run(aiokafka_produce())
 
 expected = CONFLUENT + AIOKAFKA
-consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False,
-                     "enable.partition.eof": True})
-consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
-seen = []
-at_end = set()
-deadline = time.time() + 60
-while len(at_end) < PARTITIONS and time.time() < deadline:
-    msg = consumer.poll(0.5)
-    if msg is None:
-        continue
-    if msg.error():
-        assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
-        at_end.add(msg.partition())
-        continue
-    seen.append((msg.partition(), msg.value().decode()))
-consumer.close()
+seen = [(p, v.decode()) for p, _, v in read_to_end(bootstrap, topic, PARTITIONS)]
 
 values = [v for _, v in seen]
 twice = {v for v, n in Counter(values).items() if n > 1}

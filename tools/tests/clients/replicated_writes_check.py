@@ -15,7 +15,9 @@ import sys
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from confluent_setup import read_to_end
 
 bootstrap, topic, partitions = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
@@ -94,23 +96,7 @@ for t in threads:
     t.join()
 
 # Everything now in the log, read to the end of every partition.
-final = {}
-consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False,
-                     "enable.partition.eof": True})
-consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-at_end = set()
-deadline = time.time() + 60
-while len(at_end) < partitions and time.time() < deadline:
-    msg = consumer.poll(0.5)
-    if msg is None:
-        continue
-    if msg.error():
-        assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
-        at_end.add(msg.partition())
-        continue
-    final[(msg.partition(), msg.offset())] = msg.value()
-consumer.close()
-assert len(at_end) == partitions, "could not read every partition to its end"
+final = {(p, o): v for p, o, v in read_to_end(bootstrap, topic, partitions)}
 
 for p in range(partitions):
     offsets = sorted(o for q, o in final if q == p)

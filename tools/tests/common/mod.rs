@@ -125,6 +125,17 @@ impl DevCluster {
 
 /// Runs `kcat` with `args`, `stdin` as its input; panics with its stderr if it fails.
 pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
+    let output = kcat_unchecked(args, stdin);
+    assert!(
+        output.status.success(),
+        "kcat {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Runs `kcat` with `args`, `stdin` as its input, whatever its exit status.
+pub fn kcat_unchecked(args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
     let mut child = Command::new("kcat")
         .args(args)
@@ -140,12 +151,22 @@ pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
     });
     let output = child.wait_with_output().unwrap();
     feeder.join().unwrap();
-    assert!(
-        output.status.success(),
-        "kcat {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     output
+}
+
+/// Every value in `topic` from the beginning (kcat, one per line), sorted.
+pub fn consume_sorted(bootstrap: &str, topic: &str) -> Vec<String> {
+    let out = kcat(
+        &["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
+        b"",
+    );
+    let mut values: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    values.sort();
+    values
 }
 
 /// The Prometheus text from `GET /metrics`, or `None` if nobody answers well.
@@ -181,4 +202,77 @@ pub fn python_client(script: &str) -> Command {
         .args(["-X", "faulthandler"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script));
     command
+}
+
+/// A client check script that talks in lines: what it prints is read on a thread (so a
+/// silent script cannot hang a test), and the test's answers go to its stdin.
+pub struct LineScript {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Read on its own thread too: librdkafka logs there, and a full pipe would stall it.
+    stderr: std::thread::JoinHandle<String>,
+    printed: Vec<String>,
+}
+
+impl LineScript {
+    pub fn start(script: &str, args: &[&str]) -> LineScript {
+        use std::io::BufRead;
+        let mut child = python_client(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("Python runs (set BROOK_PYTHON; .ci/run does)");
+        let stdout = child.stdout.take().unwrap();
+        let mut errors = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut errors, &mut text);
+            text
+        });
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        LineScript {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr,
+            printed: Vec::new(),
+        }
+    }
+
+    /// The next line it prints, if one comes within `timeout` (`None` also at its end).
+    pub fn next_line(&mut self, timeout: Duration) -> Option<String> {
+        let line = self.lines.recv_timeout(timeout).ok()?;
+        self.printed.push(line.clone());
+        Some(line)
+    }
+
+    pub fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("the script reads its stdin");
+    }
+
+    /// Waits for it to exit; unless it succeeded, panics with all it printed and
+    /// `context()` (the cluster's logs, say). Returns every line it printed.
+    pub fn finish(mut self, context: impl FnOnce() -> String) -> Vec<String> {
+        drop(self.stdin.take());
+        self.printed.extend(self.lines.iter());
+        let status = self.child.wait().unwrap();
+        let stderr = self.stderr.join().unwrap_or_default();
+        assert!(
+            status.success(),
+            "the check failed ({status}):\n{}\n{stderr}\n{}",
+            self.printed.join("\n"),
+            context()
+        );
+        self.printed
+    }
 }
