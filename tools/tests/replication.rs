@@ -43,7 +43,7 @@ async fn create_topic(bootstrap: &str, partitions: i32) {
     assert_eq!(response.topics[0].error_code, 0, "{response:?}");
 }
 
-/// Produces `values` (acks=all, kcat's default) and returns kcat's success.
+/// Produces `values` with acks=all (kcat's default); panics if any is not acknowledged.
 fn produce(cluster: &Cluster, values: impl Iterator<Item = String>) {
     let input: String = values.map(|v| format!("{v}\n")).collect();
     kcat(

@@ -93,10 +93,22 @@ impl DevCluster {
             .spawn()
             .expect("brook dev starts");
         self.process = Some(Process(child));
-        let kafka = self.kafka.clone();
-        wait_until("the Kafka listener", Duration::from_secs(30), || {
-            TcpStream::connect(&kafka).is_ok()
-        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(&self.kafka).is_err() {
+            let exited = self.process.as_mut().and_then(|p| p.0.try_wait().ok().flatten());
+            assert!(
+                exited.is_none(),
+                "brook dev exited ({exited:?}); its log:\n{}",
+                self.log()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "brook dev did not listen on {} within 30 s; its log:\n{}",
+                self.kafka,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The process's log, appended to across restarts (printed by tests that fail).
