@@ -9,27 +9,41 @@ mod common;
 use std::time::Duration;
 
 use brook_client::BrokerConnection;
-use brook_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use brook_protocol::messages::{CreateTopicsRequest, RequestKind, ResponseKind, TopicName};
+use brook_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
+use brook_protocol::messages::{BrokerId, CreateTopicsRequest, RequestKind, ResponseKind, TopicName};
 use brook_protocol::{ApiKey, StrBytes};
 use common::cluster::Cluster;
 use common::{LineScript, consume_sorted, kcat, kcat_unchecked, sample, wait_until};
 
 const TOPIC: &str = "replicated";
 
-async fn create_topic(bootstrap: &str, partitions: i32) {
+/// Creates `name` with one partition per entry of `replicas` (placed there, the first
+/// replica preferred as leader) and `min.insync.replicas`.
+async fn create_topic(bootstrap: &str, name: &str, replicas: &[&[i32]], min_insync: i32) {
     let first = bootstrap.split(',').next().unwrap();
     let connection = BrokerConnection::connect(first, "replication-test", Duration::from_secs(10))
         .await
         .unwrap();
+    let assignments = replicas
+        .iter()
+        .enumerate()
+        .map(|(partition, brokers)| {
+            CreatableReplicaAssignment::default()
+                .with_partition_index(partition as i32)
+                .with_broker_ids(brokers.iter().map(|b| BrokerId(*b)).collect())
+        })
+        .collect();
     let topic = CreatableTopic::default()
-        .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-        .with_num_partitions(partitions)
-        .with_replication_factor(3)
+        .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+        .with_num_partitions(-1)
+        .with_replication_factor(-1)
+        .with_assignments(assignments)
         .with_configs(vec![
             CreatableTopicConfig::default()
                 .with_name(StrBytes::from_static_str("min.insync.replicas"))
-                .with_value(Some(StrBytes::from_static_str("2"))),
+                .with_value(Some(StrBytes::from_string(min_insync.to_string()))),
         ]);
     let request = CreateTopicsRequest::default()
         .with_topics(vec![topic])
@@ -42,6 +56,9 @@ async fn create_topic(bootstrap: &str, partitions: i32) {
     };
     assert_eq!(response.topics[0].error_code, 0, "{response:?}");
 }
+
+/// Three partitions on three brokers, leaders spread, `min.insync.replicas=2`.
+const SPREAD: [&[i32]; 3] = [&[1, 2, 3], &[2, 3, 1], &[3, 1, 2]];
 
 /// Produces `values` with acks=all (kcat's default); panics if any is not acknowledged.
 fn produce(cluster: &Cluster, values: impl Iterator<Item = String>) {
@@ -62,13 +79,17 @@ fn produce(cluster: &Cluster, values: impl Iterator<Item = String>) {
 
 /// The log end offset broker `id` reports for each partition of the topic.
 fn log_ends(cluster: &Cluster, id: u32, partitions: u32) -> Option<Vec<i64>> {
+    topic_log_ends(cluster, id, TOPIC, partitions)
+}
+
+fn topic_log_ends(cluster: &Cluster, id: u32, topic: &str, partitions: u32) -> Option<Vec<i64>> {
     let metrics = cluster.broker_metrics(id)?;
     (0..partitions)
         .map(|p| {
             sample(
                 &metrics,
                 "brook_broker_log_end_offset",
-                &[("topic", TOPIC), ("partition", &p.to_string())],
+                &[("topic", topic), ("partition", &p.to_string())],
             )
             .map(|v| v as i64)
         })
@@ -76,14 +97,18 @@ fn log_ends(cluster: &Cluster, id: u32, partitions: u32) -> Option<Vec<i64>> {
 }
 
 fn all_in_sync(cluster: &Cluster, brokers: usize) -> bool {
-    let partitions = cluster.partitions(TOPIC);
+    topic_in_sync(cluster, TOPIC, brokers)
+}
+
+fn topic_in_sync(cluster: &Cluster, topic: &str, brokers: usize) -> bool {
+    let partitions = cluster.partitions(topic);
     !partitions.is_empty() && partitions.iter().all(|p| p.isr.len() == brokers && p.leader > 0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_leader_and_follower_kills() {
     let mut cluster = Cluster::start(1, 3, 1);
-    create_topic(&cluster.bootstrap(), 3).await;
+    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
     wait_until("every replica in sync", Duration::from_secs(30), || {
         all_in_sync(&cluster, 3)
     });
@@ -174,7 +199,7 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(2);
     let mut cluster = Cluster::start(3, 3, 1);
-    create_topic(&cluster.bootstrap(), 3).await;
+    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
     wait_until("every replica in sync", Duration::from_secs(30), || {
         all_in_sync(&cluster, 3)
     });
@@ -218,4 +243,108 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
     script.send("stop");
     let summary = script.finish(|| cluster.logs());
     eprintln!("{}\nper round: {failovers:?}", summary.join("\n"));
+}
+
+/// An old leader's writes that no follower copied (acks=1) are cut when it comes back as
+/// a follower of the new leader: its log ends up identical to the new leader's, which it
+/// then serves when it leads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_leader_truncates_its_divergent_tail() {
+    const DIVERGE: &str = "diverge";
+    // Sessions long enough that a briefly paused follower stays in the ISR.
+    let mut cluster = Cluster::start_with_session_timeout(1, 2, 1, 6000);
+    create_topic(&cluster.bootstrap(), DIVERGE, &[&[1, 2]], 1).await;
+    wait_until("both replicas in sync", Duration::from_secs(30), || {
+        topic_in_sync(&cluster, DIVERGE, 2)
+    });
+    let produce_to = |broker: &str, acks: &str, prefix: &str, n: usize| {
+        let lines: String = (0..n).map(|i| format!("{prefix}-{i}\n")).collect();
+        kcat(
+            &["-P", "-b", broker, "-t", DIVERGE, "-X", &format!("acks={acks}")],
+            lines.as_bytes(),
+        );
+    };
+    let (first, second) = (
+        cluster.broker_address(1).to_owned(),
+        cluster.broker_address(2).to_owned(),
+    );
+    produce_to(&first, "all", "before", 10);
+    wait_until("the follower has the first ten", Duration::from_secs(20), || {
+        topic_log_ends(&cluster, 2, DIVERGE, 1) == Some(vec![10])
+    });
+
+    // The follower freezes; once its pending fetch has been answered (it long-polls for
+    // 500 ms), nothing more reaches it. The leader takes five writes only it has, then dies.
+    cluster.pause_broker(2, true);
+    std::thread::sleep(Duration::from_secs(1));
+    produce_to(&first, "1", "divergent", 5);
+    assert_eq!(topic_log_ends(&cluster, 1, DIVERGE, 1), Some(vec![15]));
+    cluster.kill_broker(1);
+    cluster.pause_broker(2, false);
+    wait_until("broker 2 leads", Duration::from_secs(30), || {
+        cluster.partitions(DIVERGE).first().is_some_and(|p| p.leader == 2)
+    });
+    produce_to(&second, "all", "after", 3);
+
+    // Broker 1 returns as a follower: it cuts its five, then copies the leader's three.
+    cluster.start_broker(1);
+    wait_until("broker 1 back in the ISR", Duration::from_secs(60), || {
+        topic_in_sync(&cluster, DIVERGE, 2)
+    });
+    wait_until("broker 1 caught up", Duration::from_secs(30), || {
+        topic_log_ends(&cluster, 1, DIVERGE, 1) == Some(vec![13])
+    });
+    assert!(
+        cluster
+            .logs()
+            .contains("truncated to where the log agrees with the leader"),
+        "broker 1 never truncated"
+    );
+    // Broker 2 steps down (controlled shutdown): broker 1 serves what broker 2 had.
+    assert!(cluster.terminate_broker(2));
+    wait_until("broker 1 leads", Duration::from_secs(30), || {
+        cluster.partitions(DIVERGE).first().is_some_and(|p| p.leader == 1)
+    });
+    let expected: Vec<String> = (0..10)
+        .map(|i| format!("before-{i}"))
+        .chain((0..3).map(|i| format!("after-{i}")))
+        .collect();
+    let out = kcat(&["-C", "-b", &first, "-t", DIVERGE, "-o", "beginning", "-e", "-q"], b"");
+    let values: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        values, expected,
+        "the old leader's divergent records are gone, in order"
+    );
+}
+
+/// Every process SIGKILLed at once and started again: what `acks=all` acknowledged is
+/// all there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_records_survive_a_full_cluster_kill() {
+    let mut cluster = Cluster::start(3, 3, 1);
+    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
+    wait_until("every replica in sync", Duration::from_secs(30), || {
+        all_in_sync(&cluster, 3)
+    });
+    produce(&cluster, (0..5000).map(|i| format!("r-{i:05}")));
+    for id in 1..=3 {
+        cluster.kill_broker(id);
+        cluster.kill_controller(id);
+    }
+    for id in 1..=3 {
+        cluster.start_controller(id);
+        cluster.start_broker(id);
+    }
+    cluster.wait_for_brokers(3);
+    wait_until("every replica in sync again", Duration::from_secs(60), || {
+        all_in_sync(&cluster, 3)
+    });
+    let expected: Vec<String> = (0..5000).map(|i| format!("r-{i:05}")).collect();
+    wait_until("every acknowledged record readable", Duration::from_secs(30), || {
+        consume_sorted(&cluster.bootstrap(), TOPIC) == expected
+    });
 }

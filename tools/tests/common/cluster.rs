@@ -32,6 +32,7 @@ pub struct Cluster {
     controllers: Vec<Node>,
     brokers: Vec<Node>,
     num_partitions: u32,
+    session_timeout_ms: u32,
 }
 
 impl Cluster {
@@ -39,6 +40,11 @@ impl Cluster {
     /// is in the metadata. Broker sessions time out after 2 s (heartbeats every 300 ms), so
     /// that a killed broker is fenced quickly.
     pub fn start(controllers: u32, brokers: u32, num_partitions: u32) -> Cluster {
+        Cluster::start_with_session_timeout(controllers, brokers, num_partitions, 2000)
+    }
+
+    /// As `start`, with `broker.session.timeout.ms` set.
+    pub fn start_with_session_timeout(controllers: u32, brokers: u32, num_partitions: u32, session_ms: u32) -> Cluster {
         let ip = loopback_ip();
         let node = |id| Node {
             id,
@@ -54,6 +60,7 @@ impl Cluster {
             controllers: voters,
             brokers: (1..=brokers).map(node).collect(),
             num_partitions,
+            session_timeout_ms: session_ms,
         };
         for id in 1..=controllers {
             cluster.start_controller(id);
@@ -91,7 +98,7 @@ impl Cluster {
             ])
             .args(["--metrics-addr", &node.metrics])
             .args(["--controller-quorum-election-timeout-ms", "300"])
-            .args(["--broker-session-timeout-ms", "2000"])
+            .args(["--broker-session-timeout-ms", &self.session_timeout_ms.to_string()])
             .args(["--num-partitions", &self.num_partitions.to_string()])
             .env("RUST_LOG", "info,openraft=warn")
             .stdout(Stdio::null())
@@ -130,6 +137,16 @@ impl Cluster {
 
     pub fn kill_broker(&mut self, id: u32) {
         self.brokers[id as usize - 1].process = None;
+    }
+
+    /// SIGSTOP (`true`) or SIGCONT (`false`): the broker freezes, sockets open.
+    pub fn pause_broker(&mut self, id: u32, paused: bool) {
+        let process = self.brokers[id as usize - 1].process.as_ref().expect("running");
+        let signal = if paused { "-STOP" } else { "-CONT" };
+        Command::new("kill")
+            .args([signal, &process.0.id().to_string()])
+            .status()
+            .unwrap();
     }
 
     /// SIGTERM (a controlled shutdown); whether the broker exited cleanly.
