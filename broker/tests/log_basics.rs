@@ -267,3 +267,38 @@ fn producer_state_is_rebuilt_on_open_and_kept_by_followers_and_truncation() {
     assert!(!again.duplicate, "the cut batch is written again");
     assert_eq!(again.first_offset, second.first_offset);
 }
+
+#[test]
+fn a_follower_behind_its_leaders_log_start_starts_over_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    for _ in 0..5 {
+        log.append_as_leader(&batch(2, 50, 0), 3).unwrap();
+    }
+    assert!(matches!(
+        log.truncate_fully_and_start_at(10),
+        Err(LogError::NonMonotonicOffsets { .. })
+    ));
+    log.truncate_fully_and_start_at(100).unwrap();
+    assert_eq!(
+        (log.log_start_offset(), log.log_end_offset(), log.high_watermark()),
+        (100, 100, 100)
+    );
+    assert!(log.leader_epochs().is_empty());
+    // Empty, it may move back to take whole a batch its leader's start falls inside.
+    assert!(
+        log.truncate_fully_and_start_at(100).is_err(),
+        "the active segment's own name"
+    );
+    log.truncate_fully_and_start_at(98).unwrap();
+    let mut copied = batch(5, 50, 0);
+    brook_protocol::records::assign_offsets(&mut copied, 98, 4).unwrap();
+    log.append_as_follower(&copied).unwrap();
+    assert_eq!(log.log_end_offset(), 103);
+    assert_eq!(log.segment_count(), 1, "the old segments are gone");
+    log.close().unwrap();
+    drop(log);
+    let log = open(dir.path(), small_config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (98, 103));
+    assert_eq!(read_all(&log, 98).len(), 1);
+}

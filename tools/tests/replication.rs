@@ -348,3 +348,64 @@ async fn acknowledged_records_survive_a_full_cluster_kill() {
         consume_sorted(&cluster.bootstrap(), TOPIC) == expected
     });
 }
+
+/// A follower that was away while the leader deleted the records after its end (here by
+/// DeleteRecords) empties its log, starts again at the leader's log start and rejoins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
+    use brook_protocol::messages::DeleteRecordsRequest;
+    use brook_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+
+    const TRIMMED: &str = "trimmed";
+    let mut cluster = Cluster::start(1, 2, 1);
+    create_topic(&cluster.bootstrap(), TRIMMED, &[&[1, 2]], 1).await;
+    wait_until("both replicas in sync", Duration::from_secs(30), || {
+        topic_in_sync(&cluster, TRIMMED, 2)
+    });
+    let leader = cluster.broker_address(1).to_owned();
+    let produce_n = |prefix: &str, n: usize| {
+        let lines: String = (0..n).map(|i| format!("{prefix}-{i}\n")).collect();
+        kcat(&["-P", "-b", &leader, "-t", TRIMMED], lines.as_bytes());
+    };
+    produce_n("kept", 20);
+    wait_until("the follower has 20", Duration::from_secs(20), || {
+        topic_log_ends(&cluster, 2, TRIMMED, 1) == Some(vec![20])
+    });
+    cluster.kill_broker(2);
+    wait_until("broker 2 out of the ISR", Duration::from_secs(20), || {
+        cluster.partitions(TRIMMED).first().is_some_and(|p| p.isr == [1])
+    });
+    produce_n("later", 100);
+    let connection = BrokerConnection::connect(&leader, "replication-test", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let request = DeleteRecordsRequest::default().with_timeout_ms(5000).with_topics(vec![
+        DeleteRecordsTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str(TRIMMED)))
+            .with_partitions(vec![
+                DeleteRecordsPartition::default()
+                    .with_partition_index(0)
+                    .with_offset(110),
+            ]),
+    ]);
+    let Ok(ResponseKind::DeleteRecords(answer)) = connection
+        .call(ApiKey::DeleteRecords, 2, RequestKind::DeleteRecords(request))
+        .await
+    else {
+        panic!("no DeleteRecords answer")
+    };
+    assert_eq!(answer.topics[0].partitions[0].low_watermark, 110);
+
+    cluster.start_broker(2);
+    wait_until("broker 2 back in the ISR", Duration::from_secs(60), || {
+        topic_in_sync(&cluster, TRIMMED, 2)
+    });
+    wait_until("broker 2 has the leader's records", Duration::from_secs(30), || {
+        topic_log_ends(&cluster, 2, TRIMMED, 1) == Some(vec![120])
+    });
+    assert!(
+        cluster
+            .logs()
+            .contains("emptied the log to start at the leader's log start")
+    );
+}

@@ -97,6 +97,11 @@ impl LeaderEpochCache {
         self.dirty |= self.entries.len() != before;
     }
 
+    /// Forgets every epoch (the log was emptied).
+    pub(crate) fn clear(&mut self) {
+        self.truncate_from_end(i64::MIN);
+    }
+
     /// Forgets what lies before `start_offset` (the log start moved): the epoch that
     /// covers it now starts there.
     pub(crate) fn truncate_from_start(&mut self, start_offset: i64) {

@@ -552,6 +552,45 @@ impl PartitionLog {
         Ok(true)
     }
 
+    /// Empties the log and starts it again at `offset`: a follower whose leader no longer
+    /// has the records after this log's end (its log start moved past them) starts over
+    /// from the leader's log start (Kafka's `truncateFullyAndStartAt`). An empty log may
+    /// also move back, to take whole a batch the leader's log start falls inside.
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<()> {
+        let config = self.config();
+        let mut epochs = self.writer.lock();
+        self.ensure_open()?;
+        let log_end_offset = self.log_end_offset();
+        let empty = self.log_start_offset() == log_end_offset;
+        // A new segment file must not take an existing one's name.
+        if !(offset > log_end_offset || empty && !self.segments.read().contains_key(&offset)) {
+            return Err(LogError::NonMonotonicOffsets {
+                first_offset: offset,
+                log_end_offset,
+            });
+        }
+        // The map is swapped in one step, so readers always find an active segment.
+        let segment =
+            Arc::new(Segment::create(&self.dir, offset, config.segment_bytes as usize, &config).at(&self.dir)?);
+        let removed = std::mem::replace(&mut *self.segments.write(), BTreeMap::from([(offset, segment)]));
+        for segment in removed.values() {
+            segment.delete_files().at(&self.dir)?;
+        }
+        for position in [
+            &self.log_end_offset,
+            &self.log_start_offset,
+            &self.high_watermark,
+            &self.recovery_point,
+        ] {
+            position.store(offset, Ordering::Release);
+        }
+        epochs.clear();
+        epochs.persist().at(&self.dir)?;
+        *self.producers.lock() = ProducerStates::default();
+        tracing::info!(partition = %self.name, offset, "emptied the log to start at the leader's log start");
+        Ok(())
+    }
+
     /// Moves the log start forward (DeleteRecords, retention). Never past the high
     /// watermark. Whole segments below it are deleted by the next retention pass.
     pub fn advance_log_start_offset(&self, offset: i64) -> Result<i64> {

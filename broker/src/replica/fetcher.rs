@@ -18,6 +18,7 @@ use brook_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderP
 use brook_protocol::messages::{
     BrokerId as WireBrokerId, FetchRequest, OffsetForLeaderEpochRequest, RequestKind, ResponseKind, TopicName,
 };
+use brook_protocol::records::Batches;
 use brook_protocol::rpc::metadata::BrokerId;
 use brook_protocol::{ApiKey, ErrorCode, StrBytes};
 use bytes::Bytes;
@@ -360,6 +361,7 @@ async fn fetch_once(
     };
     let mut arrived: Vec<(Arc<Partition>, Option<Bytes>, i64, i64)> = Vec::new();
     let mut refused = Vec::new();
+    let mut resets: Vec<(Arc<Partition>, i64)> = Vec::new();
     for topic in response.responses {
         for answer in topic.partitions {
             let Some(partition) = answered(
@@ -380,6 +382,11 @@ async fn fetch_once(
                 continue;
             }
             let code = ErrorCode::try_from_code(answer.error_code);
+            if code == Some(ErrorCode::OffsetOutOfRange) && answer.log_start_offset > partition.log.log_end_offset() {
+                // The leader no longer has what comes after our end: start over at its start.
+                resets.push((Arc::clone(partition), answer.log_start_offset));
+                continue;
+            }
             tracing::debug!(topic = %partition.tp.topic, partition = answer.partition_index, ?code,
                 "leader refused the fetch");
             match code {
@@ -394,10 +401,15 @@ async fn fetch_once(
             }
         }
     }
-    if !arrived.is_empty() {
-        tokio::task::spawn_blocking(move || append_fetched(arrived))
-            .await
-            .map_err(|_| FetchError::Unexpected)??;
+    if !arrived.is_empty() || !resets.is_empty() {
+        tokio::task::spawn_blocking(move || {
+            for (partition, leader_start) in resets {
+                partition.log.truncate_fully_and_start_at(leader_start)?;
+            }
+            append_fetched(arrived)
+        })
+        .await
+        .map_err(|_| FetchError::Unexpected)??;
     }
     Ok(refused)
 }
@@ -407,6 +419,16 @@ fn append_fetched(arrived: Vec<(Arc<Partition>, Option<Bytes>, i64, i64)>) -> Re
     for (partition, records, high_watermark, log_start_offset) in arrived {
         let log = &partition.log;
         if let Some(records) = records {
+            let first_base = Batches::new(&records)
+                .next()
+                .and_then(Result::ok)
+                .map(|b| b.base_offset());
+            let end = log.log_end_offset();
+            if let Some(base) = first_base.filter(|&base| base < end && log.log_start_offset() == end) {
+                // The leader's log start is inside this batch (DeleteRecords): an empty
+                // log takes the batch whole, from its base offset.
+                log.truncate_fully_and_start_at(base)?;
+            }
             log.append_as_follower(&records)?;
         }
         log.set_high_watermark(high_watermark.min(log.log_end_offset()));
