@@ -14,7 +14,7 @@ use brook_protocol::messages::create_topics_request::{
 };
 use brook_protocol::messages::{BrokerId, CreateTopicsRequest, RequestKind, ResponseKind, TopicName};
 use brook_protocol::{ApiKey, StrBytes};
-use common::cluster::Cluster;
+use common::cluster::{Cluster, Timeouts};
 use common::{LineScript, consume_sorted, kcat, kcat_unchecked, sample, wait_until};
 
 const TOPIC: &str = "replicated";
@@ -252,7 +252,11 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
 async fn a_returning_leader_truncates_its_divergent_tail() {
     const DIVERGE: &str = "diverge";
     // Sessions long enough that a briefly paused follower stays in the ISR.
-    let mut cluster = Cluster::start_with_session_timeout(1, 2, 1, 6000);
+    let timeouts = Timeouts {
+        session_ms: 6000,
+        ..Timeouts::default()
+    };
+    let mut cluster = Cluster::start_with(1, 2, 1, timeouts);
     create_topic(&cluster.bootstrap(), DIVERGE, &[&[1, 2]], 1).await;
     wait_until("both replicas in sync", Duration::from_secs(30), || {
         topic_in_sync(&cluster, DIVERGE, 2)
@@ -408,4 +412,47 @@ async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
             .logs()
             .contains("emptied the log to start at the leader's log start")
     );
+}
+
+/// A follower that stops fetching (SIGSTOP, shorter than its session so it is never
+/// fenced) leaves the ISR after `replica.lag.time.max.ms`, through the leader's
+/// AlterPartition; `acks=all` writes go on without it, and it rejoins once it has caught up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_follower_leaves_the_isr_by_lag_and_rejoins() {
+    const LAGGING: &str = "lagging";
+    let timeouts = Timeouts {
+        session_ms: 8000,
+        replica_lag_ms: 1000,
+    };
+    let mut cluster = Cluster::start_with(1, 2, 1, timeouts);
+    create_topic(&cluster.bootstrap(), LAGGING, &[&[1, 2]], 1).await;
+    wait_until("both replicas in sync", Duration::from_secs(30), || {
+        topic_in_sync(&cluster, LAGGING, 2)
+    });
+    let leader = cluster.broker_address(1).to_owned();
+
+    cluster.pause_broker(2, true);
+    // acks=all waits for the follower until the leader drops it from the ISR.
+    let lines: String = (0..10).map(|i| format!("while-stalled-{i}\n")).collect();
+    kcat(
+        &["-P", "-b", &leader, "-t", LAGGING, "-X", "acks=all"],
+        lines.as_bytes(),
+    );
+    assert_eq!(
+        cluster.partitions(LAGGING)[0].isr,
+        [1],
+        "acknowledged only once 2 left the ISR"
+    );
+    cluster.pause_broker(2, false);
+
+    wait_until("broker 2 back in the ISR", Duration::from_secs(30), || {
+        topic_in_sync(&cluster, LAGGING, 2)
+    });
+    assert_eq!(topic_log_ends(&cluster, 2, LAGGING, 1), Some(vec![10]));
+    let logs = cluster.logs();
+    assert!(
+        !logs.contains("fencing it broker_id=2"),
+        "lag, not a lost session, removed it:\n{logs}"
+    );
+    assert!(logs.contains("proposing an ISR change"));
 }

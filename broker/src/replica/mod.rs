@@ -123,6 +123,9 @@ impl ReplicaManager {
             }
         }
         self.remove_all_but(&wanted);
+        // A smaller ISR may have let a high watermark move: wake the acks=all produces
+        // (and long-polling fetches) waiting on one.
+        self.notify_appended();
     }
 
     /// The partition's log, for this topic id: a directory left by an older topic of the

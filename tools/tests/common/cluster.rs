@@ -32,7 +32,26 @@ pub struct Cluster {
     controllers: Vec<Node>,
     brokers: Vec<Node>,
     num_partitions: u32,
-    session_timeout_ms: u32,
+    timeouts: Timeouts,
+}
+
+/// The failure-detection settings of a cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// `broker.session.timeout.ms` (brokers heart-beat every 300 ms).
+    pub session_ms: u32,
+    /// `replica.lag.time.max.ms`.
+    pub replica_lag_ms: u32,
+}
+
+impl Default for Timeouts {
+    /// A killed broker is fenced within about 2 s; lag alone takes Kafka's 30 s.
+    fn default() -> Self {
+        Timeouts {
+            session_ms: 2000,
+            replica_lag_ms: 30_000,
+        }
+    }
 }
 
 impl Cluster {
@@ -40,11 +59,11 @@ impl Cluster {
     /// is in the metadata. Broker sessions time out after 2 s (heartbeats every 300 ms), so
     /// that a killed broker is fenced quickly.
     pub fn start(controllers: u32, brokers: u32, num_partitions: u32) -> Cluster {
-        Cluster::start_with_session_timeout(controllers, brokers, num_partitions, 2000)
+        Cluster::start_with(controllers, brokers, num_partitions, Timeouts::default())
     }
 
-    /// As `start`, with `broker.session.timeout.ms` set.
-    pub fn start_with_session_timeout(controllers: u32, brokers: u32, num_partitions: u32, session_ms: u32) -> Cluster {
+    /// As `start`, with these failure-detection settings.
+    pub fn start_with(controllers: u32, brokers: u32, num_partitions: u32, timeouts: Timeouts) -> Cluster {
         let ip = loopback_ip();
         let node = |id| Node {
             id,
@@ -60,7 +79,7 @@ impl Cluster {
             controllers: voters,
             brokers: (1..=brokers).map(node).collect(),
             num_partitions,
-            session_timeout_ms: session_ms,
+            timeouts,
         };
         for id in 1..=controllers {
             cluster.start_controller(id);
@@ -98,7 +117,7 @@ impl Cluster {
             ])
             .args(["--metrics-addr", &node.metrics])
             .args(["--controller-quorum-election-timeout-ms", "300"])
-            .args(["--broker-session-timeout-ms", &self.session_timeout_ms.to_string()])
+            .args(["--broker-session-timeout-ms", &self.timeouts.session_ms.to_string()])
             .args(["--num-partitions", &self.num_partitions.to_string()])
             .env("RUST_LOG", "info,openraft=warn")
             .stdout(Stdio::null())
@@ -122,6 +141,7 @@ impl Cluster {
             .args(["--metrics-addr", &node.metrics])
             .args(["--broker-heartbeat-interval-ms", "300"])
             .args(["--group-initial-rebalance-delay-ms", "0"])
+            .args(["--replica-lag-time-max-ms", &self.timeouts.replica_lag_ms.to_string()])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(self.log_file(&format!("broker-{id}.log")))
