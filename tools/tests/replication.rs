@@ -100,6 +100,18 @@ fn all_in_sync(cluster: &Cluster, brokers: usize) -> bool {
     topic_in_sync(cluster, TOPIC, brokers)
 }
 
+/// Starts broker `id` again; waits until it is back in the ISR of `topic`'s single
+/// partition (on two brokers) with its log ending at `end`.
+fn restart_and_catch_up(cluster: &mut Cluster, id: u32, topic: &str, end: i64) {
+    cluster.start_broker(id);
+    wait_until("the restarted broker back in the ISR", Duration::from_secs(60), || {
+        topic_in_sync(cluster, topic, 2)
+    });
+    wait_until("the restarted broker caught up", Duration::from_secs(30), || {
+        topic_log_ends(cluster, id, topic, 1) == Some(vec![end])
+    });
+}
+
 fn topic_in_sync(cluster: &Cluster, topic: &str, brokers: usize) -> bool {
     let partitions = cluster.partitions(topic);
     !partitions.is_empty() && partitions.iter().all(|p| p.isr.len() == brokers && p.leader > 0)
@@ -291,13 +303,7 @@ async fn a_returning_leader_truncates_its_divergent_tail() {
     produce_to(&second, "all", "after", 3);
 
     // Broker 1 returns as a follower: it cuts its five, then copies the leader's three.
-    cluster.start_broker(1);
-    wait_until("broker 1 back in the ISR", Duration::from_secs(60), || {
-        topic_in_sync(&cluster, DIVERGE, 2)
-    });
-    wait_until("broker 1 caught up", Duration::from_secs(30), || {
-        topic_log_ends(&cluster, 1, DIVERGE, 1) == Some(vec![13])
-    });
+    restart_and_catch_up(&mut cluster, 1, DIVERGE, 13);
     assert!(
         cluster
             .logs()
@@ -400,13 +406,7 @@ async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
     };
     assert_eq!(answer.topics[0].partitions[0].low_watermark, 110);
 
-    cluster.start_broker(2);
-    wait_until("broker 2 back in the ISR", Duration::from_secs(60), || {
-        topic_in_sync(&cluster, TRIMMED, 2)
-    });
-    wait_until("broker 2 has the leader's records", Duration::from_secs(30), || {
-        topic_log_ends(&cluster, 2, TRIMMED, 1) == Some(vec![120])
-    });
+    restart_and_catch_up(&mut cluster, 2, TRIMMED, 120);
     assert!(
         cluster
             .logs()
