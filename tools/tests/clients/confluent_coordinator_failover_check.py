@@ -29,7 +29,23 @@ def coordinator(group):
     return admin.describe_consumer_groups([group])[group].result(10).coordinator.id
 
 
-group = next(g for g in (f"{topic}-{i}" for i in range(64)) if coordinator(g) == 2)
+def group_on_broker_2():
+    """A group id broker 2 coordinates; waits while the brokers may not yet all see
+    broker 2 as live (then every group maps to broker 1)."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            found = next((g for g in (f"{topic}-{i}" for i in range(64)) if coordinator(g) == 2), None)
+        except KafkaException as e:  # no coordinator yet
+            print(f"coordinator lookup: {e}", file=sys.stderr)
+            found = None
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError("no group is coordinated by broker 2")
+
+
+group = group_on_broker_2()
 
 
 def consumer():
