@@ -70,6 +70,17 @@ impl Default for ControllerState {
     }
 }
 
+/// The topic's `unclean.leader.election.enable`, else the cluster's, else false.
+fn election(topic: &TopicState, image: &MetadataImage) -> partitions::Election {
+    const KEY: &str = "unclean.leader.election.enable";
+    let enabled = topic.configs.get(KEY).or_else(|| image.cluster_configs.get(KEY));
+    if enabled.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        partitions::Election::Unclean
+    } else {
+        partitions::Election::Clean
+    }
+}
+
 fn kafka_error(code: ErrorCode, message: impl Into<String>) -> (i16, Option<String>) {
     (code.code(), Some(message.into()))
 }
@@ -310,8 +321,9 @@ impl ControllerState {
             broker_id,
             broker_epoch,
         });
-        let changes = self.partition_changes(|state, image| {
-            partitions::without_broker(state, broker_id, |b| image.brokers.get(&b).is_some_and(|r| !r.fenced))
+        let changes = self.partition_changes(|state, topic, image| {
+            let eligible = |b| image.brokers.get(&b).is_some_and(|r: &BrokerRegistration| !r.fenced);
+            partitions::without_broker(state, broker_id, eligible, election(topic, image))
         });
         for (topic_id, state) in changes {
             self.emit(MetadataRecord::ChangePartition { topic_id, state });
@@ -329,7 +341,9 @@ impl ControllerState {
             broker_id,
             broker_epoch,
         });
-        let changes = self.partition_changes(|state, _| partitions::with_broker_back(state, broker_id));
+        let changes = self.partition_changes(|state, topic, image| {
+            partitions::with_broker_back(state, broker_id, election(topic, image))
+        });
         for (topic_id, state) in changes {
             self.emit(MetadataRecord::ChangePartition { topic_id, state });
         }
@@ -338,13 +352,13 @@ impl ControllerState {
     /// The new states `change` computes for each partition, in topic-id order.
     fn partition_changes(
         &self,
-        change: impl Fn(&PartitionState, &MetadataImage) -> Option<PartitionState>,
+        change: impl Fn(&PartitionState, &TopicState, &MetadataImage) -> Option<PartitionState>,
     ) -> Vec<(Uuid, PartitionState)> {
         self.image
             .topics
             .values()
-            .flat_map(|topic| topic.partitions.iter().map(move |p| (topic.topic_id, p)))
-            .filter_map(|(topic_id, state)| change(state, &self.image).map(|next| (topic_id, next)))
+            .flat_map(|topic| topic.partitions.iter().map(move |p| (topic, p)))
+            .filter_map(|(topic, state)| change(state, topic, &self.image).map(|next| (topic.topic_id, next)))
             .collect()
     }
 

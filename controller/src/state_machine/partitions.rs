@@ -7,6 +7,15 @@ use brook_protocol::rpc::metadata::{BrokerId, PartitionState};
 /// Kafka's `NO_LEADER`.
 pub const NO_LEADER: BrokerId = -1;
 
+/// Who may lead when no in-sync replica can (`unclean.leader.election.enable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Election {
+    /// Only ISR members: a partition whose in-sync replicas are all gone waits for one.
+    Clean,
+    /// Any live replica, as a last resort: records it never copied are lost.
+    Unclean,
+}
+
 /// A new partition: the ISR is its eligible replicas, the first of them leads.
 pub fn new_partition(partition: i32, replicas: &[BrokerId], eligible: impl Fn(BrokerId) -> bool) -> PartitionState {
     let isr: Vec<BrokerId> = replicas.iter().copied().filter(|b| eligible(*b)).collect();
@@ -22,11 +31,14 @@ pub fn new_partition(partition: i32, replicas: &[BrokerId], eligible: impl Fn(Br
 
 /// `broker` can no longer serve: it leaves the ISR (unless it is the last member, which
 /// keeps the partition's last known good replica on record) and gives up leadership to
-/// the next eligible ISR member in replica order. `None` when nothing changes.
+/// the next eligible ISR member in replica order; with an unclean election allowed and
+/// none eligible, to the next eligible replica, which becomes the whole ISR. `None` when
+/// nothing changes.
 pub fn without_broker(
     state: &PartitionState,
     broker: BrokerId,
     eligible: impl Fn(BrokerId) -> bool,
+    election: Election,
 ) -> Option<PartitionState> {
     let in_isr = state.isr.contains(&broker);
     if !in_isr && state.leader != broker {
@@ -37,12 +49,16 @@ pub fn without_broker(
         next.isr.retain(|b| *b != broker);
     }
     if state.leader == broker {
-        next.leader = state
-            .replicas
-            .iter()
-            .copied()
-            .find(|b| *b != broker && next.isr.contains(b) && eligible(*b))
-            .unwrap_or(NO_LEADER);
+        let others = || state.replicas.iter().copied().filter(|b| *b != broker && eligible(*b));
+        let clean = others().find(|b| next.isr.contains(b));
+        next.leader = match (clean, election) {
+            (Some(leader), _) => leader,
+            (None, Election::Unclean) => others().next().unwrap_or(NO_LEADER),
+            (None, Election::Clean) => NO_LEADER,
+        };
+        if clean.is_none() && next.leader != NO_LEADER {
+            next.isr = vec![next.leader];
+        }
         next.leader_epoch += 1;
     }
     if next == *state {
@@ -52,12 +68,19 @@ pub fn without_broker(
     Some(next)
 }
 
-/// `broker` is back: a leaderless partition whose ISR holds it gets it as leader.
-pub fn with_broker_back(state: &PartitionState, broker: BrokerId) -> Option<PartitionState> {
-    if state.leader != NO_LEADER || !state.isr.contains(&broker) {
+/// `broker` is back: a leaderless partition whose ISR holds it gets it as leader (with an
+/// unclean election allowed, any leaderless partition it is a replica of, with it as the
+/// whole ISR).
+pub fn with_broker_back(state: &PartitionState, broker: BrokerId, election: Election) -> Option<PartitionState> {
+    let in_isr = state.isr.contains(&broker);
+    let may_lead = in_isr || (election == Election::Unclean && state.replicas.contains(&broker));
+    if state.leader != NO_LEADER || !may_lead {
         return None;
     }
     let mut next = state.clone();
+    if !in_isr {
+        next.isr = vec![broker];
+    }
     next.leader = broker;
     next.leader_epoch += 1;
     next.partition_epoch += 1;
@@ -82,35 +105,60 @@ mod tests {
     #[test]
     fn a_fenced_leader_hands_over_to_the_next_isr_member_in_replica_order() {
         let before = partition(&[1, 2, 3], &[3, 1, 2], 1);
-        let after = without_broker(&before, 1, |_| true).unwrap();
+        let after = without_broker(&before, 1, |_| true, Election::Clean).unwrap();
         assert_eq!((after.leader, after.isr.clone()), (2, vec![3, 2]));
         assert_eq!((after.leader_epoch, after.partition_epoch), (4, 8));
     }
 
     #[test]
     fn a_fenced_follower_leaves_the_isr_without_a_new_leader_epoch() {
-        let after = without_broker(&partition(&[1, 2, 3], &[1, 2, 3], 1), 3, |_| true).unwrap();
+        let after = without_broker(&partition(&[1, 2, 3], &[1, 2, 3], 1), 3, |_| true, Election::Clean).unwrap();
         assert_eq!((after.leader, after.isr.clone()), (1, vec![1, 2]));
         assert_eq!((after.leader_epoch, after.partition_epoch), (3, 8));
-        assert_eq!(without_broker(&partition(&[1, 2, 3], &[1, 2], 1), 3, |_| true), None);
+        assert_eq!(
+            without_broker(&partition(&[1, 2, 3], &[1, 2], 1), 3, |_| true, Election::Clean),
+            None
+        );
     }
 
     #[test]
     fn the_last_isr_member_stays_and_the_partition_goes_leaderless_until_it_returns() {
-        let after = without_broker(&partition(&[1, 2], &[1], 1), 1, |_| true).unwrap();
+        let after = without_broker(&partition(&[1, 2], &[1], 1), 1, |_| true, Election::Clean).unwrap();
         assert_eq!((after.leader, after.isr.clone()), (NO_LEADER, vec![1]));
         assert_eq!(
-            with_broker_back(&after, 2),
+            with_broker_back(&after, 2, Election::Clean),
             None,
             "2 is not in the ISR: no unclean election"
         );
-        let back = with_broker_back(&after, 1).unwrap();
+        let back = with_broker_back(&after, 1, Election::Clean).unwrap();
         assert_eq!((back.leader, back.leader_epoch), (1, 5));
     }
 
     #[test]
+    fn an_unclean_election_takes_a_live_replica_outside_the_isr_as_the_whole_isr() {
+        let lost_isr = partition(&[1, 2, 3], &[1], 1);
+        let after = without_broker(&lost_isr, 1, |b| b == 3, Election::Unclean).unwrap();
+        assert_eq!((after.leader, after.isr.clone(), after.leader_epoch), (3, vec![3], 4));
+        assert_eq!(
+            without_broker(&lost_isr, 1, |b| b == 3, Election::Clean)
+                .unwrap()
+                .leader,
+            NO_LEADER
+        );
+        let leaderless = without_broker(&partition(&[1, 2], &[1], 1), 1, |_| false, Election::Unclean).unwrap();
+        assert_eq!((leaderless.leader, leaderless.isr.clone()), (NO_LEADER, vec![1]));
+        let back = with_broker_back(&leaderless, 2, Election::Unclean).unwrap();
+        assert_eq!((back.leader, back.isr), (2, vec![2]));
+        assert_eq!(
+            with_broker_back(&leaderless, 9, Election::Unclean),
+            None,
+            "not a replica"
+        );
+    }
+
+    #[test]
     fn ineligible_isr_members_are_not_elected() {
-        let after = without_broker(&partition(&[1, 2, 3], &[1, 2, 3], 1), 1, |b| b == 3).unwrap();
+        let after = without_broker(&partition(&[1, 2, 3], &[1, 2, 3], 1), 1, |b| b == 3, Election::Clean).unwrap();
         assert_eq!(after.leader, 3);
     }
 

@@ -355,3 +355,38 @@ fn a_snapshot_from_before_producer_ids_reads_as_none_handed_out() {
     assert_eq!(restored.next_producer_id, 0);
     assert_eq!(restored.image().brokers.len(), 1);
 }
+
+#[test]
+fn a_topic_with_unclean_election_takes_back_a_replica_outside_the_isr() {
+    let mut state = ControllerState::default();
+    let epoch1 = live_broker(&mut state, 1);
+    let epoch2 = live_broker(&mut state, 2);
+    for (name, unclean) in [("clean", "false"), ("unclean", "true")] {
+        let command = Command::CreateTopics(vec![NewTopic {
+            name: name.into(),
+            topic_id: Uuid::new_v4(),
+            assignments: vec![vec![1, 2]],
+            configs: BTreeMap::from([("unclean.leader.election.enable".to_string(), unclean.to_string())]),
+        }]);
+        state.apply(&command);
+    }
+    // The follower goes first (it leaves the ISR), then the leader.
+    state.apply(&Command::FenceBroker {
+        broker_id: 2,
+        broker_epoch: epoch2,
+    });
+    state.apply(&Command::FenceBroker {
+        broker_id: 1,
+        broker_epoch: epoch1,
+    });
+    for topic in ["clean", "unclean"] {
+        assert_eq!(partition(&state, topic, 0).leader, NO_LEADER, "{topic}: nobody live");
+    }
+    state.apply(&Command::UnfenceBroker {
+        broker_id: 2,
+        broker_epoch: epoch2,
+    });
+    assert_eq!(partition(&state, "clean", 0).leader, NO_LEADER, "2 was not in sync");
+    let unclean = partition(&state, "unclean", 0);
+    assert_eq!((unclean.leader, unclean.isr), (2, vec![2]));
+}
