@@ -60,6 +60,16 @@ async fn create_topic(bootstrap: &str, name: &str, replicas: &[&[i32]], min_insy
 /// Three partitions on three brokers, leaders spread, `min.insync.replicas=2`.
 const SPREAD: [&[i32]; 3] = [&[1, 2, 3], &[2, 3, 1], &[3, 1, 2]];
 
+/// `controllers` voters and three brokers, with `TOPIC` spread over them and in sync.
+async fn spread_cluster(controllers: u32) -> Cluster {
+    let cluster = Cluster::start(controllers, 3, 1);
+    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
+    wait_until("every replica in sync", Duration::from_secs(30), || {
+        all_in_sync(&cluster, 3)
+    });
+    cluster
+}
+
 /// Produces `values` with acks=all (kcat's default); panics if any is not acknowledged.
 fn produce(cluster: &Cluster, values: impl Iterator<Item = String>) {
     let input: String = values.map(|v| format!("{v}\n")).collect();
@@ -119,11 +129,7 @@ fn topic_in_sync(cluster: &Cluster, topic: &str, brokers: usize) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_leader_and_follower_kills() {
-    let mut cluster = Cluster::start(1, 3, 1);
-    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
-    wait_until("every replica in sync", Duration::from_secs(30), || {
-        all_in_sync(&cluster, 3)
-    });
+    let mut cluster = spread_cluster(1).await;
 
     produce(&cluster, (0..3000).map(|i| format!("a-{i:05}")));
     wait_until("every replica has every record", Duration::from_secs(30), || {
@@ -210,11 +216,7 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(2);
-    let mut cluster = Cluster::start(3, 3, 1);
-    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
-    wait_until("every replica in sync", Duration::from_secs(30), || {
-        all_in_sync(&cluster, 3)
-    });
+    let mut cluster = spread_cluster(3).await;
 
     let mut script = LineScript::start("replicated_writes_check.py", &[&cluster.bootstrap(), TOPIC, "3"]);
     let next_line = |script: &mut LineScript, what: &str| {
@@ -335,11 +337,7 @@ async fn a_returning_leader_truncates_its_divergent_tail() {
 /// all there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_a_full_cluster_kill() {
-    let mut cluster = Cluster::start(3, 3, 1);
-    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
-    wait_until("every replica in sync", Duration::from_secs(30), || {
-        all_in_sync(&cluster, 3)
-    });
+    let mut cluster = spread_cluster(3).await;
     produce(&cluster, (0..5000).map(|i| format!("r-{i:05}")));
     for id in 1..=3 {
         cluster.kill_broker(id);
