@@ -32,7 +32,7 @@ impl Handlers {
                         let log = &partition.log;
                         // The field exists from v4; an older response must leave it at its default.
                         let answer = if version >= 4 {
-                            answer.with_leader_epoch(partition.role().leader_epoch)
+                            answer.with_leader_epoch(partition.leader_epoch())
                         } else {
                             answer
                         };

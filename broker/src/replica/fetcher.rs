@@ -44,7 +44,8 @@ pub struct ReplicaFetchers {
 }
 
 struct Fetcher {
-    partitions: watch::Sender<Vec<Arc<Partition>>>,
+    /// Shared, so each fetch round takes the current list without copying it.
+    partitions: watch::Sender<Arc<Vec<Arc<Partition>>>>,
     task: JoinHandle<()>,
 }
 
@@ -71,7 +72,7 @@ impl ReplicaFetchers {
     pub fn reconcile(&self, replicas: &ReplicaManager) {
         let mut by_leader: HashMap<BrokerId, Vec<Arc<Partition>>> = HashMap::new();
         for partition in replicas.partitions() {
-            let leader = partition.role().leader;
+            let leader = partition.leader();
             if leader >= 0 && leader != self.broker_id {
                 by_leader.entry(leader).or_default().push(partition);
             }
@@ -87,10 +88,10 @@ impl ReplicaFetchers {
         for (leader, partitions) in by_leader {
             match fetchers.get(&leader) {
                 Some(fetcher) => {
-                    fetcher.partitions.send_replace(partitions);
+                    fetcher.partitions.send_replace(Arc::new(partitions));
                 }
                 None => {
-                    let (sender, receiver) = watch::channel(partitions);
+                    let (sender, receiver) = watch::channel(Arc::new(partitions));
                     let session = FetchSession {
                         me: self.broker_id,
                         leader,
@@ -133,14 +134,19 @@ struct FetchSession {
     metadata: MetadataCache,
     connection: Option<BrokerConnection>,
     /// The leader epoch each partition's log was last reconciled with the leader for.
-    agreed_epochs: HashMap<(String, i32), i32>,
+    agreed_epochs: HashMap<PartitionKey, i32>,
 }
 
 impl FetchSession {
-    async fn run(mut self, mut partitions: watch::Receiver<Vec<Arc<Partition>>>) {
+    async fn run(mut self, mut partitions: watch::Receiver<Arc<Vec<Arc<Partition>>>>) {
         let mut backoff = Duration::from_millis(50);
         loop {
-            let current = partitions.borrow_and_update().clone();
+            if partitions.has_changed().unwrap_or(false) {
+                // Forget partitions no longer followed from this leader.
+                let current = partitions.borrow();
+                self.agreed_epochs.retain(|k, _| current.iter().any(|p| key(p) == *k));
+            }
+            let current = Arc::clone(&partitions.borrow_and_update());
             match self.round(&current).await {
                 Ok(progressed) if progressed => {
                     backoff = Duration::from_millis(50);
@@ -162,16 +168,11 @@ impl FetchSession {
 
     /// One truncation check and one fetch; `Ok(true)` if partitions were fetched.
     async fn round(&mut self, partitions: &[Arc<Partition>]) -> Result<bool, FetchError> {
-        self.agreed_epochs.retain(|key, _| {
-            partitions
-                .iter()
-                .any(|p| p.tp.topic == key.0 && p.tp.partition == key.1)
-        });
         self.connect().await?;
         let connection = self.connection.as_ref().expect("connected");
         let unreconciled: Vec<Arc<Partition>> = partitions
             .iter()
-            .filter(|p| self.agreed_epochs.get(&key(p)) != Some(&p.role().leader_epoch))
+            .filter(|p| self.agreed_epochs.get(&key(p)) != Some(&p.leader_epoch()))
             .cloned()
             .collect();
         if !unreconciled.is_empty() {
@@ -180,7 +181,7 @@ impl FetchSession {
         }
         let ready: Vec<&Arc<Partition>> = partitions
             .iter()
-            .filter(|p| self.agreed_epochs.get(&key(p)) == Some(&p.role().leader_epoch))
+            .filter(|p| self.agreed_epochs.get(&key(p)) == Some(&p.leader_epoch()))
             .collect();
         if ready.is_empty() {
             return Ok(false);
@@ -211,8 +212,11 @@ impl FetchSession {
     }
 }
 
-fn key(partition: &Partition) -> (String, i32) {
-    (partition.tp.topic.clone(), partition.tp.partition)
+/// A partition by topic id: copied, not allocated, on every fetch round.
+type PartitionKey = (uuid::Uuid, i32);
+
+fn key(partition: &Partition) -> PartitionKey {
+    (partition.topic_id, partition.tp.partition)
 }
 
 /// The partition an answer names, among those asked about.
@@ -238,18 +242,18 @@ async fn reconcile_with_leader(
     connection: &BrokerConnection,
     me: BrokerId,
     partitions: &[Arc<Partition>],
-) -> Result<Vec<((String, i32), i32)>, FetchError> {
+) -> Result<Vec<(PartitionKey, i32)>, FetchError> {
     let mut by_topic: HashMap<&str, Vec<OffsetForLeaderPartition>> = HashMap::new();
     let mut agreed = Vec::new();
     for partition in partitions {
-        let role = partition.role();
+        let leader_epoch = partition.leader_epoch();
         match partition.log.latest_epoch() {
             // An empty log has nothing to disagree about.
-            None => agreed.push((key(partition), role.leader_epoch)),
+            None => agreed.push((key(partition), leader_epoch)),
             Some(epoch) => by_topic.entry(&partition.tp.topic).or_default().push(
                 OffsetForLeaderPartition::default()
                     .with_partition(partition.tp.partition)
-                    .with_current_leader_epoch(role.leader_epoch)
+                    .with_current_leader_epoch(leader_epoch)
                     .with_leader_epoch(epoch),
             ),
         }
@@ -308,7 +312,7 @@ async fn reconcile_with_leader(
                 tracing::info!(topic = %partition.tp.topic, partition = partition.tp.partition, offset = target,
                     "truncated to where the log agrees with the leader");
             }
-            agreed.push((key(&partition), partition.role().leader_epoch));
+            agreed.push((key(&partition), partition.leader_epoch()));
         }
         Ok::<_, LogError>(agreed)
     })
@@ -330,7 +334,7 @@ async fn fetch_once(
         by_topic.entry(&partition.tp.topic).or_default().push(
             FetchPartition::default()
                 .with_partition(partition.tp.partition)
-                .with_current_leader_epoch(partition.role().leader_epoch)
+                .with_current_leader_epoch(partition.leader_epoch())
                 .with_fetch_offset(partition.log.log_end_offset())
                 .with_log_start_offset(partition.log.log_start_offset())
                 .with_partition_max_bytes(PARTITION_MAX_BYTES),

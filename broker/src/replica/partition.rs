@@ -97,7 +97,16 @@ impl Partition {
     }
 
     pub fn is_leader(&self) -> bool {
-        self.role.read().leader == self.broker_id
+        self.leader() == self.broker_id
+    }
+
+    /// The leader as the metadata last said (without cloning the whole role).
+    pub fn leader(&self) -> BrokerId {
+        self.role.read().leader
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.role.read().leader_epoch
     }
 
     /// A request's `current_leader_epoch` against ours (-1: not given): an older one is
