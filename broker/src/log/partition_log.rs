@@ -186,7 +186,7 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Idempotent producers this partition remembers (for metrics and tests).
+    /// Idempotent producers this partition remembers.
     pub fn producer_count(&self) -> usize {
         self.producers.lock().len()
     }
@@ -266,7 +266,13 @@ impl PartitionLog {
         let mut epochs = self.writer.lock();
         self.ensure_open()?;
         let mut producers = self.producers.lock();
-        let producer_batches = match producers.check(Batches::new(records).filter_map(|b| b.ok()))? {
+        // Only idempotent producers' record sets take a second walk over the headers.
+        let checked = if summary.has_producer_ids {
+            producers.check(Batches::new(records).filter_map(|b| b.ok()))?
+        } else {
+            Checked::Append(Vec::new())
+        };
+        let producer_batches = match checked {
             Checked::Append(batches) => batches,
             Checked::Duplicate(original) => {
                 return Ok(AppendInfo::duplicate(original.first_offset, original.last_offset));

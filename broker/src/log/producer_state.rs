@@ -372,6 +372,15 @@ mod tests {
     }
 
     #[test]
+    fn record_sets_say_whether_they_need_the_checks() {
+        let plain = batch(-1, -1, -1, 2);
+        let idempotent = batch(7, 0, 0, 2);
+        let summary = |set: &[u8]| brook_protocol::records::validate_record_set(set).unwrap();
+        assert!(!summary(&plain).has_producer_ids);
+        assert!(summary(&idempotent).has_producer_ids);
+    }
+
+    #[test]
     fn sequences_wrap_at_i32_max() {
         let mut states = ProducerStates::default();
         append(&mut states, &batch(7, 0, i32::MAX - 1, 2), 0).unwrap();

@@ -353,6 +353,9 @@ pub struct RecordSetSummary {
     pub max_timestamp: i64,
     /// The largest batch, for `max.message.bytes`.
     pub max_batch_bytes: usize,
+    /// Whether any batch carries a producer id (idempotent or transactional), so that
+    /// appends of plain producers skip the sequence checks.
+    pub has_producer_ids: bool,
 }
 
 /// Validates a produced record set: one or more whole batches, each passing
@@ -364,6 +367,7 @@ pub fn validate_record_set(record_set: &[u8]) -> Result<RecordSetSummary, Record
         bytes: record_set.len(),
         max_timestamp: i64::MIN,
         max_batch_bytes: 0,
+        has_producer_ids: false,
     };
     let mut batches = Batches::new(record_set);
     for batch in &mut batches {
@@ -373,6 +377,7 @@ pub fn validate_record_set(record_set: &[u8]) -> Result<RecordSetSummary, Record
         summary.records += i64::from(batch.records_count());
         summary.max_timestamp = summary.max_timestamp.max(batch.max_timestamp());
         summary.max_batch_bytes = summary.max_batch_bytes.max(batch.size());
+        summary.has_producer_ids |= batch.producer_id() >= 0;
     }
     match (batches.remainder().len(), summary.batches) {
         (0, 0) => Err(RecordError::Empty),

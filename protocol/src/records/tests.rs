@@ -80,6 +80,7 @@ proptest! {
         let summary = validate_record_set(&bytes).unwrap();
         prop_assert_eq!(summary.records, records.len() as i64);
         prop_assert_eq!(summary.max_batch_bytes, bytes.len());
+        prop_assert!(!summary.has_producer_ids, "a plain producer's batch");
         let batch = BatchView::new(&bytes).unwrap();
         prop_assert_eq!(batch.compression().unwrap(), compression);
         prop_assert_eq!(batch.records_count(), records.len() as i32);
