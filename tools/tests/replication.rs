@@ -70,20 +70,22 @@ async fn spread_cluster(controllers: u32) -> Cluster {
     cluster
 }
 
-/// Produces `values` with acks=all (kcat's default); panics if any is not acknowledged.
+/// Produces `input` lines to `TOPIC` with acks=all (kcat's default), giving up on a
+/// message after `timeout_ms`, with `extra` kcat arguments; kcat's output, whatever it is.
+fn try_produce(cluster: &Cluster, timeout_ms: u32, extra: &[&str], input: &[u8]) -> std::process::Output {
+    let timeout = format!("message.timeout.ms={timeout_ms}");
+    let args = ["-P", "-b", &cluster.bootstrap(), "-t", TOPIC, "-X", &timeout];
+    kcat_unchecked(&[&args[..], extra].concat(), input)
+}
+
+/// Produces `values` with acks=all; panics if any is not acknowledged.
 fn produce(cluster: &Cluster, values: impl Iterator<Item = String>) {
     let input: String = values.map(|v| format!("{v}\n")).collect();
-    kcat(
-        &[
-            "-P",
-            "-b",
-            &cluster.bootstrap(),
-            "-t",
-            TOPIC,
-            "-X",
-            "message.timeout.ms=30000",
-        ],
-        input.as_bytes(),
+    let out = try_produce(cluster, 30_000, &[], input.as_bytes());
+    assert!(
+        out.status.success(),
+        "kcat failed: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
@@ -179,16 +181,7 @@ async fn acknowledged_records_survive_leader_and_follower_kills() {
             .iter()
             .all(|p| p.isr == [victim as i32] && p.leader == victim as i32)
     });
-    let args = [
-        "-P",
-        "-b",
-        &cluster.bootstrap(),
-        "-t",
-        TOPIC,
-        "-X",
-        "message.timeout.ms=3000",
-    ];
-    let refused = kcat_unchecked(&[&args[..], &["-X", "retries=0"]].concat(), b"refused\n");
+    let refused = try_produce(&cluster, 3000, &["-X", "retries=0"], b"refused\n");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         stderr.contains("NOT_ENOUGH_REPLICAS") || stderr.contains("Not enough in-sync replicas"),
