@@ -62,6 +62,8 @@ pub struct Client {
     connections: Mutex<HashMap<String, Arc<BrokerConnection>>>,
     /// group id -> its coordinator's `host:port`, as last found.
     pub(crate) coordinators: Mutex<HashMap<String, String>>,
+    /// The broker the last Metadata named as controller: where admin requests go.
+    controller: Mutex<Option<i32>>,
 }
 
 impl Client {
@@ -71,6 +73,7 @@ impl Client {
             brokers: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
             coordinators: Mutex::new(HashMap::new()),
+            controller: Mutex::new(None),
         }
     }
 
@@ -115,6 +118,17 @@ impl Client {
         self.connection(&addr).await
     }
 
+    /// The connection admin requests go to: the broker Metadata names as controller
+    /// (Kafka requires it; Brook forwards from any broker), else any broker.
+    pub async fn admin_connection(&self) -> Result<Arc<BrokerConnection>> {
+        self.metadata(Some(&[])).await?;
+        let controller = *self.controller.lock();
+        match controller {
+            Some(id) => self.broker(id).await,
+            None => self.any_connection().await,
+        }
+    }
+
     /// The ids of the cluster's brokers, from a fresh Metadata.
     pub async fn broker_ids(&self) -> Result<Vec<i32>> {
         self.metadata(Some(&[])).await?;
@@ -143,6 +157,7 @@ impl Client {
         else {
             return Err(Error::Unexpected("not a Metadata response".into()));
         };
+        *self.controller.lock() = (response.controller_id.0 >= 0).then_some(response.controller_id.0);
         let mut brokers = self.brokers.lock();
         brokers.clear();
         for b in &response.brokers {

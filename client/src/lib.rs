@@ -2,8 +2,9 @@
 //! API versions with ApiVersions, and so works against any Kafka-compatible broker.
 //!
 //! So far: the cluster view ([`Client`]: bootstrap, Metadata, a pipelined connection per
-//! broker), consumer-group administration and ListOffsets. The producer and consumer
-//! come next (issue 8).
+//! broker), topic administration (create, delete, partitions, configs, reassignment,
+//! leader elections), consumer-group administration and ListOffsets. The producer and
+//! consumer come next.
 //!
 //! ```no_run
 //! # async fn example() -> brook_client::Result<()> {
@@ -19,12 +20,14 @@
 //! # }
 //! ```
 
+mod admin;
 mod client;
 mod connection;
 mod error;
 mod groups;
 mod offsets;
 
+pub use admin::{ConfigChange, Election, NewTopic, OngoingReassignment, PartitionOutcome};
 pub use client::{Client, ClientConfig, PartitionInfo, TopicInfo};
 pub use connection::BrokerConnection;
 pub use error::{Error, Result, error_name};

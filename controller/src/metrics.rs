@@ -25,9 +25,12 @@ pub enum RpcKind {
     DescribeQuorum,
     Raft,
     AllocateProducerIds,
+    AlterReassignments,
+    ListReassignments,
+    ElectLeaders,
 }
 
-const RPC_KINDS: [RpcKind; 15] = [
+const RPC_KINDS: [RpcKind; 18] = [
     RpcKind::RegisterBroker,
     RpcKind::BrokerHeartbeat,
     RpcKind::WatchMetadata,
@@ -43,6 +46,9 @@ const RPC_KINDS: [RpcKind; 15] = [
     RpcKind::DescribeQuorum,
     RpcKind::Raft,
     RpcKind::AllocateProducerIds,
+    RpcKind::AlterReassignments,
+    RpcKind::ListReassignments,
+    RpcKind::ElectLeaders,
 ];
 
 impl RpcKind {
@@ -63,6 +69,9 @@ impl RpcKind {
             RpcKind::DescribeQuorum => "describe_quorum",
             RpcKind::Raft => "raft",
             RpcKind::AllocateProducerIds => "allocate_producer_ids",
+            RpcKind::AlterReassignments => "alter_reassignments",
+            RpcKind::ListReassignments => "list_reassignments",
+            RpcKind::ElectLeaders => "elect_leaders",
         }
     }
 }

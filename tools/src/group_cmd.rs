@@ -216,27 +216,7 @@ async fn chosen_partitions(
     if args.all_topics {
         return Ok(committed.keys().cloned().collect());
     }
-    let mut chosen = Vec::new();
-    for spec in &args.topics {
-        match spec.split_once(':') {
-            Some((topic, list)) => {
-                for p in list.split(',') {
-                    let p: i32 = p.trim().parse().with_context(|| format!("bad partition in {spec:?}"))?;
-                    chosen.push((topic.to_owned(), p));
-                }
-            }
-            None => {
-                let topics = client
-                    .topics(Some(std::slice::from_ref(spec)))
-                    .await
-                    .with_context(|| format!("cannot find topic {spec}"))?;
-                for topic in topics {
-                    chosen.extend(topic.partitions.iter().map(|p| (topic.name.clone(), p.partition)));
-                }
-            }
-        }
-    }
-    Ok(chosen)
+    crate::partition_spec::resolve(client, &args.topics).await
 }
 
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.sss][Z|±HH:MM]` (UTC without a

@@ -6,9 +6,11 @@ mod connect;
 mod controller_cmd;
 mod dev_cmd;
 mod group_cmd;
+mod partition_spec;
 mod protocol_cmd;
 mod settings;
 mod signals;
+mod topic_cmd;
 
 use anyhow::Result;
 use brook_broker::config::BROKER_KEYS;
@@ -34,6 +36,13 @@ enum Command {
     /// Inspect the Kafka wire protocol as Brook speaks it.
     #[command(subcommand)]
     Protocol(protocol_cmd::ProtocolCommand),
+    /// Topics: create, list, describe, delete, add partitions, configs, reassign, elect leaders.
+    Topic {
+        #[command(flatten)]
+        connect: connect::Connect,
+        #[command(subcommand)]
+        command: topic_cmd::TopicCommand,
+    },
     /// Consumer groups: list, describe (with lag), delete, reset offsets.
     Group {
         #[command(flatten)]
@@ -89,6 +98,9 @@ fn run() -> Result<()> {
             tokio::runtime::Runtime::new()?.block_on(controller_cmd::run(sub))
         }
         Command::Protocol(command) => protocol_cmd::run(command),
+        Command::Topic { connect, command } => {
+            tokio::runtime::Runtime::new()?.block_on(topic_cmd::run(command, &connect))
+        }
         Command::Group { connect, command } => {
             tokio::runtime::Runtime::new()?.block_on(group_cmd::run(command, &connect))
         }

@@ -12,7 +12,7 @@ use brook_protocol::{ErrorCode, StrBytes};
 use super::Handlers;
 
 /// A controller that cannot be reached is a retriable error for the client.
-fn unreachable(error: &ClientError) -> (i16, Option<StrBytes>) {
+pub(super) fn unreachable(error: &ClientError) -> (i16, Option<StrBytes>) {
     let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
     (code, Some(StrBytes::from_string(error.to_string())))
 }

@@ -12,6 +12,7 @@ mod metadata;
 mod offsets;
 mod produce;
 mod producers;
+mod reassignments;
 
 use std::sync::Arc;
 
@@ -247,6 +248,13 @@ impl Handlers {
             RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(self.init_producer_id(r).await),
             RequestKind::SaslHandshake(r) => ResponseKind::SaslHandshake(self.sasl_handshake(r)),
             RequestKind::SaslAuthenticate(r) => ResponseKind::SaslAuthenticate(self.sasl_authenticate(r)),
+            RequestKind::AlterPartitionReassignments(r) => {
+                ResponseKind::AlterPartitionReassignments(self.alter_partition_reassignments(r).await)
+            }
+            RequestKind::ListPartitionReassignments(r) => {
+                ResponseKind::ListPartitionReassignments(self.list_partition_reassignments(r).await)
+            }
+            RequestKind::ElectLeaders(r) => ResponseKind::ElectLeaders(self.elect_leaders(r, version).await),
             other => {
                 tracing::debug!(?api_key, "not served: closing the connection");
                 drop(other);

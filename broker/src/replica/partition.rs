@@ -125,12 +125,13 @@ impl Partition {
     /// Takes the controller's latest view; returns whether leadership or epoch changed.
     pub fn update(&self, state: &PartitionState) -> bool {
         let next = role_of(state);
-        let (changed, isr_changed) = {
+        let (changed, isr_changed, replicas_changed) = {
             let mut role = self.role.write();
             let changed = role.leader != next.leader || role.leader_epoch != next.leader_epoch;
             let isr_changed = role.partition_epoch != next.partition_epoch;
+            let replicas_changed = role.replicas != next.replicas;
             *role = next;
-            (changed, isr_changed)
+            (changed, isr_changed, replicas_changed)
         };
         if isr_changed {
             // The controller decided (our change, or another one that supersedes it).
@@ -138,6 +139,8 @@ impl Partition {
         }
         if changed {
             self.reset_followers(state);
+        } else if replicas_changed {
+            self.track_replicas(state);
         }
         self.advance_high_watermark();
         changed
@@ -151,6 +154,20 @@ impl Partition {
             for &replica in state.replicas.iter().filter(|&&r| r != self.broker_id) {
                 followers.insert(replica, FollowerProgress::new(now));
             }
+        }
+    }
+
+    /// A reassignment changed the replicas under the same leader: new followers are
+    /// tracked from scratch, departed ones forgotten, the others keep their progress.
+    fn track_replicas(&self, state: &PartitionState) {
+        if state.leader != self.broker_id {
+            return;
+        }
+        let now = crate::log::now_ms();
+        let mut followers = self.followers.lock();
+        followers.retain(|replica, _| state.replicas.contains(replica));
+        for &replica in state.replicas.iter().filter(|&&r| r != self.broker_id) {
+            followers.entry(replica).or_insert_with(|| FollowerProgress::new(now));
         }
     }
 

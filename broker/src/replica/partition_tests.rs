@@ -114,3 +114,28 @@ fn acks_all_needs_min_insync_replicas_and_stale_epochs_are_fenced() {
     assert_eq!(p.check_leader_epoch(3), Err(ErrorCode::FencedLeaderEpoch));
     assert_eq!(p.check_leader_epoch(5), Err(ErrorCode::UnknownLeaderEpoch));
 }
+
+#[test]
+fn replicas_added_under_the_same_leader_are_tracked_and_can_join_the_isr() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leader(dir.path(), &[1, 2, 3]);
+    p.append_as_leader(&records(10), true).unwrap();
+    let now = crate::log::now_ms();
+    p.record_follower_fetch(2, 10, now);
+    // A reassignment adds 4 (replicas 4, 2, 1, 3 while it runs); the leader stays.
+    let mut moving = state(&[1, 2, 3], 1);
+    moving.replicas = vec![4, 2, 1, 3];
+    p.update(&moving);
+    p.record_follower_fetch(3, 10, now);
+    assert!(
+        !p.record_follower_fetch(4, 10, now),
+        "the high watermark is already at the end"
+    );
+    assert_eq!(p.log.high_watermark(), 10, "2 kept the progress it had");
+    assert_eq!(p.wanted_isr(now, 1000, |_| true), Some(vec![4, 2, 1, 3]));
+    // The move completes without 3: it is no longer tracked.
+    let mut done = state(&[1, 2, 4], 2);
+    done.replicas = vec![4, 2, 1];
+    p.update(&done);
+    assert!(!p.record_follower_fetch(3, 10, now), "3 is no longer a replica");
+}

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use brook_protocol::rpc::{
     AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, CommittedOffset, ControllerAddress,
-    ControllerRequest, ControllerResponse, CreatePartitions, CreateTopics, FetchOffsets, MetadataUpdate, OffsetResult,
-    ProducerIdBlock, QuorumInfo, ResourceResult, RpcError, TopicResult,
+    ControllerRequest, ControllerResponse, CreatePartitions, CreateTopics, ElectLeaders, FetchOffsets, MetadataUpdate,
+    OffsetResult, OngoingReassignment, PartitionResult, ProducerIdBlock, QuorumInfo, ReassignPartition, ResourceResult,
+    RpcError, TopicResult,
 };
 use tokio::sync::mpsc;
 
@@ -312,6 +313,33 @@ impl ControllerClient {
         };
         match self.call(request).await? {
             ControllerResponse::ProducerIds(block) => Ok(block),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn alter_reassignments(
+        &self,
+        requests: Vec<ReassignPartition>,
+    ) -> Result<Vec<PartitionResult>, ClientError> {
+        match self.call(ControllerRequest::AlterReassignments(requests)).await? {
+            ControllerResponse::AlterReassignments(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn list_reassignments(
+        &self,
+        partitions: Option<Vec<(String, i32)>>,
+    ) -> Result<Vec<OngoingReassignment>, ClientError> {
+        match self.call(ControllerRequest::ListReassignments(partitions)).await? {
+            ControllerResponse::ListReassignments(ongoing) => Ok(ongoing),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn elect_leaders(&self, request: ElectLeaders) -> Result<Vec<PartitionResult>, ClientError> {
+        match self.call(ControllerRequest::ElectLeaders(request)).await? {
+            ControllerResponse::ElectLeaders(results) => Ok(results),
             other => Err(unexpected(other)),
         }
     }

@@ -48,6 +48,9 @@ fn kind_of(request: &ControllerRequest) -> RpcKind {
         ControllerRequest::DescribeQuorum => RpcKind::DescribeQuorum,
         ControllerRequest::Raft(_) => RpcKind::Raft,
         ControllerRequest::AllocateProducerIds { .. } => RpcKind::AllocateProducerIds,
+        ControllerRequest::AlterReassignments(_) => RpcKind::AlterReassignments,
+        ControllerRequest::ListReassignments(_) => RpcKind::ListReassignments,
+        ControllerRequest::ElectLeaders(_) => RpcKind::ElectLeaders,
     }
 }
 
@@ -96,6 +99,9 @@ impl ControllerService {
                 broker_id,
                 broker_epoch,
             } => self.allocate_producer_ids(broker_id, broker_epoch).await,
+            ControllerRequest::AlterReassignments(requests) => self.alter_reassignments(requests).await,
+            ControllerRequest::ListReassignments(partitions) => self.list_reassignments(partitions),
+            ControllerRequest::ElectLeaders(request) => self.elect_leaders(request).await,
         };
         self.metrics.observe_rpc(kind, started.elapsed());
         let _ = replies.send(RpcResponse { correlation_id, body }).await;

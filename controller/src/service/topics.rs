@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashSet};
 use brook_protocol::ErrorCode;
 use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
 use brook_protocol::rpc::{
-    AlterConfigs, ControllerResponse, CreatableTopic, CreatePartitions, CreateTopics, NewPartitions, RpcError,
-    TopicResult,
+    AlterConfigs, ControllerResponse, CreatableTopic, CreatePartitions, CreateTopics, ElectLeaders, NewPartitions,
+    ReassignPartition, RpcError, TopicResult,
 };
 use uuid::Uuid;
 
@@ -272,6 +272,34 @@ impl ControllerService {
         }
         match self.raft.propose(Command::AlterConfigs(request)).await? {
             CommandResult::Configs(results) => Ok(ControllerResponse::AlterConfigs(results)),
+            other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
+        }
+    }
+
+    pub(super) async fn alter_reassignments(
+        &self,
+        requests: Vec<ReassignPartition>,
+    ) -> Result<ControllerResponse, RpcError> {
+        match self.raft.propose(Command::Reassign(requests)).await? {
+            CommandResult::PartitionResults(results) => Ok(ControllerResponse::AlterReassignments(results)),
+            other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
+        }
+    }
+
+    pub(super) fn list_reassignments(
+        &self,
+        partitions: Option<Vec<(String, i32)>>,
+    ) -> Result<ControllerResponse, RpcError> {
+        self.raft.check_leader()?;
+        let ongoing = self
+            .shared
+            .read(|state| state.ongoing_reassignments(partitions.as_deref()));
+        Ok(ControllerResponse::ListReassignments(ongoing))
+    }
+
+    pub(super) async fn elect_leaders(&self, request: ElectLeaders) -> Result<ControllerResponse, RpcError> {
+        match self.raft.propose(Command::ElectLeaders(request)).await? {
+            CommandResult::PartitionResults(results) => Ok(ControllerResponse::ElectLeaders(results)),
             other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
         }
     }

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use brook_protocol::rpc::metadata::BrokerId;
 use brook_protocol::rpc::{
-    AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, FetchOffsets, OffsetResult, ProducerIdBlock,
-    RegisterBroker, ResourceResult, RpcError, TopicResult,
+    AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, ElectLeaders, FetchOffsets, OffsetResult,
+    PartitionResult, ProducerIdBlock, ReassignPartition, RegisterBroker, ResourceResult, RpcError, TopicResult,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -45,6 +45,9 @@ pub enum Command {
         broker_id: BrokerId,
         broker_epoch: i64,
     },
+    /// Start or cancel reassignments; checked against the state when applied.
+    Reassign(Vec<ReassignPartition>),
+    ElectLeaders(ElectLeaders),
 }
 
 /// A topic with its id and replica placement decided.
@@ -77,4 +80,5 @@ pub enum CommandResult {
     Offsets(Vec<Vec<OffsetResult>>),
     Refused(RpcError),
     ProducerIds(ProducerIdBlock),
+    PartitionResults(Vec<PartitionResult>),
 }

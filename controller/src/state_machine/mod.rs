@@ -6,6 +6,7 @@
 mod command;
 mod offsets;
 mod partitions;
+mod reassignments;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -37,6 +38,8 @@ pub struct ControllerState {
     offsets: OffsetStore,
     /// The first producer id not yet handed out.
     next_producer_id: i64,
+    /// Reassignments in progress, by topic id and partition.
+    reassignments: BTreeMap<(Uuid, i32), reassignments::Reassignment>,
     history: VecDeque<VersionedRecord>,
     history_limit: usize,
 }
@@ -57,11 +60,26 @@ struct SnapshotOwned {
     offsets: OffsetStore,
 }
 
-/// State added after the first snapshot layout, encoded after it: a snapshot written
-/// before producer ids existed simply ends early, and reads as "none handed out".
+/// State added after the first snapshot layout, encoded after it, one section per
+/// addition: a snapshot written before a section existed simply ends early, and reads
+/// as its default.
 #[derive(Serialize, Deserialize, Default)]
 struct SnapshotTail {
     next_producer_id: i64,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct ReassignmentsTail {
+    reassignments: Vec<((Uuid, i32), reassignments::Reassignment)>,
+}
+
+/// The next tail section of a snapshot, or its default when the snapshot ends first.
+fn take_section<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<(T, &[u8]), postcard::Error> {
+    if bytes.is_empty() {
+        Ok((T::default(), bytes))
+    } else {
+        postcard::take_from_bytes(bytes)
+    }
 }
 
 impl Default for ControllerState {
@@ -92,6 +110,7 @@ impl ControllerState {
             topic_ids: HashMap::new(),
             offsets: OffsetStore::default(),
             next_producer_id: 0,
+            reassignments: BTreeMap::new(),
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
         }
@@ -145,18 +164,20 @@ impl ControllerState {
             next_producer_id: self.next_producer_id,
         };
         bytes.extend(postcard::to_stdvec(&tail)?);
+        let reassignments = ReassignmentsTail {
+            reassignments: self.reassignments.iter().map(|(k, r)| (*k, r.clone())).collect(),
+        };
+        bytes.extend(postcard::to_stdvec(&reassignments)?);
         Ok(bytes)
     }
 
     /// Replaces the state with a snapshot's. The history restarts empty at its version.
     pub fn restore_snapshot(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
         let (snapshot, rest): (SnapshotOwned, _) = postcard::take_from_bytes(bytes)?;
-        let tail: SnapshotTail = if rest.is_empty() {
-            SnapshotTail::default()
-        } else {
-            postcard::from_bytes(rest)?
-        };
+        let (tail, rest): (SnapshotTail, _) = take_section(rest)?;
+        let (reassignments, _): (ReassignmentsTail, _) = take_section(rest)?;
         self.next_producer_id = tail.next_producer_id;
+        self.reassignments = reassignments.reassignments.into_iter().collect();
         self.topic_ids = snapshot
             .image
             .topics
@@ -209,6 +230,8 @@ impl ControllerState {
                 broker_id,
                 broker_epoch,
             } => self.allocate_producer_ids(*broker_id, *broker_epoch),
+            Command::Reassign(requests) => CommandResult::PartitionResults(self.reassign(requests)),
+            Command::ElectLeaders(request) => CommandResult::PartitionResults(self.elect_leaders(request)),
             Command::DeleteOffsets(groups) => CommandResult::Offsets(
                 groups
                     .iter()
@@ -403,6 +426,7 @@ impl ControllerState {
         };
         self.emit(MetadataRecord::DeleteTopic { topic_id });
         self.offsets.delete_topic(name);
+        self.forget_reassignments(topic_id);
         TopicResult {
             name: name.to_owned(),
             topic_id: Some(topic_id),
@@ -545,6 +569,7 @@ impl ControllerState {
                                 topic_id: change.topic_id,
                                 state: next.clone(),
                             });
+                            self.complete_reassignment(change.topic_id, change.partition);
                         }
                         (0, Some(next.1.unwrap_or(next.0)))
                     }

@@ -1,5 +1,5 @@
-use brook_protocol::rpc::OffsetCommit;
 use brook_protocol::rpc::metadata::Endpoint;
+use brook_protocol::rpc::{ElectLeaders, ElectionType, OffsetCommit, PartitionResult, ReassignPartition};
 
 use super::*;
 
@@ -389,4 +389,151 @@ fn a_topic_with_unclean_election_takes_back_a_replica_outside_the_isr() {
     assert_eq!(partition(&state, "clean", 0).leader, NO_LEADER, "2 was not in sync");
     let unclean = partition(&state, "unclean", 0);
     assert_eq!((unclean.leader, unclean.isr), (2, vec![2]));
+}
+
+fn reassign(state: &mut ControllerState, topic: &str, target: Option<Vec<BrokerId>>) -> PartitionResult {
+    let command = Command::Reassign(vec![ReassignPartition {
+        topic: topic.into(),
+        partition: 0,
+        target,
+    }]);
+    match state.apply(&command) {
+        CommandResult::PartitionResults(mut results) => results.remove(0),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn set_isr(state: &mut ControllerState, topic: &str, leader_epoch_of: (BrokerId, i64), isr: Vec<BrokerId>) -> i16 {
+    let current = partition(state, topic, 0);
+    let request = AlterPartition {
+        broker_id: leader_epoch_of.0,
+        broker_epoch: leader_epoch_of.1,
+        changes: vec![IsrChange {
+            topic_id: state.topic(topic).unwrap().topic_id,
+            partition: 0,
+            leader_epoch: current.leader_epoch,
+            partition_epoch: current.partition_epoch,
+            new_isr: isr,
+        }],
+    };
+    match state.apply(&Command::AlterPartition(request)) {
+        CommandResult::Partitions(results) => results[0].error_code,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_reassignment_adds_the_target_then_drops_the_old_replicas_once_it_is_in_sync() {
+    let mut state = ControllerState::default();
+    let epoch1 = live_broker(&mut state, 1);
+    live_broker(&mut state, 2);
+    live_broker(&mut state, 3);
+    create(&mut state, "t", vec![vec![1, 2]]);
+    assert_eq!(reassign(&mut state, "t", Some(vec![3, 2])).error_code, 0);
+    let meanwhile = partition(&state, "t", 0);
+    assert_eq!(
+        (meanwhile.replicas, meanwhile.isr, meanwhile.leader),
+        (vec![3, 2, 1], vec![1, 2], 1)
+    );
+    let listed = state.ongoing_reassignments(None);
+    assert_eq!(
+        (listed[0].adding.clone(), listed[0].removing.clone()),
+        (vec![3], vec![1])
+    );
+
+    // Survives a snapshot.
+    let mut restored = ControllerState::default();
+    restored.restore_snapshot(&state.encode_snapshot().unwrap()).unwrap();
+    assert_eq!(restored.ongoing_reassignments(None), listed);
+
+    // The leader adds 3 to the ISR: the move completes and 1 hands leadership to 3.
+    assert_eq!(set_isr(&mut state, "t", (1, epoch1), vec![1, 2, 3]), 0);
+    let done = partition(&state, "t", 0);
+    assert_eq!((done.replicas, done.isr, done.leader), (vec![3, 2], vec![2, 3], 3));
+    assert!(state.ongoing_reassignments(None).is_empty());
+    assert_eq!(
+        reassign(&mut state, "t", None).error_code,
+        ErrorCode::NoReassignmentInProgress.code()
+    );
+}
+
+#[test]
+fn a_cancelled_reassignment_goes_back_to_the_original_replicas() {
+    let mut state = ControllerState::default();
+    live_broker(&mut state, 1);
+    live_broker(&mut state, 2);
+    create(&mut state, "t", vec![vec![1]]);
+    reassign(&mut state, "t", Some(vec![2]));
+    assert_eq!(partition(&state, "t", 0).replicas, vec![2, 1]);
+    assert_eq!(reassign(&mut state, "t", None).error_code, 0);
+    let back = partition(&state, "t", 0);
+    assert_eq!((back.replicas, back.isr, back.leader), (vec![1], vec![1], 1));
+    assert!(state.ongoing_reassignments(None).is_empty());
+}
+
+#[test]
+fn reassignments_are_validated_and_a_reorder_completes_at_once() {
+    let mut state = ControllerState::default();
+    live_broker(&mut state, 1);
+    live_broker(&mut state, 2);
+    create(&mut state, "t", vec![vec![1, 2]]);
+    let invalid = ErrorCode::InvalidReplicaAssignment.code();
+    assert_eq!(reassign(&mut state, "t", Some(vec![])).error_code, invalid);
+    assert_eq!(reassign(&mut state, "t", Some(vec![2, 2])).error_code, invalid);
+    assert_eq!(reassign(&mut state, "t", Some(vec![9])).error_code, invalid);
+    assert_eq!(
+        reassign(&mut state, "nope", Some(vec![1])).error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    assert_eq!(reassign(&mut state, "t", Some(vec![2, 1])).error_code, 0);
+    let reordered = partition(&state, "t", 0);
+    assert_eq!((reordered.replicas, reordered.leader), (vec![2, 1], 1));
+    assert!(state.ongoing_reassignments(None).is_empty());
+}
+
+#[test]
+fn preferred_election_over_every_partition_reports_only_those_it_touched() {
+    let mut state = ControllerState::default();
+    let epoch1 = live_broker(&mut state, 1);
+    live_broker(&mut state, 2);
+    create(&mut state, "t", vec![vec![1, 2], vec![2, 1]]);
+    state.apply(&Command::FenceBroker {
+        broker_id: 1,
+        broker_epoch: epoch1,
+    });
+    live_broker(&mut state, 1);
+    // 1 is back but outside both ISRs: the preferred replica is not available yet.
+    let elect = |state: &mut ControllerState| match state.apply(&Command::ElectLeaders(ElectLeaders {
+        election_type: ElectionType::Preferred,
+        partitions: None,
+    })) {
+        CommandResult::PartitionResults(results) => results,
+        other => panic!("unexpected {other:?}"),
+    };
+    let results = elect(&mut state);
+    assert_eq!(
+        results.len(),
+        1,
+        "partition 1 already has its preferred leader: {results:?}"
+    );
+    assert_eq!(results[0].error_code, ErrorCode::PreferredLeaderNotAvailable.code());
+    let topic_id = state.topic("t").unwrap().topic_id;
+    let p0 = partition(&state, "t", 0);
+    let epoch2 = state.image().brokers[&2].broker_epoch;
+    state.apply(&Command::AlterPartition(AlterPartition {
+        broker_id: 2,
+        broker_epoch: epoch2,
+        changes: vec![IsrChange {
+            topic_id,
+            partition: 0,
+            leader_epoch: p0.leader_epoch,
+            partition_epoch: p0.partition_epoch,
+            new_isr: vec![2, 1],
+        }],
+    }));
+    let results = elect(&mut state);
+    assert_eq!((results.len(), results[0].error_code), (1, 0));
+    let p0 = partition(&state, "t", 0);
+    assert_eq!((p0.leader, p0.leader_epoch), (1, 2));
+    assert!(elect(&mut state).is_empty());
 }

@@ -53,6 +53,11 @@ pub enum ControllerRequest {
         broker_id: BrokerId,
         broker_epoch: i64,
     },
+    /// Starts or cancels partition reassignments (AlterPartitionReassignments).
+    AlterReassignments(Vec<ReassignPartition>),
+    /// The reassignments in progress: all of them, or those of the partitions named.
+    ListReassignments(Option<Vec<(String, i32)>>),
+    ElectLeaders(ElectLeaders),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +83,54 @@ pub enum ControllerResponse {
     DescribeQuorum(QuorumInfo),
     Raft(RaftMessage),
     ProducerIds(ProducerIdBlock),
+    AlterReassignments(Vec<PartitionResult>),
+    ListReassignments(Vec<OngoingReassignment>),
+    ElectLeaders(Vec<PartitionResult>),
+}
+
+/// Move a partition to `target` replicas (the first is the preferred leader); `None`
+/// cancels a reassignment in progress, back to the replicas it started from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReassignPartition {
+    pub topic: String,
+    pub partition: i32,
+    pub target: Option<Vec<BrokerId>>,
+}
+
+/// One partition's outcome; `error_code` 0 is success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionResult {
+    pub topic: String,
+    pub partition: i32,
+    pub error_code: i16,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OngoingReassignment {
+    pub topic: String,
+    pub partition: i32,
+    /// Everything the partition is on meanwhile: the target, then the replicas leaving.
+    pub replicas: Vec<BrokerId>,
+    pub adding: Vec<BrokerId>,
+    pub removing: Vec<BrokerId>,
+}
+
+/// Kafka's election types (ElectLeaders v1+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElectionType {
+    /// The first replica, if it is in sync and live.
+    Preferred,
+    /// For a partition without a leader: an in-sync replica if one is live, else any
+    /// live replica (losing what it never copied).
+    Unclean,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElectLeaders {
+    pub election_type: ElectionType,
+    /// `None`: every partition; those that need no election are left out of the answer.
+    pub partitions: Option<Vec<(String, i32)>>,
 }
 
 /// Producer ids `first_id..first_id + count`, never handed out before.

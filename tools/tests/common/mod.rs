@@ -288,3 +288,23 @@ impl LineScript {
         self.printed
     }
 }
+
+/// Runs the `brook` binary with `args`, whatever its exit status.
+pub fn brook_unchecked(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_brook"))
+        .args(args)
+        .output()
+        .expect("brook runs")
+}
+
+/// Runs a `brook` command that must succeed; its stdout.
+pub fn brook_ok(args: &[&str]) -> String {
+    let out = brook_unchecked(args);
+    assert!(
+        out.status.success(),
+        "brook {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -1,0 +1,205 @@
+//! Partition reassignment and leader elections from Kafka admin clients
+//! (AlterPartitionReassignments, ListPartitionReassignments, ElectLeaders), forwarded to
+//! the controller quorum, which decides and records them.
+
+use brook_protocol::messages::alter_partition_reassignments_response::{
+    ReassignablePartitionResponse, ReassignableTopicResponse,
+};
+use brook_protocol::messages::elect_leaders_response::{self, ReplicaElectionResult};
+use brook_protocol::messages::list_partition_reassignments_response::{
+    OngoingPartitionReassignment, OngoingTopicReassignment,
+};
+use brook_protocol::messages::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId, ElectLeadersRequest,
+    ElectLeadersResponse, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, TopicName,
+};
+use brook_protocol::rpc::{ElectLeaders, ElectionType, PartitionResult, ReassignPartition};
+use brook_protocol::{ErrorCode, StrBytes};
+
+use super::Handlers;
+use super::admin::unreachable;
+
+/// Results grouped by topic, topics in order of first appearance.
+fn by_topic<T>(results: Vec<PartitionResult>, each: impl Fn(PartitionResult) -> T) -> Vec<(String, Vec<T>)> {
+    let mut topics: Vec<(String, Vec<T>)> = Vec::new();
+    for result in results {
+        let index = match topics.iter().position(|(name, _)| *name == result.topic) {
+            Some(index) => index,
+            None => {
+                topics.push((result.topic.clone(), Vec::new()));
+                topics.len() - 1
+            }
+        };
+        topics[index].1.push(each(result));
+    }
+    topics
+}
+
+fn topic_name(name: String) -> TopicName {
+    TopicName(StrBytes::from_string(name))
+}
+
+fn broker_ids(ids: Vec<i32>) -> Vec<BrokerId> {
+    ids.into_iter().map(BrokerId).collect()
+}
+
+impl Handlers {
+    pub(super) async fn alter_partition_reassignments(
+        &self,
+        request: AlterPartitionReassignmentsRequest,
+    ) -> AlterPartitionReassignmentsResponse {
+        let forwarded: Vec<ReassignPartition> = request
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| ReassignPartition {
+                    topic: t.name.0.to_string(),
+                    partition: p.partition_index,
+                    target: p.replicas.as_ref().map(|r| r.iter().map(|b| b.0).collect()),
+                })
+            })
+            .collect();
+        let results = match self.controller.alter_reassignments(forwarded).await {
+            Ok(results) => results,
+            Err(error) => {
+                let (code, message) = unreachable(&error);
+                return AlterPartitionReassignmentsResponse::default()
+                    .with_error_code(code)
+                    .with_error_message(message);
+            }
+        };
+        let responses = by_topic(results, |r| {
+            ReassignablePartitionResponse::default()
+                .with_partition_index(r.partition)
+                .with_error_code(r.error_code)
+                .with_error_message(r.error_message.map(StrBytes::from_string))
+        })
+        .into_iter()
+        .map(|(name, partitions)| {
+            ReassignableTopicResponse::default()
+                .with_name(topic_name(name))
+                .with_partitions(partitions)
+        })
+        .collect();
+        AlterPartitionReassignmentsResponse::default().with_responses(responses)
+    }
+
+    pub(super) async fn list_partition_reassignments(
+        &self,
+        request: ListPartitionReassignmentsRequest,
+    ) -> ListPartitionReassignmentsResponse {
+        let named = request.topics.map(|topics| {
+            topics
+                .iter()
+                .flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p)))
+                .collect()
+        });
+        let ongoing = match self.controller.list_reassignments(named).await {
+            Ok(ongoing) => ongoing,
+            Err(error) => {
+                let (code, message) = unreachable(&error);
+                return ListPartitionReassignmentsResponse::default()
+                    .with_error_code(code)
+                    .with_error_message(message);
+            }
+        };
+        let mut topics: Vec<OngoingTopicReassignment> = Vec::new();
+        for reassignment in ongoing {
+            let partition = OngoingPartitionReassignment::default()
+                .with_partition_index(reassignment.partition)
+                .with_replicas(broker_ids(reassignment.replicas))
+                .with_adding_replicas(broker_ids(reassignment.adding))
+                .with_removing_replicas(broker_ids(reassignment.removing));
+            match topics.iter_mut().find(|t| t.name.0.as_str() == reassignment.topic) {
+                Some(topic) => topic.partitions.push(partition),
+                None => topics.push(
+                    OngoingTopicReassignment::default()
+                        .with_name(topic_name(reassignment.topic))
+                        .with_partitions(vec![partition]),
+                ),
+            }
+        }
+        ListPartitionReassignmentsResponse::default().with_topics(topics)
+    }
+
+    pub(super) async fn elect_leaders(&self, request: ElectLeadersRequest, version: i16) -> ElectLeadersResponse {
+        // v0 has no type: it always meant the preferred replica.
+        let election_type = match (version, request.election_type) {
+            (0, _) | (_, 0) => ElectionType::Preferred,
+            (_, 1) => ElectionType::Unclean,
+            // Kafka defines no other type.
+            _ => return ElectLeadersResponse::default().with_error_code(ErrorCode::InvalidRequest.code()),
+        };
+        let partitions = request.topic_partitions.as_ref().map(|topics| {
+            topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| (t.topic.0.to_string(), *p)))
+                .collect()
+        });
+        let results = match self
+            .controller
+            .elect_leaders(ElectLeaders {
+                election_type,
+                partitions,
+            })
+            .await
+        {
+            Ok(results) => results,
+            Err(error) => {
+                let (code, _) = unreachable(&error);
+                return ElectLeadersResponse::default().with_error_code(code);
+            }
+        };
+        let elected: Vec<(String, i32)> = results
+            .iter()
+            .filter(|r| r.error_code == 0)
+            .map(|r| (r.topic.clone(), r.partition))
+            .collect();
+        // The client's next Metadata request here should show the new leaders.
+        self.until_metadata_shows(|image| {
+            elected.iter().all(|(topic, partition)| {
+                let state = image
+                    .topic_by_name(topic)
+                    .and_then(|t| t.partitions.iter().find(|p| p.partition == *partition));
+                state.is_none_or(|s| {
+                    s.leader >= 0 && (election_type == ElectionType::Unclean || s.replicas.first() == Some(&s.leader))
+                })
+            })
+        })
+        .await;
+        let results = by_topic(results, |r| {
+            elect_leaders_response::PartitionResult::default()
+                .with_partition_id(r.partition)
+                .with_error_code(r.error_code)
+                .with_error_message(r.error_message.map(StrBytes::from_string))
+        })
+        .into_iter()
+        .map(|(name, partitions)| {
+            ReplicaElectionResult::default()
+                .with_topic(topic_name(name))
+                .with_partition_result(partitions)
+        })
+        .collect();
+        ElectLeadersResponse::default().with_replica_election_results(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(topic: &str, partition: i32) -> PartitionResult {
+        PartitionResult {
+            topic: topic.into(),
+            partition,
+            error_code: 0,
+            error_message: None,
+        }
+    }
+
+    #[test]
+    fn results_group_by_topic_in_order_of_appearance() {
+        let grouped = by_topic(vec![result("b", 0), result("a", 1), result("b", 2)], |r| r.partition);
+        assert_eq!(grouped, vec![("b".to_string(), vec![0, 2]), ("a".to_string(), vec![1])]);
+    }
+}

@@ -1,0 +1,438 @@
+//! `brook topic ...`: create, list, describe, delete, add partitions, change configs,
+//! reassign replicas and elect leaders, in the manner of `rpk topic` and Kafka's tools.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use brook_client::{Client, ConfigChange, Election, NewTopic, PartitionOutcome, TopicInfo};
+use clap::{Args, Subcommand};
+
+use crate::connect::Connect;
+use crate::partition_spec;
+
+#[derive(Debug, Subcommand)]
+pub enum TopicCommand {
+    /// Create topics.
+    Create {
+        #[arg(required = true)]
+        topics: Vec<String>,
+        /// Partitions per topic (default: the cluster's num.partitions).
+        #[arg(long, short = 'p')]
+        partitions: Option<i32>,
+        /// Replicas per partition (default: the cluster's default.replication.factor).
+        #[arg(long, short = 'r')]
+        replicas: Option<i16>,
+        /// A topic config, `key=value`; repeatable.
+        #[arg(long = "config", short = 'c', value_parser = key_value)]
+        configs: Vec<(String, String)>,
+    },
+    /// List topics with their partition count and replication factor.
+    List,
+    /// Show each partition's leader, replicas and in-sync replicas.
+    Describe {
+        /// Topics to describe (default: all).
+        topics: Vec<String>,
+    },
+    /// Delete topics and all their records.
+    Delete {
+        #[arg(required = true)]
+        topics: Vec<String>,
+    },
+    /// Add partitions to topics.
+    AddPartitions {
+        #[arg(required = true)]
+        topics: Vec<String>,
+        /// How many partitions to add.
+        #[arg(long, short = 'n')]
+        num: i32,
+    },
+    /// Set or remove topic configs (the others stay as they are).
+    AlterConfig {
+        #[arg(required = true)]
+        topics: Vec<String>,
+        /// `key=value`; repeatable.
+        #[arg(long = "set", short = 's', value_parser = key_value)]
+        set: Vec<(String, String)>,
+        /// A key to return to its default; repeatable.
+        #[arg(long = "delete", short = 'd')]
+        delete: Vec<String>,
+    },
+    /// Move partitions to other brokers; new replicas copy the log, then old ones drop it.
+    Reassign(ReassignArgs),
+    /// List the reassignments in progress.
+    Reassignments {
+        /// Topics or `topic:0,1` (default: all).
+        partitions: Vec<String>,
+    },
+    /// Give leadership back to each partition's preferred (first) replica, or with
+    /// --unclean elect any live replica where no in-sync one is left.
+    ElectLeaders {
+        /// Topics or `topic:0,1` (default: every partition).
+        partitions: Vec<String>,
+        /// An unclean election: may lose acknowledged records.
+        #[arg(long)]
+        unclean: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReassignArgs {
+    /// The topic to move.
+    #[arg(required_unless_present = "plan")]
+    topic: Option<String>,
+    #[command(flatten)]
+    how: ReassignHow,
+    /// With --replicas: the partitions to move (default: all of the topic's).
+    #[arg(long = "partition", short = 'p', value_delimiter = ',')]
+    partitions: Vec<i32>,
+    /// Wait until every move has finished, printing progress.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct ReassignHow {
+    /// The new replica list, preferred leader first: `2,3,1`.
+    #[arg(long, value_delimiter = ',')]
+    replicas: Option<Vec<i32>>,
+    /// Spread the topic's partitions over these brokers, keeping its replication factor.
+    #[arg(long, value_delimiter = ',')]
+    to_brokers: Option<Vec<i32>>,
+    /// Cancel the moves in progress, back to where they started.
+    #[arg(long)]
+    cancel: bool,
+    /// A plan in kafka-reassign-partitions' JSON format:
+    /// {"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}.
+    #[arg(long)]
+    plan: Option<std::path::PathBuf>,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not key=value"))?;
+    Ok((key.trim().to_owned(), value.to_owned()))
+}
+
+pub async fn run(command: TopicCommand, connect: &Connect) -> Result<()> {
+    let client = connect.client();
+    match command {
+        TopicCommand::Create {
+            topics,
+            partitions,
+            replicas,
+            configs,
+        } => {
+            for name in topics {
+                let topic = NewTopic {
+                    name: name.clone(),
+                    partitions: partitions.unwrap_or(-1),
+                    replication_factor: replicas.unwrap_or(-1),
+                    configs: configs.clone(),
+                };
+                client.create_topic(&topic).await.context("cannot create the topic")?;
+                println!("created topic {name}");
+            }
+        }
+        TopicCommand::List => {
+            println!("{:<40} {:>10} {:>8}", "NAME", "PARTITIONS", "REPLICAS");
+            for topic in client.topics(None).await? {
+                let replicas = topic.partitions.first().map_or(0, |p| p.replicas.len());
+                println!("{:<40} {:>10} {:>8}", topic.name, topic.partitions.len(), replicas);
+            }
+        }
+        TopicCommand::Describe { topics } => describe(&client, &topics).await?,
+        TopicCommand::Delete { topics } => {
+            for topic in topics {
+                client.delete_topic(&topic).await.context("cannot delete the topic")?;
+                println!("deleted topic {topic}");
+            }
+        }
+        TopicCommand::AddPartitions { topics, num } => {
+            if num <= 0 {
+                bail!("--num must be at least 1");
+            }
+            for topic in topics {
+                let current = existing(&client, &topic).await?.partitions.len() as i32;
+                client
+                    .add_partitions(&topic, current + num)
+                    .await
+                    .context("cannot add partitions")?;
+                println!("topic {topic}: {current} -> {} partitions", current + num);
+            }
+        }
+        TopicCommand::AlterConfig { topics, set, delete } => {
+            if set.is_empty() && delete.is_empty() {
+                bail!("nothing to change: give --set key=value or --delete key");
+            }
+            let changes: Vec<ConfigChange> = set
+                .into_iter()
+                .map(|(k, v)| ConfigChange::Set(k, v))
+                .chain(delete.into_iter().map(ConfigChange::Delete))
+                .collect();
+            for topic in topics {
+                client
+                    .alter_topic_configs(&topic, &changes)
+                    .await
+                    .context("cannot change the configs")?;
+                println!("topic {topic}: configs changed");
+            }
+        }
+        TopicCommand::Reassign(args) => reassign(&client, args).await?,
+        TopicCommand::Reassignments { partitions } => {
+            let named = if partitions.is_empty() {
+                None
+            } else {
+                Some(partition_spec::resolve(&client, &partitions).await?)
+            };
+            let ongoing = client.list_reassignments(named.as_deref()).await?;
+            println!(
+                "{:<32} {:>9}  {:<16} {:<12} REMOVING",
+                "TOPIC", "PARTITION", "REPLICAS", "ADDING"
+            );
+            for r in ongoing {
+                println!(
+                    "{:<32} {:>9}  {:<16} {:<12} {}",
+                    r.topic,
+                    r.partition,
+                    ids(&r.replicas),
+                    ids(&r.adding),
+                    ids(&r.removing)
+                );
+            }
+        }
+        TopicCommand::ElectLeaders { partitions, unclean } => {
+            let named = if partitions.is_empty() {
+                None
+            } else {
+                Some(partition_spec::resolve(&client, &partitions).await?)
+            };
+            let election = if unclean {
+                Election::Unclean
+            } else {
+                Election::Preferred
+            };
+            let outcomes = client.elect_leaders(election, named.as_deref()).await?;
+            if outcomes.is_empty() {
+                println!("every partition already has its preferred leader");
+            }
+            report(&outcomes, "new leader elected")?;
+        }
+    }
+    Ok(())
+}
+
+fn ids(list: &[i32]) -> String {
+    if list.is_empty() {
+        return "-".into();
+    }
+    list.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+}
+
+async fn existing(client: &Client, topic: &str) -> Result<TopicInfo> {
+    let mut topics = client
+        .topics(Some(&[topic.to_owned()]))
+        .await
+        .with_context(|| format!("cannot find topic {topic}"))?;
+    topics.pop().with_context(|| format!("topic {topic} does not exist"))
+}
+
+async fn describe(client: &Client, names: &[String]) -> Result<()> {
+    let topics = client
+        .topics(if names.is_empty() { None } else { Some(names) })
+        .await
+        .context("cannot describe topics")?;
+    let ongoing = client.list_reassignments(None).await.unwrap_or_default();
+    println!(
+        "{:<32} {:>9} {:>7}  {:<16} {:<16} NOTE",
+        "TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR"
+    );
+    for topic in topics {
+        for p in &topic.partitions {
+            let moving = ongoing
+                .iter()
+                .find(|r| r.topic == topic.name && r.partition == p.partition);
+            let mut notes = Vec::new();
+            if p.leader < 0 {
+                notes.push("offline".to_owned());
+            } else if p.isr.len() < p.replicas.len() {
+                notes.push("under-replicated".to_owned());
+            }
+            if let Some(r) = moving {
+                notes.push(format!("reassigning (+{} -{})", ids(&r.adding), ids(&r.removing)));
+            }
+            println!(
+                "{:<32} {:>9} {:>7}  {:<16} {:<16} {}",
+                topic.name,
+                p.partition,
+                p.leader,
+                ids(&p.replicas),
+                ids(&p.isr),
+                notes.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints each partition's outcome; fails if any was refused.
+fn report(outcomes: &[PartitionOutcome], done: &str) -> Result<()> {
+    let mut refused = 0;
+    for o in outcomes {
+        match &o.result {
+            Ok(()) => println!("{}-{}: {done}", o.topic, o.partition),
+            Err(e) => {
+                refused += 1;
+                eprintln!("{}-{}: {e}", o.topic, o.partition);
+            }
+        }
+    }
+    if refused > 0 {
+        bail!("{refused} of {} partitions refused", outcomes.len());
+    }
+    Ok(())
+}
+
+/// Partition `i` on `rf` of `brokers`, starting at broker `i mod n`: leaders and replicas
+/// spread evenly (what `--to-brokers` proposes).
+fn spread(partitions: usize, rf: usize, brokers: &[i32]) -> Vec<Vec<i32>> {
+    (0..partitions)
+        .map(|i| (0..rf).map(|j| brokers[(i + j) % brokers.len()]).collect())
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct Plan {
+    partitions: Vec<PlannedMove>,
+}
+
+#[derive(serde::Deserialize)]
+struct PlannedMove {
+    topic: String,
+    partition: i32,
+    replicas: Vec<i32>,
+}
+
+async fn reassign(client: &Client, args: ReassignArgs) -> Result<()> {
+    let moves: Vec<(String, i32, Option<Vec<i32>>)> = if let Some(path) = &args.how.plan {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let plan: Plan =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a reassignment plan", path.display()))?;
+        plan.partitions
+            .into_iter()
+            .map(|m| (m.topic, m.partition, Some(m.replicas)))
+            .collect()
+    } else {
+        let name = args.topic.as_deref().context("name the topic")?;
+        let topic = existing(client, name).await?;
+        let chosen: Vec<i32> = if args.partitions.is_empty() {
+            topic.partitions.iter().map(|p| p.partition).collect()
+        } else {
+            args.partitions.clone()
+        };
+        if let Some(replicas) = &args.how.replicas {
+            chosen
+                .iter()
+                .map(|p| (name.to_owned(), *p, Some(replicas.clone())))
+                .collect()
+        } else if let Some(brokers) = &args.how.to_brokers {
+            let rf = topic.partitions.first().map_or(1, |p| p.replicas.len());
+            if rf > brokers.len() {
+                bail!(
+                    "topic {name} has {rf} replicas per partition; --to-brokers names only {}",
+                    brokers.len()
+                );
+            }
+            let placement = spread(topic.partitions.len(), rf, brokers);
+            topic
+                .partitions
+                .iter()
+                .filter(|p| chosen.contains(&p.partition) && p.replicas != placement[p.partition as usize])
+                .map(|p| {
+                    (
+                        name.to_owned(),
+                        p.partition,
+                        Some(placement[p.partition as usize].clone()),
+                    )
+                })
+                .collect()
+        } else {
+            chosen.iter().map(|p| (name.to_owned(), *p, None)).collect()
+        }
+    };
+    if moves.is_empty() {
+        println!("nothing to move: every partition is already there");
+        return Ok(());
+    }
+    let outcomes = client.reassign_partitions(&moves).await?;
+    let done = if args.how.cancel {
+        "cancelled"
+    } else {
+        "reassignment started"
+    };
+    report(&outcomes, done)?;
+    if args.wait && !args.how.cancel {
+        let partitions: Vec<(String, i32)> = moves.into_iter().map(|(t, p, _)| (t, p)).collect();
+        wait_for(client, &partitions, Duration::from_secs(args.timeout)).await?;
+    }
+    Ok(())
+}
+
+async fn wait_for(client: &Client, partitions: &[(String, i32)], timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut last_left = usize::MAX;
+    loop {
+        let left = client.list_reassignments(Some(partitions)).await?.len();
+        if left == 0 {
+            println!("all {} reassignments finished", partitions.len());
+            return Ok(());
+        }
+        if left != last_left {
+            println!("{left} of {} reassignments in progress", partitions.len());
+            last_left = left;
+        }
+        if Instant::now() >= deadline {
+            bail!("{left} reassignments still in progress after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        crate::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn spread_rotates_leaders_and_replicas_over_the_brokers() {
+        assert_eq!(
+            spread(4, 2, &[1, 2, 3]),
+            vec![vec![1, 2], vec![2, 3], vec![3, 1], vec![1, 2]]
+        );
+    }
+
+    #[test]
+    fn plans_read_kafkas_json() {
+        let plan: Plan = serde_json::from_str(
+            r#"{"version":1,"partitions":[{"topic":"t","partition":2,"replicas":[3,1],"log_dirs":["any","any"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                plan.partitions[0].topic.as_str(),
+                plan.partitions[0].partition,
+                plan.partitions[0].replicas.clone()
+            ),
+            ("t", 2, vec![3, 1])
+        );
+    }
+}
