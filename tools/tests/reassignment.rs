@@ -171,7 +171,6 @@ fn a_move_to_a_broker_that_is_down_waits_and_can_be_cancelled() {
     assert_eq!(consume_sorted(&bootstrap, "stuck").len(), 100);
 }
 
-
 #[test]
 fn preferred_leaders_are_elected_again_after_a_failover() {
     let mut cluster = Cluster::start(1, 3, 1);

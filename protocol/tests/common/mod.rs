@@ -48,7 +48,10 @@ default_messages! {
     SaslAuthenticate => SaslAuthenticateRequest, SaslAuthenticateResponse;
     CreatePartitions => CreatePartitionsRequest, CreatePartitionsResponse;
     DeleteGroups => DeleteGroupsRequest, DeleteGroupsResponse;
+    ElectLeaders => ElectLeadersRequest, ElectLeadersResponse;
     IncrementalAlterConfigs => IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse;
+    AlterPartitionReassignments => AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse;
+    ListPartitionReassignments => ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse;
     OffsetDelete => OffsetDeleteRequest, OffsetDeleteResponse;
     DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
 }
