@@ -15,6 +15,7 @@ use brook_protocol::messages::create_topics_request::{
 use brook_protocol::messages::{BrokerId, CreateTopicsRequest, RequestKind, ResponseKind, TopicName};
 use brook_protocol::{ApiKey, StrBytes};
 use common::cluster::{Cluster, Timeouts};
+use common::proxy::{Direction, Fault};
 use common::{LineScript, consume_sorted, kcat, kcat_unchecked, sample, wait_until};
 
 const TOPIC: &str = "replicated";
@@ -62,7 +63,7 @@ const SPREAD: [&[i32]; 3] = [&[1, 2, 3], &[2, 3, 1], &[3, 1, 2]];
 
 /// `controllers` voters and three brokers, with `TOPIC` spread over them and in sync.
 async fn spread_cluster(controllers: u32) -> Cluster {
-    let cluster = Cluster::start(controllers, 3, 1);
+    let cluster = Cluster::start_proxied(controllers, 3, 1, Timeouts::default());
     create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
     wait_until("every replica in sync", Duration::from_secs(30), || {
         all_in_sync(&cluster, 3)
@@ -201,8 +202,11 @@ fn epoch_ms() -> u128 {
 /// Rounds of faults under a live producer and consumer (confluent-kafka, acks=all, no
 /// idempotence): each round stops one partition's leader (SIGKILL in even rounds,
 /// SIGTERM, a controlled shutdown, in odd ones), restarts it once a new leader serves,
-/// waits for it to rejoin every ISR, then SIGKILLs the controller leader and restarts it. `BROOK_FAULT_ROUNDS` sets the rounds (default 2; BENCHMARKS.md's
-/// failover times come from 20).
+/// waits for it to rejoin every ISR, then SIGKILLs the controller leader and restarts it,
+/// then cuts a follower of the round's partition off the network (it also leads another
+/// partition, and goes on believing so until it hears otherwise) for longer than its
+/// session, and heals the network. `BROOK_FAULT_ROUNDS` sets the rounds (default 2;
+/// BENCHMARKS.md's failover times come from 20).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
     let rounds: usize = std::env::var("BROOK_FAULT_ROUNDS")
@@ -246,6 +250,29 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
         std::thread::sleep(Duration::from_millis(500));
         cluster.start_controller(controller);
         cluster.wait_for_controller_leader();
+
+        let leader = cluster.partitions(TOPIC)[partition].leader as u32;
+        let follower = (1..=3).find(|b| *b != leader).unwrap();
+        let cut_at = std::time::Instant::now();
+        cluster.isolate_broker(follower);
+        wait_until("the cut-off broker leaves every ISR", Duration::from_secs(30), || {
+            cluster
+                .partitions(TOPIC)
+                .iter()
+                .all(|p| !p.isr.contains(&(follower as i32)))
+        });
+        let out_after = cut_at.elapsed();
+        std::thread::sleep(Duration::from_secs(1));
+        cluster.heal();
+        let healed_at = std::time::Instant::now();
+        wait_until("the healed broker back in every ISR", Duration::from_secs(60), || {
+            all_in_sync(&cluster, 3)
+        });
+        failovers.push(format!(
+            "broker {follower} cut off: out of every ISR after {} ms, back {} ms after the heal",
+            out_after.as_millis(),
+            healed_at.elapsed().as_millis()
+        ));
     }
     script.send("stop");
     let summary = script.finish(|| cluster.logs());
@@ -410,21 +437,46 @@ async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
 /// AlterPartition; `acks=all` writes go on without it, and it rejoins once it has caught up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_follower_leaves_the_isr_by_lag_and_rejoins() {
+    lagging_follower_leaves_and_rejoins(false, |cluster, stalled| cluster.pause_broker(2, stalled)).await;
+}
+
+/// The same with the network at fault: the proxy in front of the leader holds every
+/// fetch answer to the follower (one direction cut; its requests still arrive, and its
+/// heartbeats to the controller flow).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_cut_off_from_its_leader_leaves_the_isr_by_lag_and_rejoins() {
+    lagging_follower_leaves_and_rejoins(true, |cluster, cut| {
+        if cut {
+            cluster.disturb_replication(2, Fault::Blackhole(Direction::Downstream));
+        } else {
+            cluster.heal();
+        }
+    })
+    .await;
+}
+
+/// Broker 2 follows broker 1 for one partition; `lag(cluster, true)` makes it lag (it
+/// must stay in its session: it is never fenced), `lag(cluster, false)` ends that.
+async fn lagging_follower_leaves_and_rejoins(proxied: bool, lag: impl Fn(&mut Cluster, bool)) {
     const LAGGING: &str = "lagging";
     let timeouts = Timeouts {
         session_ms: 8000,
         replica_lag_ms: 1000,
     };
-    let mut cluster = Cluster::start_with(1, 2, 1, timeouts);
+    let mut cluster = if proxied {
+        Cluster::start_proxied(1, 2, 1, timeouts)
+    } else {
+        Cluster::start_with(1, 2, 1, timeouts)
+    };
     create_topic(&cluster.bootstrap(), LAGGING, &[&[1, 2]], 1).await;
     wait_until("both replicas in sync", Duration::from_secs(30), || {
         topic_in_sync(&cluster, LAGGING, 2)
     });
     let leader = cluster.broker_address(1).to_owned();
 
-    cluster.pause_broker(2, true);
+    lag(&mut cluster, true);
     // acks=all waits for the follower until the leader drops it from the ISR.
-    let lines: String = (0..10).map(|i| format!("while-stalled-{i}\n")).collect();
+    let lines: String = (0..10).map(|i| format!("while-lagging-{i}\n")).collect();
     kcat(
         &["-P", "-b", &leader, "-t", LAGGING, "-X", "acks=all"],
         lines.as_bytes(),
@@ -434,7 +486,7 @@ async fn a_stalled_follower_leaves_the_isr_by_lag_and_rejoins() {
         [1],
         "acknowledged only once 2 left the ISR"
     );
-    cluster.pause_broker(2, false);
+    lag(&mut cluster, false);
 
     wait_until("broker 2 back in the ISR", Duration::from_secs(30), || {
         topic_in_sync(&cluster, LAGGING, 2)

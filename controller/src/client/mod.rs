@@ -147,13 +147,21 @@ impl ControllerClient {
         Ok(connection)
     }
 
-    /// Forgets the connection; the next call goes to `leader` if known.
+    /// Forgets the connection; the next call goes to `leader` if known. A leader that is
+    /// one of our voters is reached at the address we were given for it, not the one it
+    /// announces: the path to it may differ from ours (NAT, a proxy).
     fn reroute(&self, failed: &Arc<Connection>, leader: Option<ControllerAddress>) {
         let mut route = self.route.lock();
         if route.connection.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {
             route.connection = None;
         }
-        route.next = leader;
+        route.next = leader.map(|leader| {
+            self.voters
+                .iter()
+                .find(|v| v.node_id == leader.node_id)
+                .cloned()
+                .unwrap_or(leader)
+        });
     }
 
     /// Sends `body` to the leader, retrying across redirects and reconnects until

@@ -2,16 +2,24 @@
 //! port of its own on the cluster's loopback address, each with its own data directory
 //! and log file under one temporary root. Nodes can be killed (SIGKILL) and restarted on
 //! their data; everything still running is killed when the cluster is dropped.
+//!
+//! A cluster started with [`Cluster::start_proxied`] puts a [`FaultProxy`] in front of
+//! every broker (brokers advertise the proxy's address, so clients and other brokers'
+//! fetchers all pass through it) and one between each broker and each controller, so a
+//! test can cut any broker off from the network, or only one follower's replication.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use super::proxy::{Direction, Fault, FaultProxy, Rule};
 use super::{Process, free_port, loopback_ip, sample, try_scrape, wait_until};
 
 struct Node {
     id: u32,
     /// The Raft address of a controller, the Kafka listener of a broker.
+    listen: String,
+    /// Where others reach it: `listen`, or its proxy's address.
     address: String,
     metrics: String,
     process: Option<Process>,
@@ -33,6 +41,16 @@ pub struct Cluster {
     brokers: Vec<Node>,
     num_partitions: u32,
     timeouts: Timeouts,
+    proxies: Option<Proxies>,
+    /// Brokers cut off by `isolate_broker`, left out of `bootstrap()`.
+    isolated: Vec<u32>,
+}
+
+struct Proxies {
+    /// In front of each broker, by broker id - 1.
+    brokers: Vec<FaultProxy>,
+    /// `[broker id - 1][controller id - 1]`: that broker's path to that controller.
+    controllers: Vec<Vec<FaultProxy>>,
 }
 
 /// The failure-detection settings of a cluster.
@@ -64,22 +82,51 @@ impl Cluster {
 
     /// As `start`, with these failure-detection settings.
     pub fn start_with(controllers: u32, brokers: u32, num_partitions: u32, timeouts: Timeouts) -> Cluster {
+        Cluster::launch(controllers, brokers, num_partitions, timeouts, false)
+    }
+
+    /// As `start_with`, every broker behind fault proxies (see the module comment).
+    pub fn start_proxied(controllers: u32, brokers: u32, num_partitions: u32, timeouts: Timeouts) -> Cluster {
+        Cluster::launch(controllers, brokers, num_partitions, timeouts, true)
+    }
+
+    fn launch(controllers: u32, brokers: u32, num_partitions: u32, timeouts: Timeouts, proxied: bool) -> Cluster {
         let ip = loopback_ip();
-        let node = |id| Node {
-            id,
-            address: format!("{ip}:{}", free_port(&ip)),
-            metrics: format!("{ip}:{}", free_port(&ip)),
-            process: None,
+        let node = |id| {
+            let listen = format!("{ip}:{}", free_port(&ip));
+            Node {
+                id,
+                address: listen.clone(),
+                listen,
+                metrics: format!("{ip}:{}", free_port(&ip)),
+                process: None,
+            }
         };
         let voters: Vec<Node> = (1..=controllers).map(node).collect();
         let quorum: Vec<String> = voters.iter().map(|c| format!("{}@{}", c.id, c.address)).collect();
+        let mut broker_nodes: Vec<Node> = (1..=brokers).map(node).collect();
+        let proxies = proxied.then(|| {
+            let in_front: Vec<FaultProxy> = broker_nodes.iter().map(|b| FaultProxy::start(&ip, &b.listen)).collect();
+            for (broker, proxy) in broker_nodes.iter_mut().zip(&in_front) {
+                broker.address = proxy.address.clone();
+            }
+            Proxies {
+                brokers: in_front,
+                controllers: broker_nodes
+                    .iter()
+                    .map(|_| voters.iter().map(|c| FaultProxy::start(&ip, &c.address)).collect())
+                    .collect(),
+            }
+        });
         let mut cluster = Cluster {
             root: tempfile::tempdir().unwrap(),
             voters: quorum.join(","),
             controllers: voters,
-            brokers: (1..=brokers).map(node).collect(),
+            brokers: broker_nodes,
             num_partitions,
             timeouts,
+            proxies,
+            isolated: Vec::new(),
         };
         for id in 1..=controllers {
             cluster.start_controller(id);
@@ -95,10 +142,55 @@ impl Cluster {
         self.root.path()
     }
 
-    /// Every broker's Kafka address, comma-separated.
+    /// Every reachable broker's Kafka address, comma-separated.
     pub fn bootstrap(&self) -> String {
-        let addresses: Vec<&str> = self.brokers.iter().map(|b| b.address.as_str()).collect();
+        let addresses: Vec<&str> = self
+            .brokers
+            .iter()
+            .filter(|b| !self.isolated.contains(&b.id))
+            .map(|b| b.address.as_str())
+            .collect();
         addresses.join(",")
+    }
+
+    fn proxies(&self) -> &Proxies {
+        self.proxies.as_ref().expect("a cluster started with start_proxied")
+    }
+
+    /// Cuts broker `id` off from everything (clients, other brokers, controllers): bytes
+    /// to and from it are held, as a network partition holds them.
+    pub fn isolate_broker(&mut self, id: u32) {
+        let hole = Fault::Blackhole(Direction::Both);
+        let proxies = self.proxies();
+        proxies.brokers[id as usize - 1].set(vec![Rule::all(hole)]);
+        for (other, proxy) in proxies.brokers.iter().enumerate() {
+            if other + 1 != id as usize {
+                proxy.set(vec![Rule::client(&format!("brook-replica-{id}"), hole)]);
+            }
+        }
+        for proxy in &proxies.controllers[id as usize - 1] {
+            proxy.set(vec![Rule::all(hole)]);
+        }
+        self.isolated.push(id);
+    }
+
+    /// Applies `fault` to broker `follower`'s replica fetches from every other broker;
+    /// everything else flows.
+    pub fn disturb_replication(&self, follower: u32, fault: Fault) {
+        for (other, proxy) in self.proxies().brokers.iter().enumerate() {
+            if other + 1 != follower as usize {
+                proxy.set(vec![Rule::client(&format!("brook-replica-{follower}"), fault)]);
+            }
+        }
+    }
+
+    /// Lifts every network fault.
+    pub fn heal(&mut self) {
+        let proxies = self.proxies();
+        for proxy in proxies.brokers.iter().chain(proxies.controllers.iter().flatten()) {
+            proxy.heal();
+        }
+        self.isolated.clear();
     }
 
     pub fn broker_address(&self, id: u32) -> &str {
@@ -129,11 +221,21 @@ impl Cluster {
 
     pub fn start_broker(&mut self, id: u32) {
         let node = &self.brokers[id as usize - 1];
+        let voters = match &self.proxies {
+            // This broker's own path to each controller.
+            Some(proxies) => {
+                let paths = proxies.controllers[id as usize - 1].iter().enumerate();
+                let voters: Vec<String> = paths.map(|(c, p)| format!("{}@{}", c + 1, p.address)).collect();
+                voters.join(",")
+            }
+            None => self.voters.clone(),
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_brook"))
             .arg("broker")
             .args(["--node-id", &id.to_string()])
-            .args(["--controller-quorum-voters", &self.voters])
-            .args(["--listeners", &format!("PLAINTEXT://{}", node.address)])
+            .args(["--controller-quorum-voters", &voters])
+            .args(["--listeners", &format!("PLAINTEXT://{}", node.listen)])
+            .args(["--advertised-listeners", &format!("PLAINTEXT://{}", node.address)])
             .args([
                 "--log-dirs",
                 self.root.path().join(format!("broker-{id}")).to_str().unwrap(),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod proxy;
 
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
