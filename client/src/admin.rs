@@ -89,12 +89,25 @@ fn unexpected(api: &str) -> Error {
     Error::Unexpected(format!("not a {api} response"))
 }
 
+/// `Ok` for error code 0, else the Kafka error naming `what` and the broker's message.
+fn check_with_message(code: i16, message: Option<&StrBytes>, what: &str) -> Result<()> {
+    check(code, || match message {
+        Some(message) => format!("{what}: {message}"),
+        None => what.to_owned(),
+    })
+}
+
+/// Partition lists grouped by topic, in order of first appearance.
+fn partitions_by_topic(named: &[(String, i32)]) -> Vec<(String, Vec<i32>)> {
+    let tagged: Vec<(String, i32, ())> = named.iter().map(|(t, p)| (t.clone(), *p, ())).collect();
+    group_by_topic(&tagged)
+        .into_iter()
+        .map(|(topic, partitions)| (topic, partitions.into_iter().map(|(p, ())| p).collect()))
+        .collect()
+}
+
 fn outcome(topic: String, partition: i32, code: i16, message: Option<StrBytes>) -> PartitionOutcome {
-    let context = || match message {
-        Some(message) => format!("{topic}-{partition}: {message}"),
-        None => format!("{topic}-{partition}"),
-    };
-    let result = check(code, context);
+    let result = check_with_message(code, message.as_ref(), &format!("{topic}-{partition}"));
     PartitionOutcome {
         topic,
         partition,
@@ -112,6 +125,20 @@ fn group_by_topic<T: Clone>(partitions: &[(String, i32, T)]) -> Vec<(String, Vec
         }
     }
     topics
+}
+
+/// Sends `request` of API `$api` (versions `$min..=$max`) to the admin broker and returns
+/// its response of the same API.
+macro_rules! admin_call {
+    ($client:expr, $api:ident, $min:expr, $max:expr, $request:expr) => {
+        match $client
+            .admin_call(ApiKey::$api, $min, $max, RequestKind::$api($request))
+            .await?
+        {
+            ResponseKind::$api(response) => response,
+            _ => return Err(unexpected(stringify!($api))),
+        }
+    };
 }
 
 impl Client {
@@ -140,17 +167,13 @@ impl Client {
                     .with_configs(configs),
             ])
             .with_timeout_ms(ADMIN_TIMEOUT_MS);
-        let ResponseKind::CreateTopics(response) = self
-            .admin_call(ApiKey::CreateTopics, 2, 7, RequestKind::CreateTopics(request))
-            .await?
-        else {
-            return Err(unexpected("CreateTopics"));
-        };
+        let response = admin_call!(self, CreateTopics, 2, 7, request);
         for result in response.topics {
-            check(result.error_code, || match &result.error_message {
-                Some(message) => format!("topic {}: {message}", topic.name),
-                None => format!("topic {}", topic.name),
-            })?;
+            check_with_message(
+                result.error_code,
+                result.error_message.as_ref(),
+                &format!("topic {}", topic.name),
+            )?;
         }
         Ok(())
     }
@@ -160,12 +183,7 @@ impl Client {
             .with_topic_names(vec![name(topic)])
             .with_timeout_ms(ADMIN_TIMEOUT_MS);
         // v6 names topics in another field; v1 to v5 are enough here.
-        let ResponseKind::DeleteTopics(response) = self
-            .admin_call(ApiKey::DeleteTopics, 1, 5, RequestKind::DeleteTopics(request))
-            .await?
-        else {
-            return Err(unexpected("DeleteTopics"));
-        };
+        let response = admin_call!(self, DeleteTopics, 1, 5, request);
         for result in response.responses {
             check(result.error_code, || format!("topic {topic}"))?;
         }
@@ -181,17 +199,13 @@ impl Client {
                     .with_count(total),
             ])
             .with_timeout_ms(ADMIN_TIMEOUT_MS);
-        let ResponseKind::CreatePartitions(response) = self
-            .admin_call(ApiKey::CreatePartitions, 0, 3, RequestKind::CreatePartitions(request))
-            .await?
-        else {
-            return Err(unexpected("CreatePartitions"));
-        };
+        let response = admin_call!(self, CreatePartitions, 0, 3, request);
         for result in response.results {
-            check(result.error_code, || match &result.error_message {
-                Some(message) => format!("topic {topic}: {message}"),
-                None => format!("topic {topic}"),
-            })?;
+            check_with_message(
+                result.error_code,
+                result.error_message.as_ref(),
+                &format!("topic {topic}"),
+            )?;
         }
         Ok(())
     }
@@ -216,22 +230,13 @@ impl Client {
                 .with_resource_name(StrBytes::from_string(topic.to_owned()))
                 .with_configs(configs),
         ]);
-        let ResponseKind::IncrementalAlterConfigs(response) = self
-            .admin_call(
-                ApiKey::IncrementalAlterConfigs,
-                0,
-                1,
-                RequestKind::IncrementalAlterConfigs(request),
-            )
-            .await?
-        else {
-            return Err(unexpected("IncrementalAlterConfigs"));
-        };
+        let response = admin_call!(self, IncrementalAlterConfigs, 0, 1, request);
         for result in response.responses {
-            check(result.error_code, || match &result.error_message {
-                Some(message) => format!("topic {topic}: {message}"),
-                None => format!("topic {topic}"),
-            })?;
+            check_with_message(
+                result.error_code,
+                result.error_message.as_ref(),
+                &format!("topic {topic}"),
+            )?;
         }
         Ok(())
     }
@@ -260,23 +265,8 @@ impl Client {
         let request = AlterPartitionReassignmentsRequest::default()
             .with_topics(topics)
             .with_timeout_ms(ADMIN_TIMEOUT_MS);
-        let ResponseKind::AlterPartitionReassignments(response) = self
-            .admin_call(
-                ApiKey::AlterPartitionReassignments,
-                0,
-                0,
-                RequestKind::AlterPartitionReassignments(request),
-            )
-            .await?
-        else {
-            return Err(unexpected("AlterPartitionReassignments"));
-        };
-        check(response.error_code, || {
-            response
-                .error_message
-                .as_ref()
-                .map_or_else(String::new, |m| m.to_string())
-        })?;
+        let response = admin_call!(self, AlterPartitionReassignments, 0, 0, request);
+        check_with_message(response.error_code, response.error_message.as_ref(), "reassignments")?;
         Ok(response
             .responses
             .into_iter()
@@ -292,36 +282,20 @@ impl Client {
     /// The reassignments in progress: of the partitions named, or all.
     pub async fn list_reassignments(&self, partitions: Option<&[(String, i32)]>) -> Result<Vec<OngoingReassignment>> {
         let topics = partitions.map(|named| {
-            let tagged: Vec<(String, i32, ())> = named.iter().map(|(t, p)| (t.clone(), *p, ())).collect();
-            group_by_topic(&tagged)
+            partitions_by_topic(named)
                 .into_iter()
                 .map(|(topic, partitions)| {
                     ListPartitionReassignmentsTopics::default()
                         .with_name(name(&topic))
-                        .with_partition_indexes(partitions.into_iter().map(|(p, ())| p).collect())
+                        .with_partition_indexes(partitions)
                 })
                 .collect()
         });
         let request = ListPartitionReassignmentsRequest::default()
             .with_topics(topics)
             .with_timeout_ms(ADMIN_TIMEOUT_MS);
-        let ResponseKind::ListPartitionReassignments(response) = self
-            .admin_call(
-                ApiKey::ListPartitionReassignments,
-                0,
-                0,
-                RequestKind::ListPartitionReassignments(request),
-            )
-            .await?
-        else {
-            return Err(unexpected("ListPartitionReassignments"));
-        };
-        check(response.error_code, || {
-            response
-                .error_message
-                .as_ref()
-                .map_or_else(String::new, |m| m.to_string())
-        })?;
+        let response = admin_call!(self, ListPartitionReassignments, 0, 0, request);
+        check_with_message(response.error_code, response.error_message.as_ref(), "reassignments")?;
         let ids = |list: Vec<BrokerId>| list.into_iter().map(|b| b.0).collect();
         let mut ongoing: Vec<OngoingReassignment> = response
             .topics
@@ -349,13 +323,12 @@ impl Client {
         partitions: Option<&[(String, i32)]>,
     ) -> Result<Vec<PartitionOutcome>> {
         let topic_partitions = partitions.map(|named| {
-            let tagged: Vec<(String, i32, ())> = named.iter().map(|(t, p)| (t.clone(), *p, ())).collect();
-            group_by_topic(&tagged)
+            partitions_by_topic(named)
                 .into_iter()
                 .map(|(topic, partitions)| {
                     TopicPartitions::default()
                         .with_topic(name(&topic))
-                        .with_partitions(partitions.into_iter().map(|(p, ())| p).collect())
+                        .with_partitions(partitions)
                 })
                 .collect()
         });

@@ -58,32 +58,24 @@ fn reassignment_moves_replicas_under_writes_and_old_replicas_drop_their_copy() {
 
     // Move partition 0 to the two other brokers while more records arrive.
     let target = format!("{},{}", others[0], others[1]);
-    brook_ok(&[
-        "topic",
-        "reassign",
-        "moving",
-        "-p",
-        "0",
-        "--replicas",
-        &target,
-        "-b",
-        &bootstrap,
-    ]);
+    let reassign = |extra: &[&str]| {
+        let args = [
+            "topic",
+            "reassign",
+            "moving",
+            "-p",
+            "0",
+            "--replicas",
+            &target,
+            "-b",
+            &bootstrap,
+        ];
+        brook_ok(&[&args[..], extra].concat())
+    };
+    reassign(&[]);
     produce(&cluster, "moving", 0, &lines("during", 0..3000));
-    let waited = brook_ok(&[
-        "topic",
-        "reassign",
-        "moving",
-        "-p",
-        "0",
-        "--replicas",
-        &target,
-        "--wait",
-        "--timeout",
-        "60",
-        "-b",
-        &bootstrap,
-    ]);
+    // Asking again for the same move changes nothing; --wait follows it to its end.
+    let waited = reassign(&["--wait", "--timeout", "60"]);
     assert!(waited.contains("finished"), "{waited}");
     wait_until("the metadata shows the move", Duration::from_secs(20), || {
         placement(&cluster, "moving", 0) == (vec![others[0], others[1]], others.clone(), others[0])

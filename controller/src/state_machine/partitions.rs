@@ -88,10 +88,14 @@ pub fn with_broker_back(state: &PartitionState, broker: BrokerId, election: Elec
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn partition(replicas: &[BrokerId], isr: &[BrokerId], leader: BrokerId) -> PartitionState {
+    pub(in crate::state_machine) fn partition(
+        replicas: &[BrokerId],
+        isr: &[BrokerId],
+        leader: BrokerId,
+    ) -> PartitionState {
         PartitionState {
             partition: 0,
             replicas: replicas.to_vec(),

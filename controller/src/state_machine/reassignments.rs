@@ -303,18 +303,8 @@ impl ControllerState {
 
 #[cfg(test)]
 mod tests {
+    use super::super::partitions::tests::partition;
     use super::*;
-
-    fn partition(replicas: &[BrokerId], isr: &[BrokerId], leader: BrokerId) -> PartitionState {
-        PartitionState {
-            partition: 0,
-            replicas: replicas.to_vec(),
-            isr: isr.to_vec(),
-            leader,
-            leader_epoch: 3,
-            partition_epoch: 7,
-        }
-    }
 
     #[test]
     fn replicas_meanwhile_are_the_target_then_those_leaving() {
