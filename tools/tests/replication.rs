@@ -455,6 +455,44 @@ async fn a_follower_cut_off_from_its_leader_leaves_the_isr_by_lag_and_rejoins() 
     .await;
 }
 
+/// And with every connection of the follower's fetcher to its leader reset as soon as it
+/// is made (its fetches never complete).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_whose_connections_are_reset_leaves_the_isr_by_lag_and_rejoins() {
+    lagging_follower_leaves_and_rejoins(true, |cluster, cut| {
+        if cut {
+            cluster.disturb_replication(2, Fault::Drop);
+        } else {
+            cluster.heal();
+        }
+    })
+    .await;
+}
+
+/// Fetches delayed on the network delay `acks=all` by at least as long (the high
+/// watermark moves only when the follower's next fetch arrives), and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_replication_delays_acks_all_by_at_least_the_delay() {
+    const DELAYED: &str = "delayed";
+    let cluster = Cluster::start_proxied(1, 2, 1, Timeouts::default());
+    create_topic(&cluster.bootstrap(), DELAYED, &[&[1, 2]], 2).await;
+    wait_until("both replicas in sync", Duration::from_secs(30), || {
+        topic_in_sync(&cluster, DELAYED, 2)
+    });
+    let delay = Duration::from_millis(400);
+    cluster.disturb_replication(2, Fault::Delay(delay));
+    let started = std::time::Instant::now();
+    kcat(
+        &["-P", "-b", cluster.broker_address(1), "-t", DELAYED, "-X", "acks=all"],
+        b"slow\n",
+    );
+    assert!(
+        started.elapsed() >= delay,
+        "acknowledged before the follower could have copied it"
+    );
+    assert_eq!(cluster.partitions(DELAYED)[0].isr.len(), 2, "a delay is not a lag");
+}
+
 /// Broker 2 follows broker 1 for one partition; `lag(cluster, true)` makes it lag (it
 /// must stay in its session: it is never fenced), `lag(cluster, false)` ends that.
 async fn lagging_follower_leaves_and_rejoins(proxied: bool, lag: impl Fn(&mut Cluster, bool)) {

@@ -27,9 +27,18 @@ enum Pending {
 #[error("controller connection lost: {0}")]
 pub struct ConnectionLost(pub String);
 
+/// The callers waiting for answers. `open` turns false, under the same lock, when the
+/// reader stops: a request registered after that would never be answered, so it is
+/// refused instead (the peer can close a connection the moment it is made, as a proxy
+/// whose target is down does).
+struct Routes {
+    open: bool,
+    pending: HashMap<u64, Pending>,
+}
+
 pub struct Connection {
     outgoing: mpsc::Sender<RpcRequest>,
-    pending: Arc<Mutex<HashMap<u64, Pending>>>,
+    routes: Arc<Mutex<Routes>>,
     next_id: AtomicU64,
     tasks: [JoinHandle<()>; 2],
 }
@@ -52,7 +61,10 @@ impl Connection {
         stream.set_nodelay(true).map_err(|e| lost(e.to_string()))?;
         let (read, mut write) = stream.into_split();
         let (outgoing, mut queue) = mpsc::channel::<RpcRequest>(256);
-        let pending: Arc<Mutex<HashMap<u64, Pending>>> = Arc::default();
+        let routes = Arc::new(Mutex::new(Routes {
+            open: true,
+            pending: HashMap::new(),
+        }));
         let writer = tokio::spawn(async move {
             let mut buffer = BytesMut::new();
             while let Some(request) = queue.recv().await {
@@ -61,18 +73,20 @@ impl Connection {
                 }
             }
         });
-        let routes = Arc::clone(&pending);
+        let reading = Arc::clone(&routes);
         let reader = tokio::spawn(async move {
             let mut reader = FrameReader::new(read);
             while let Ok(Some(response)) = reader.read::<RpcResponse>().await {
-                route(&routes, response).await;
+                route(&reading, response).await;
             }
             // Dropping the senders tells every waiting caller the connection is gone.
-            routes.lock().clear();
+            let mut routes = reading.lock();
+            routes.open = false;
+            routes.pending.clear();
         });
         Ok(Connection {
             outgoing,
-            pending,
+            routes,
             next_id: AtomicU64::new(1),
             tasks: [writer, reader],
         })
@@ -84,14 +98,20 @@ impl Connection {
 
     async fn send(&self, body: ControllerRequest, pending: Pending) -> Result<(), ConnectionLost> {
         let correlation_id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.pending.lock().insert(correlation_id, pending);
+        {
+            let mut routes = self.routes.lock();
+            if !routes.open {
+                return Err(ConnectionLost("closed".into()));
+            }
+            routes.pending.insert(correlation_id, pending);
+        }
         let request = RpcRequest {
             rpc_version: RPC_VERSION,
             correlation_id,
             body,
         };
         if self.outgoing.send(request).await.is_err() {
-            self.pending.lock().remove(&correlation_id);
+            self.routes.lock().pending.remove(&correlation_id);
             return Err(ConnectionLost("writer stopped".into()));
         }
         Ok(())
@@ -114,10 +134,11 @@ impl Connection {
     }
 }
 
-async fn route(pending: &Mutex<HashMap<u64, Pending>>, response: RpcResponse) {
+async fn route(routes: &Mutex<Routes>, response: RpcResponse) {
     let id = response.correlation_id;
     let stream = {
-        let mut pending = pending.lock();
+        let mut routes = routes.lock();
+        let pending = &mut routes.pending;
         match pending.remove(&id) {
             Some(Pending::Once(reply)) => {
                 let _ = reply.send(response.body);
@@ -134,4 +155,36 @@ async fn route(pending: &Mutex<HashMap<u64, Pending>>, response: RpcResponse) {
     };
     // Outside the lock: a slow watcher holds back this connection, not the map.
     let _ = stream.send(response.body).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that closes the connection the moment it is made (a proxy whose target is
+    /// down does): a request sent afterwards fails at once instead of waiting forever.
+    #[tokio::test]
+    async fn a_request_on_a_connection_already_closed_fails_at_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let closer = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            drop(socket);
+        });
+        let connection = Connection::connect(&address, Duration::from_secs(5)).await.unwrap();
+        closer.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !connection.is_closed() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the reader notices the close");
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            connection.request(ControllerRequest::DescribeQuorum),
+        )
+        .await;
+        assert!(matches!(answer, Ok(Err(ConnectionLost(_)))), "{answer:?}");
+    }
 }

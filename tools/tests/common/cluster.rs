@@ -376,3 +376,13 @@ impl Cluster {
         Stdio::from(file)
     }
 }
+
+impl Drop for Cluster {
+    /// A failed test keeps the cluster's directory (data and logs) and says where.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let root = std::mem::replace(&mut self.root, tempfile::tempdir().unwrap());
+            eprintln!("cluster data and logs kept in {}", root.keep().display());
+        }
+    }
+}
