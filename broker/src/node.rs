@@ -116,12 +116,17 @@ impl BrokerNode {
             max_request_bytes: config.max_request_bytes,
             idle_timeout: config.idle_timeout,
         };
+        // The partitions of the current metadata are open before the first request is
+        // served: a client must not hear NOT_LEADER_OR_FOLLOWER from the leader only
+        // because its logs were still loading.
+        let fetchers = ReplicaFetchers::new(config.broker_id, session.cache().clone());
+        apply_current_metadata(session.cache(), &replicas, &fetchers).await;
         let stopping = watch::Sender::new(false);
         let mut tasks = vec![
             tokio::spawn(follow_metadata(
                 session.cache().clone(),
                 Arc::clone(&replicas),
-                ReplicaFetchers::new(config.broker_id, session.cache().clone()),
+                fetchers,
             )),
             tokio::spawn(maintain_isr(
                 config.broker_id,
@@ -193,17 +198,28 @@ async fn follow_metadata(
 ) {
     let mut versions = cache.subscribe();
     loop {
-        let image = cache.image();
-        if image.version > 0 {
-            let applying = Arc::clone(&replicas);
-            let applied = tokio::task::spawn_blocking(move || applying.apply_metadata(&image)).await;
-            if let Err(e) = applied {
-                tracing::error!(error = %e, "applying metadata failed");
-            }
-            fetchers.reconcile(&replicas);
-        }
+        // Again at the start: a version may have arrived before the subscription.
+        apply_current_metadata(&cache, &replicas, &fetchers).await;
         if versions.changed().await.is_err() {
             return;
         }
     }
+}
+
+/// Brings the hosted partitions and the follower fetchers in line with the latest image.
+async fn apply_current_metadata(
+    cache: &brook_controller::client::MetadataCache,
+    replicas: &Arc<ReplicaManager>,
+    fetchers: &ReplicaFetchers,
+) {
+    let image = cache.image();
+    if image.version == 0 {
+        return;
+    }
+    let applying = Arc::clone(replicas);
+    let applied = tokio::task::spawn_blocking(move || applying.apply_metadata(&image)).await;
+    if let Err(e) = applied {
+        tracing::error!(error = %e, "applying metadata failed");
+    }
+    fetchers.reconcile(replicas);
 }
