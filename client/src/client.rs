@@ -107,7 +107,7 @@ impl Client {
         let addr = match addr {
             Some(addr) => addr,
             None => {
-                self.metadata(Some(&[])).await?;
+                self.metadata(Some(&[]), false).await?;
                 self.brokers
                     .lock()
                     .get(&id)
@@ -121,7 +121,7 @@ impl Client {
     /// The connection admin requests go to: the broker Metadata names as controller
     /// (Kafka requires it; Brook forwards from any broker), else any broker.
     pub async fn admin_connection(&self) -> Result<Arc<BrokerConnection>> {
-        self.metadata(Some(&[])).await?;
+        self.metadata(Some(&[]), false).await?;
         let controller = *self.controller.lock();
         match controller {
             Some(id) => self.broker(id).await,
@@ -131,14 +131,14 @@ impl Client {
 
     /// The ids of the cluster's brokers, from a fresh Metadata.
     pub async fn broker_ids(&self) -> Result<Vec<i32>> {
-        self.metadata(Some(&[])).await?;
+        self.metadata(Some(&[]), false).await?;
         let mut ids: Vec<i32> = self.brokers.lock().keys().copied().collect();
         ids.sort_unstable();
         Ok(ids)
     }
 
     /// Metadata for the named topics (`None`: all of them); remembers the brokers.
-    async fn metadata(&self, topics: Option<&[String]>) -> Result<MetadataResponse> {
+    async fn metadata(&self, topics: Option<&[String]>, auto_create: bool) -> Result<MetadataResponse> {
         let connection = self.any_connection().await?;
         let version = connection.version(ApiKey::Metadata, 4, 12)?;
         let request = MetadataRequest::default()
@@ -150,7 +150,7 @@ impl Client {
                     })
                     .collect()
             }))
-            .with_allow_auto_topic_creation(false);
+            .with_allow_auto_topic_creation(auto_create);
         let ResponseKind::Metadata(response) = connection
             .call(ApiKey::Metadata, version, RequestKind::Metadata(request))
             .await?
@@ -168,7 +168,17 @@ impl Client {
 
     /// The named topics' partitions; an unknown topic is an `UNKNOWN_TOPIC_OR_PARTITION` error.
     pub async fn topics(&self, names: Option<&[String]>) -> Result<Vec<TopicInfo>> {
-        let response = self.metadata(names).await?;
+        self.topic_infos(names, false).await
+    }
+
+    /// As `topics`, asking the broker to create missing topics if it is configured to
+    /// (`auto.create.topics.enable`), as a producer's metadata request does.
+    pub async fn topics_for_producing(&self, names: &[String]) -> Result<Vec<TopicInfo>> {
+        self.topic_infos(Some(names), true).await
+    }
+
+    async fn topic_infos(&self, names: Option<&[String]>, auto_create: bool) -> Result<Vec<TopicInfo>> {
+        let response = self.metadata(names, auto_create).await?;
         let mut topics = Vec::with_capacity(response.topics.len());
         for topic in response.topics {
             let name = topic.name.map(|n| n.0.to_string()).unwrap_or_default();

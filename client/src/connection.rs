@@ -25,13 +25,15 @@ const OUTBOX: usize = 64;
 const API_VERSIONS_VERSION: i16 = 3;
 
 type Waiter = oneshot::Sender<Result<Bytes>>;
+/// A request on its way to the socket; no waiter for one the broker does not answer.
+type Outgoing = (i32, Bytes, Option<Waiter>);
 
 pub struct BrokerConnection {
     addr: String,
     client_id: StrBytes,
     timeout: Duration,
     next_correlation_id: AtomicI32,
-    outbox: mpsc::Sender<(i32, Bytes, Waiter)>,
+    outbox: mpsc::Sender<Outgoing>,
     /// api key -> (min, max) version the broker serves.
     versions: HashMap<i16, (i16, i16)>,
 }
@@ -119,23 +121,42 @@ impl BrokerConnection {
         Ok(decode_response(&frame, api, version)?.1)
     }
 
-    async fn round_trip(&self, api: ApiKey, version: i16, body: RequestKind) -> Result<Bytes> {
+    /// Sends a request the broker does not answer (Produce with `acks=0`); returns once
+    /// it is queued for the socket.
+    pub async fn send_only(&self, api: ApiKey, version: i16, body: RequestKind) -> Result<()> {
+        let (correlation_id, frame) = self.encode(api, version, &body)?;
+        self.outbox
+            .send((correlation_id, frame, None))
+            .await
+            .map_err(|_| self.lost("closed"))
+    }
+
+    fn lost(&self, reason: &str) -> Error {
+        Error::ConnectionLost {
+            addr: self.addr.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// The request framed with a fresh correlation id.
+    fn encode(&self, api: ApiKey, version: i16, body: &RequestKind) -> Result<(i32, Bytes)> {
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
         let header = RequestHeader::new(api, version, correlation_id, Some(self.client_id.clone()));
         let mut buf = BytesMut::with_capacity(128);
-        encode_request(&mut buf, &header, &body)?;
+        encode_request(&mut buf, &header, body)?;
+        Ok((correlation_id, buf.freeze()))
+    }
+
+    async fn round_trip(&self, api: ApiKey, version: i16, body: RequestKind) -> Result<Bytes> {
+        let (correlation_id, frame) = self.encode(api, version, &body)?;
         let (waiter, answer) = oneshot::channel();
-        let lost = |reason: &str| Error::ConnectionLost {
-            addr: self.addr.clone(),
-            reason: reason.to_owned(),
-        };
         self.outbox
-            .send((correlation_id, buf.freeze(), waiter))
+            .send((correlation_id, frame, Some(waiter)))
             .await
-            .map_err(|_| lost("closed"))?;
+            .map_err(|_| self.lost("closed"))?;
         match tokio::time::timeout(self.timeout, answer).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(lost("closed")),
+            Ok(Err(_)) => Err(self.lost("closed")),
             Err(_) => Err(Error::Timeout {
                 addr: self.addr.clone(),
                 timeout: self.timeout,
@@ -147,7 +168,7 @@ impl BrokerConnection {
 /// Owns the socket: writes queued requests, reads responses and hands each to the
 /// request with its correlation id. Ends when the socket fails or every sender is gone;
 /// the requests still waiting learn that the connection was lost.
-async fn run(stream: TcpStream, mut queue: mpsc::Receiver<(i32, Bytes, Waiter)>, addr: String) {
+async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Outgoing>, addr: String) {
     let (mut read, mut write) = stream.into_split();
     let decoder = FrameDecoder::new(MAX_RESPONSE_BYTES);
     let mut buffer = BytesMut::with_capacity(64 * 1024);
@@ -157,10 +178,14 @@ async fn run(stream: TcpStream, mut queue: mpsc::Receiver<(i32, Bytes, Waiter)>,
             request = queue.recv() => {
                 let Some((correlation_id, frame, waiter)) = request else { break "closed".to_owned() };
                 if let Err(e) = write.write_all(&frame).await {
-                    let _ = waiter.send(Err(Error::ConnectionLost { addr: addr.clone(), reason: e.to_string() }));
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(Err(Error::ConnectionLost { addr: addr.clone(), reason: e.to_string() }));
+                    }
                     break e.to_string();
                 }
-                pending.insert(correlation_id, waiter);
+                if let Some(waiter) = waiter {
+                    pending.insert(correlation_id, waiter);
+                }
             }
             read_result = read.read_buf(&mut buffer) => {
                 match read_result {

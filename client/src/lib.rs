@@ -23,13 +23,19 @@
 mod admin;
 mod client;
 mod connection;
+mod delivery;
 mod error;
 mod groups;
 mod offsets;
+mod partitioner;
+mod producer;
 
 pub use admin::{ConfigChange, Election, NewTopic, OngoingReassignment, PartitionOutcome};
 pub use client::{Client, ClientConfig, PartitionInfo, TopicInfo};
 pub use connection::BrokerConnection;
+pub use delivery::{DeliveryFuture, RecordMetadata};
 pub use error::{Error, Result, error_name};
 pub use groups::{GroupDescription, GroupListing, GroupMember};
 pub use offsets::OffsetSpec;
+pub use partitioner::{murmur2, partition_for_key};
+pub use producer::{Acks, Producer, ProducerConfig, Record};

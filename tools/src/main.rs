@@ -7,6 +7,7 @@ mod controller_cmd;
 mod dev_cmd;
 mod group_cmd;
 mod partition_spec;
+mod produce_cmd;
 mod protocol_cmd;
 mod settings;
 mod signals;
@@ -42,6 +43,13 @@ enum Command {
         connect: connect::Connect,
         #[command(subcommand)]
         command: topic_cmd::TopicCommand,
+    },
+    /// Produce one record per input line (stdin or files), like `kcat -P`.
+    Produce {
+        #[command(flatten)]
+        connect: connect::Connect,
+        #[command(flatten)]
+        args: produce_cmd::ProduceArgs,
     },
     /// Consumer groups: list, describe (with lag), delete, reset offsets.
     Group {
@@ -100,6 +108,9 @@ fn run() -> Result<()> {
         Command::Protocol(command) => protocol_cmd::run(command),
         Command::Topic { connect, command } => {
             tokio::runtime::Runtime::new()?.block_on(topic_cmd::run(command, &connect))
+        }
+        Command::Produce { connect, args } => {
+            tokio::runtime::Runtime::new()?.block_on(produce_cmd::run(args, &connect))
         }
         Command::Group { connect, command } => {
             tokio::runtime::Runtime::new()?.block_on(group_cmd::run(command, &connect))
