@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use brook_client::{Acks, Client, ClientConfig, NewTopic, Producer, ProducerConfig, Record, partition_for_key};
 use brook_protocol::records::Compression;
-use common::{DevCluster, kcat, python_client};
+use common::{DevCluster, consume_formatted, python_client};
 
 const PARTITIONS: i32 = 6;
 
@@ -63,16 +63,7 @@ async fn every_codec_round_trips_with_dense_offsets_per_partition() {
             let dense: Vec<i64> = (0..list.len() as i64).collect();
             assert_eq!(list, dense, "{name}: partition {partition} offsets");
         }
-        let out = kcat(
-            &["-C", "-b", &cluster.kafka, "-t", &topic_name, "-e", "-q", "-f", "%s\n"],
-            b"",
-        );
-        let mut read: Vec<String> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        read.sort();
+        let read = consume_formatted(&cluster.kafka, &topic_name, "%s\n");
         let expected: Vec<String> = (0..3000).map(|i| format!("{name}-{i:05}")).collect();
         assert_eq!(read, expected, "{name}: every record once");
     }
@@ -129,26 +120,7 @@ async fn keyed_records_land_where_librdkafkas_murmur2_puts_them_and_acks_0_sends
         assert_eq!(landed.offset, -1, "acks=0 learns no offset");
     }
     // The blind writes arrived: kcat reads each key in the partition librdkafka chose.
-    let out = kcat(
-        &[
-            "-C",
-            "-b",
-            &cluster.kafka,
-            "-t",
-            "keys-brook",
-            "-e",
-            "-q",
-            "-f",
-            "%k %p\n",
-        ],
-        b"",
-    );
-    let mut read: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    read.sort();
+    let read = consume_formatted(&cluster.kafka, "keys-brook", "%k %p\n");
     let mut expected: Vec<String> = librdkafka.iter().map(|(k, p)| format!("{k} {p}")).collect();
     expected.sort();
     assert_eq!(read, expected);
@@ -182,25 +154,7 @@ fn brook_produce_sends_stdin_lines_with_keys_and_headers() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("produced 500 records to lines"), "{stderr}");
-    let read = kcat(
-        &[
-            "-C",
-            "-b",
-            &cluster.kafka,
-            "-t",
-            "lines",
-            "-e",
-            "-q",
-            "-f",
-            "%k %s %h %p\n",
-        ],
-        b"",
-    );
-    let lines: Vec<String> = String::from_utf8(read.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let lines = consume_formatted(&cluster.kafka, "lines", "%k %s %h %p\n");
     let mut values = Vec::new();
     for line in &lines {
         let [key, value, header, partition] = line.split(' ').collect::<Vec<_>>()[..] else {

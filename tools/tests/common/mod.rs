@@ -169,17 +169,35 @@ pub fn kcat_unchecked(args: &[&str], stdin: &[u8]) -> Output {
 
 /// Every value in `topic` from the beginning (kcat, one per line), sorted.
 pub fn consume_sorted(bootstrap: &str, topic: &str) -> Vec<String> {
+    consume_formatted(bootstrap, topic, "%s\n")
+}
+
+/// Every record in `topic` from the beginning as kcat's `-f format` prints it, one per
+/// line, sorted.
+pub fn consume_formatted(bootstrap: &str, topic: &str, format: &str) -> Vec<String> {
     let out = kcat(
-        &["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
+        &[
+            "-C",
+            "-b",
+            bootstrap,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            format,
+        ],
         b"",
     );
-    let mut values: Vec<String> = String::from_utf8(out.stdout)
+    let mut lines: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(str::to_owned)
         .collect();
-    values.sort();
-    values
+    lines.sort();
+    lines
 }
 
 /// The Prometheus text from `GET /metrics`, or `None` if nobody answers well.
