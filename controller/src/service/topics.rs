@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::ControllerService;
 use crate::placement::place_partitions;
-use crate::state_machine::{Command, CommandResult, ControllerState, NewTopic, PlacedPartitions};
+use crate::state_machine::{Command, CommandResult, ControllerState, NewTopic, PlacedPartitions, invalid_replica_list};
 use crate::topic_config::{self, TOPIC_CONFIGS};
 
 type Refusal = (ErrorCode, String);
@@ -61,15 +61,11 @@ fn check_assignments(image: &MetadataImage, assignments: &[Vec<BrokerId>]) -> Re
         return refuse("no replica lists".into());
     };
     for replicas in assignments {
-        if replicas.is_empty() || replicas.len() != first.len() {
-            return refuse("every partition needs the same, non-zero number of replicas".into());
+        if replicas.len() != first.len() {
+            return refuse("every partition needs the same number of replicas".into());
         }
-        let distinct: HashSet<_> = replicas.iter().collect();
-        if distinct.len() != replicas.len() {
-            return refuse(format!("replica list {replicas:?} repeats a broker"));
-        }
-        if let Some(unknown) = replicas.iter().find(|b| !image.brokers.contains_key(b)) {
-            return refuse(format!("broker {unknown} is not registered"));
+        if let Some(message) = invalid_replica_list(replicas, |b| image.brokers.contains_key(&b)) {
+            return refuse(message);
         }
     }
     Ok(())

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 pub use command::{Command, CommandResult, NewTopic, PlacedPartitions};
 pub use offsets::OffsetStore;
-pub use partitions::NO_LEADER;
+pub use partitions::{NO_LEADER, invalid_replica_list};
 
 use crate::topic_config::{self, CLUSTER_CONFIGS, TOPIC_CONFIGS};
 

@@ -7,6 +7,19 @@ use brook_protocol::rpc::metadata::{BrokerId, PartitionState};
 /// Kafka's `NO_LEADER`.
 pub const NO_LEADER: BrokerId = -1;
 
+/// Why `replicas` cannot be a partition's replica list: empty, a broker named twice, or
+/// a broker that is not registered. Shared by topic creation and reassignment.
+pub fn invalid_replica_list(replicas: &[BrokerId], registered: impl Fn(BrokerId) -> bool) -> Option<String> {
+    if replicas.is_empty() {
+        return Some("the replica list is empty".into());
+    }
+    if replicas.iter().enumerate().any(|(i, b)| replicas[..i].contains(b)) {
+        return Some(format!("replica list {replicas:?} repeats a broker"));
+    }
+    let unknown = replicas.iter().find(|b| !registered(**b))?;
+    Some(format!("broker {unknown} is not registered"))
+}
+
 /// Who may lead when no in-sync replica can (`unclean.leader.election.enable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Election {

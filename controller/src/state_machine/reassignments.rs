@@ -213,19 +213,11 @@ impl ControllerState {
         Ok(())
     }
 
-    /// Not empty, no broker twice, every broker registered.
     fn check_target(&self, target: &[BrokerId]) -> Result<(), Refusal> {
-        let refuse = |message: String| Err((ErrorCode::InvalidReplicaAssignment, message));
-        if target.is_empty() {
-            return refuse("the target replica list is empty".into());
+        match super::invalid_replica_list(target, |b| self.image.brokers.contains_key(&b)) {
+            Some(message) => Err((ErrorCode::InvalidReplicaAssignment, message)),
+            None => Ok(()),
         }
-        if let Some(repeated) = target.iter().enumerate().find(|(i, b)| target[..*i].contains(b)) {
-            return refuse(format!("broker {} is named twice", repeated.1));
-        }
-        if let Some(unknown) = target.iter().find(|b| !self.image.brokers.contains_key(b)) {
-            return refuse(format!("broker {unknown} is not registered"));
-        }
-        Ok(())
     }
 
     /// After an ISR change: finishes the partition's reassignment if its target is now
