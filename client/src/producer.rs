@@ -173,6 +173,19 @@ struct PartitionQueue {
     in_flight: bool,
 }
 
+impl PartitionQueue {
+    /// Moves the open batch to the full ones if `close` says so; whether it did.
+    fn close_open_if(&mut self, close: impl Fn(&OpenBatch) -> bool) -> bool {
+        match self.open.take_if(|b| close(b)) {
+            Some(batch) => {
+                self.full.push_back(batch);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 struct TopicState {
     /// Leaders by partition, from the last metadata.
     leaders: Vec<i32>,
@@ -246,7 +259,7 @@ impl Producer {
             .get_mut(record.topic)
             .ok_or_else(|| Error::Unexpected(format!("topic {} vanished", record.topic)))?;
         let count = topic.partitions.len();
-        let partition = match (record.partition, record.key) {
+        let mut partition = match (record.partition, record.key) {
             (Some(p), _) if p >= 0 && (p as usize) < count => p as usize,
             (Some(p), _) => {
                 shared.memory.add_permits(permits);
@@ -258,18 +271,19 @@ impl Producer {
             (None, Some(key)) => partition_for_key(key, count as i32) as usize,
             (None, None) => topic.sticky % count,
         };
-        let queue = &mut topic.partitions[partition];
         let config = &shared.config;
-        let fits = queue
-            .open
-            .as_ref()
-            .is_some_and(|b| b.builder.is_empty() || b.builder.size_estimate() + record.size() <= config.batch_size);
-        if !fits && let Some(full) = queue.open.take() {
-            queue.full.push_back(full);
-            if record.key.is_none() && record.partition.is_none() {
-                topic.sticky = topic.sticky.wrapping_add(1);
-            }
+        let sticky = record.partition.is_none() && record.key.is_none();
+        let record_size = record.size();
+        // A batch this record would overflow leaves first; an unkeyed record then moves
+        // on with the sticky partition.
+        let overflows =
+            |b: &OpenBatch| !b.builder.is_empty() && b.builder.size_estimate() + record_size > config.batch_size;
+        if topic.partitions[partition].close_open_if(overflows) {
             shared.wake.notify_one();
+            if sticky {
+                topic.sticky = topic.sticky.wrapping_add(1);
+                partition = topic.sticky % count;
+            }
         }
         let queue = &mut topic.partitions[partition];
         let batch = queue.open.get_or_insert_with(|| {
@@ -288,8 +302,12 @@ impl Producer {
         batch.permits += permits;
         let index = batch.builder.len() as i32 - 1;
         let delivery = DeliveryFuture::new(Arc::clone(&batch.outcome), index);
-        if batch.builder.size_estimate() >= config.batch_size {
+        // A batch that reached batch.size leaves without waiting for linger.
+        if queue.close_open_if(|b| b.builder.size_estimate() >= config.batch_size) {
             shared.wake.notify_one();
+            if sticky {
+                topic.sticky = topic.sticky.wrapping_add(1);
+            }
         }
         Ok(delivery)
     }
@@ -408,6 +426,7 @@ fn take_ready(shared: &Shared) -> (Vec<Ready>, Option<Instant>) {
     let mut ready = Vec::new();
     let mut next: Option<Instant> = None;
     for (name, topic) in &mut state.topics {
+        let count = topic.partitions.len();
         for (index, queue) in topic.partitions.iter_mut().enumerate() {
             if queue.in_flight {
                 continue;
@@ -415,7 +434,13 @@ fn take_ready(shared: &Shared) -> (Vec<Ready>, Option<Instant>) {
             let batch = match queue.full.pop_front() {
                 Some(full) => Some(full),
                 None => match &queue.open {
-                    Some(open) if flushing || open.created + linger <= now => queue.open.take(),
+                    Some(open) if flushing || open.created + linger <= now => {
+                        // The sticky partition's batch left: unkeyed records move on.
+                        if index == topic.sticky % count {
+                            topic.sticky = topic.sticky.wrapping_add(1);
+                        }
+                        queue.open.take()
+                    }
                     Some(open) => {
                         let due = open.created + linger;
                         next = Some(next.map_or(due, |n| n.min(due)));
@@ -434,10 +459,6 @@ fn take_ready(shared: &Shared) -> (Vec<Ready>, Option<Instant>) {
                     batch,
                 });
             }
-        }
-        let sticky = topic.sticky % topic.partitions.len();
-        if ready.iter().any(|r| r.topic == *name && r.partition as usize == sticky) {
-            topic.sticky = topic.sticky.wrapping_add(1);
         }
     }
     (ready, next)
