@@ -92,6 +92,13 @@ impl Cluster {
 
     fn launch(controllers: u32, brokers: u32, num_partitions: u32, timeouts: Timeouts, proxied: bool) -> Cluster {
         let ip = loopback_ip();
+        // Proxies bind first: a port handed out below cannot be one of theirs.
+        let broker_proxies: Vec<FaultProxy> = (0..brokers * u32::from(proxied))
+            .map(|_| FaultProxy::listen(&ip))
+            .collect();
+        let controller_proxies: Vec<Vec<FaultProxy>> = (0..brokers * u32::from(proxied))
+            .map(|_| (0..controllers).map(|_| FaultProxy::listen(&ip)).collect())
+            .collect();
         let node = |id| {
             let listen = format!("{ip}:{}", free_port(&ip));
             Node {
@@ -106,16 +113,18 @@ impl Cluster {
         let quorum: Vec<String> = voters.iter().map(|c| format!("{}@{}", c.id, c.address)).collect();
         let mut broker_nodes: Vec<Node> = (1..=brokers).map(node).collect();
         let proxies = proxied.then(|| {
-            let in_front: Vec<FaultProxy> = broker_nodes.iter().map(|b| FaultProxy::start(&ip, &b.listen)).collect();
-            for (broker, proxy) in broker_nodes.iter_mut().zip(&in_front) {
+            for (broker, proxy) in broker_nodes.iter_mut().zip(&broker_proxies) {
+                proxy.forward_to(&broker.listen);
                 broker.address = proxy.address.clone();
             }
+            for paths in &controller_proxies {
+                for (controller, proxy) in voters.iter().zip(paths) {
+                    proxy.forward_to(&controller.address);
+                }
+            }
             Proxies {
-                brokers: in_front,
-                controllers: broker_nodes
-                    .iter()
-                    .map(|_| voters.iter().map(|c| FaultProxy::start(&ip, &c.address)).collect())
-                    .collect(),
+                brokers: broker_proxies,
+                controllers: controller_proxies,
             }
         });
         let mut cluster = Cluster {

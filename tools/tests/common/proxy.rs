@@ -73,7 +73,8 @@ struct Connection {
 }
 
 struct Shared {
-    target: String,
+    /// Set by `forward_to`; until then connections are closed.
+    target: Mutex<String>,
     rules: Mutex<Vec<Rule>>,
     connections: Mutex<Vec<Connection>>,
     stopped: AtomicBool,
@@ -101,12 +102,13 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Listens on a free port of `ip` and forwards to `target`.
-    pub fn start(ip: &str, target: &str) -> FaultProxy {
+    /// Listens on a free port of `ip`; forwards nowhere until `forward_to`. (Binding
+    /// before the nodes' ports are picked keeps the two from colliding.)
+    pub fn listen(ip: &str) -> FaultProxy {
         let listener = TcpListener::bind((ip, 0)).expect("the proxy binds");
         let address = listener.local_addr().unwrap().to_string();
         let shared = Arc::new(Shared {
-            target: target.to_owned(),
+            target: Mutex::new(String::new()),
             rules: Mutex::new(Vec::new()),
             connections: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
@@ -124,6 +126,10 @@ impl FaultProxy {
             }
         });
         FaultProxy { address, shared }
+    }
+
+    pub fn forward_to(&self, target: &str) {
+        *self.shared.target.lock().unwrap() = target.to_owned();
     }
 
     /// Replaces the rules; connections a new `Drop` rule matches are closed at once.
@@ -159,7 +165,8 @@ impl Drop for FaultProxy {
 }
 
 fn forward(shared: Arc<Shared>, client: TcpStream) {
-    let Ok(target) = TcpStream::connect(&shared.target) else {
+    let target = shared.target.lock().unwrap().clone();
+    let Ok(target) = TcpStream::connect(&target) else {
         return; // the target is down: the client sees its connection close
     };
     let _ = client.set_nodelay(true);
