@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use brook_protocol::ApiKey;
 use brook_protocol::StrBytes;
 use brook_protocol::messages::metadata_request::MetadataRequestTopic;
 use brook_protocol::messages::{MetadataRequest, MetadataResponse, RequestKind, ResponseKind, TopicName};
+use brook_protocol::{ApiKey, ErrorCode};
 use parking_lot::Mutex;
 
 use crate::connection::BrokerConnection;
@@ -168,20 +168,34 @@ impl Client {
 
     /// The named topics' partitions; an unknown topic is an `UNKNOWN_TOPIC_OR_PARTITION` error.
     pub async fn topics(&self, names: Option<&[String]>) -> Result<Vec<TopicInfo>> {
-        self.topic_infos(names, false).await
+        self.topic_infos(names, false, false).await
+    }
+
+    /// As `topics`, leaving out the named topics that do not exist (a consumer group's
+    /// subscription may name topics not created yet).
+    pub async fn existing_topics(&self, names: &[String]) -> Result<Vec<TopicInfo>> {
+        self.topic_infos(Some(names), false, true).await
     }
 
     /// As `topics`, asking the broker to create missing topics if it is configured to
     /// (`auto.create.topics.enable`), as a producer's metadata request does.
     pub async fn topics_for_producing(&self, names: &[String]) -> Result<Vec<TopicInfo>> {
-        self.topic_infos(Some(names), true).await
+        self.topic_infos(Some(names), true, false).await
     }
 
-    async fn topic_infos(&self, names: Option<&[String]>, auto_create: bool) -> Result<Vec<TopicInfo>> {
+    async fn topic_infos(
+        &self,
+        names: Option<&[String]>,
+        auto_create: bool,
+        skip_unknown: bool,
+    ) -> Result<Vec<TopicInfo>> {
         let response = self.metadata(names, auto_create).await?;
         let mut topics = Vec::with_capacity(response.topics.len());
         for topic in response.topics {
             let name = topic.name.map(|n| n.0.to_string()).unwrap_or_default();
+            if skip_unknown && topic.error_code == ErrorCode::UnknownTopicOrPartition.code() {
+                continue;
+            }
             check(topic.error_code, || format!("topic {name}"))?;
             let mut partitions: Vec<PartitionInfo> = topic
                 .partitions

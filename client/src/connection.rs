@@ -88,6 +88,7 @@ impl BrokerConnection {
                 ApiKey::ApiVersions,
                 API_VERSIONS_VERSION,
                 RequestKind::ApiVersions(request),
+                self.timeout,
             )
             .await?;
         // A broker that does not know v3 answers in v0 (KIP-511).
@@ -117,7 +118,19 @@ impl BrokerConnection {
 
     /// Sends a request at `version` and returns its response.
     pub async fn call(&self, api: ApiKey, version: i16, body: RequestKind) -> Result<ResponseKind> {
-        let frame = self.round_trip(api, version, body).await?;
+        self.call_within(api, version, body, self.timeout).await
+    }
+
+    /// As [`BrokerConnection::call`], for a request the broker may rightly hold longer
+    /// than the request timeout (JoinGroup waits for a whole rebalance).
+    pub async fn call_within(
+        &self,
+        api: ApiKey,
+        version: i16,
+        body: RequestKind,
+        timeout: Duration,
+    ) -> Result<ResponseKind> {
+        let frame = self.round_trip(api, version, body, timeout).await?;
         Ok(decode_response(&frame, api, version)?.1)
     }
 
@@ -147,19 +160,19 @@ impl BrokerConnection {
         Ok((correlation_id, buf.freeze()))
     }
 
-    async fn round_trip(&self, api: ApiKey, version: i16, body: RequestKind) -> Result<Bytes> {
+    async fn round_trip(&self, api: ApiKey, version: i16, body: RequestKind, timeout: Duration) -> Result<Bytes> {
         let (correlation_id, frame) = self.encode(api, version, &body)?;
         let (waiter, answer) = oneshot::channel();
         self.outbox
             .send((correlation_id, frame, Some(waiter)))
             .await
             .map_err(|_| self.lost("closed"))?;
-        match tokio::time::timeout(self.timeout, answer).await {
+        match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(self.lost("closed")),
             Err(_) => Err(Error::Timeout {
                 addr: self.addr.clone(),
-                timeout: self.timeout,
+                timeout,
             }),
         }
     }

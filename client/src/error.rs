@@ -24,6 +24,18 @@ pub enum Error {
     Kafka { code: i16, context: String },
     #[error("unexpected answer: {0}")]
     Unexpected(String),
+    /// Fetched records failed their CRC or could not be read (`check.crcs`).
+    #[error("corrupt records in {topic}-{partition} at offset {offset}: {reason}")]
+    Corrupt {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        reason: String,
+    },
+    /// A call the client's state does not allow (seeking a partition not assigned,
+    /// subscribing without a group id, a partition with no offset and no reset policy).
+    #[error("{0}")]
+    InvalidState(String),
 }
 
 impl Error {

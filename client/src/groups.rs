@@ -46,7 +46,23 @@ pub struct GroupDescription {
     pub members: Vec<GroupMember>,
 }
 
-fn text(s: &str) -> StrBytes {
+/// Who commits offsets: a group member in its generation, or no member at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Committer {
+    pub generation: i32,
+    pub member_id: String,
+}
+
+impl Committer {
+    pub(crate) fn standalone() -> Self {
+        Committer {
+            generation: -1,
+            member_id: String::new(),
+        }
+    }
+}
+
+pub(crate) fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
 }
 
@@ -57,7 +73,7 @@ fn unexpected(api: &str) -> Error {
 impl Client {
     /// Runs `call` on a connection to the group's coordinator. The coordinator is looked
     /// up once and remembered until an answer says it moved or its connection fails.
-    async fn at_coordinator<T>(
+    pub(crate) async fn at_coordinator<T>(
         &self,
         group: &str,
         call: impl AsyncFnOnce(Arc<BrokerConnection>) -> Result<T>,
@@ -231,6 +247,17 @@ impl Client {
     /// Commits offsets for a group with no active members (generation -1, as a
     /// standalone consumer does); an active group refuses.
     pub async fn commit_offsets(&self, group: &str, offsets: &BTreeMap<(String, i32), i64>) -> Result<()> {
+        self.commit_offsets_as(group, offsets, &Committer::standalone()).await
+    }
+
+    /// Commits offsets as `committer`: a member of the group's current generation, or
+    /// nobody (standalone).
+    pub(crate) async fn commit_offsets_as(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<(String, i32), i64>,
+        committer: &Committer,
+    ) -> Result<()> {
         self.at_coordinator(group, async |connection| {
             let version = connection.version(ApiKey::OffsetCommit, 2, 8)?;
             let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
@@ -252,7 +279,8 @@ impl Client {
                 .collect();
             let request = OffsetCommitRequest::default()
                 .with_group_id(GroupId(text(group)))
-                .with_generation_id_or_member_epoch(-1)
+                .with_generation_id_or_member_epoch(committer.generation)
+                .with_member_id(text(&committer.member_id))
                 .with_topics(topics);
             let ResponseKind::OffsetCommit(response) = connection
                 .call(ApiKey::OffsetCommit, version, RequestKind::OffsetCommit(request))

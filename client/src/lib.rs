@@ -1,10 +1,11 @@
 //! Brook's async Kafka client, on tokio. It speaks the Kafka wire protocol, negotiates
 //! API versions with ApiVersions, and so works against any Kafka-compatible broker.
 //!
-//! So far: the cluster view ([`Client`]: bootstrap, Metadata, a pipelined connection per
-//! broker), topic administration (create, delete, partitions, configs, reassignment,
-//! leader elections), consumer-group administration and ListOffsets. The producer and
-//! consumer come next.
+//! - [`Client`]: the cluster view (bootstrap, Metadata, a pipelined connection per
+//!   broker), topic administration (create, delete, partitions, configs, reassignment,
+//!   leader elections), consumer-group administration and ListOffsets.
+//! - [`Producer`]: batching, partitioning, compression, acks and retries.
+//! - [`Consumer`]: assigned or group-managed partitions, read-ahead fetching, commits.
 //!
 //! ```no_run
 //! # async fn example() -> brook_client::Result<()> {
@@ -23,6 +24,7 @@
 mod admin;
 mod client;
 mod connection;
+mod consumer;
 mod delivery;
 mod error;
 mod groups;
@@ -33,6 +35,9 @@ mod producer;
 pub use admin::{ConfigChange, Election, NewTopic, OngoingReassignment, PartitionOutcome};
 pub use client::{Client, ClientConfig, PartitionInfo, TopicInfo};
 pub use connection::BrokerConnection;
+pub use consumer::{
+    Assignor, CommitHandle, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, RebalanceListener, TopicPartition,
+};
 pub use delivery::{DeliveryFuture, RecordMetadata};
 pub use error::{Error, Result, error_name};
 pub use groups::{GroupDescription, GroupListing, GroupMember};

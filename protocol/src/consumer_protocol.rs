@@ -1,11 +1,13 @@
 //! The "consumer" protocol type's opaque payloads, as clients put them into JoinGroup
-//! (subscription) and SyncGroup (assignment): a version, then the body. The broker reads
-//! them only for admin answers (OffsetDelete's `GROUP_SUBSCRIBED_TO_TOPIC`, `brook group
-//! describe`); the group protocol itself relays them as bytes.
+//! (subscription) and SyncGroup (assignment): a version, then the body. The group protocol
+//! relays them as bytes; the broker reads them only for admin answers (OffsetDelete's
+//! `GROUP_SUBSCRIBED_TO_TOPIC`, `brook group describe`), and `brook-client`'s consumer
+//! writes and reads them.
 
-use bytes::{Buf, Bytes};
-use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
-use kafka_protocol::protocol::Decodable;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
+use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use crate::ProtocolError;
 
@@ -22,6 +24,41 @@ fn decode<T: Decodable>(payload: &Bytes, what: &'static str) -> Result<T, Protoc
         return Err(ProtocolError::malformed(what, format!("version {version}")));
     }
     T::decode(&mut buf, version.min(NEWEST)).map_err(|e| ProtocolError::malformed(what, e))
+}
+
+/// The version a client writes: v0 is read by every client that speaks the protocol
+/// (kafka-python, librdkafka, Java), so a Brook consumer can share a group with them.
+const WRITTEN: i16 = 0;
+
+fn encode<T: Encodable>(value: &T, what: &'static str) -> Result<Bytes, ProtocolError> {
+    let mut buf = BytesMut::with_capacity(64);
+    buf.put_i16(WRITTEN);
+    value
+        .encode(&mut buf, WRITTEN)
+        .map_err(|e| ProtocolError::malformed(what, e))?;
+    Ok(buf.freeze())
+}
+
+/// A JoinGroup subscription naming `topics`.
+pub fn encode_subscription(topics: &[String]) -> Result<Bytes, ProtocolError> {
+    let subscription = ConsumerProtocolSubscription::default()
+        .with_topics(topics.iter().map(|t| StrBytes::from_string(t.clone())).collect());
+    encode(&subscription, "consumer subscription")
+}
+
+/// A SyncGroup assignment of `partitions`, by topic.
+pub fn encode_assignment(partitions: &[(String, Vec<i32>)]) -> Result<Bytes, ProtocolError> {
+    let assignment = ConsumerProtocolAssignment::default().with_assigned_partitions(
+        partitions
+            .iter()
+            .map(|(topic, partitions)| {
+                TopicPartition::default()
+                    .with_topic(TopicName(StrBytes::from_string(topic.clone())))
+                    .with_partitions(partitions.clone())
+            })
+            .collect(),
+    );
+    encode(&assignment, "consumer assignment")
 }
 
 /// The topics a consumer subscribes to.
@@ -47,10 +84,6 @@ pub fn assigned_partitions(assignment: &Bytes) -> Result<Vec<(String, Vec<i32>)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::BufMut;
-    use kafka_protocol::messages::TopicName;
-    use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
-    use kafka_protocol::protocol::{Encodable, StrBytes};
 
     fn encoded<T: Encodable>(value: &T, version: i16) -> Bytes {
         let mut buf = bytes::BytesMut::new();
@@ -84,6 +117,20 @@ mod tests {
         let mut newer = encoded(&subscription, NEWEST).to_vec();
         newer[..2].copy_from_slice(&7i16.to_be_bytes());
         assert_eq!(subscribed_topics(&Bytes::from(newer)).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn what_a_client_writes_reads_back() {
+        let topics = vec!["orders".to_owned(), "refunds".to_owned()];
+        assert_eq!(
+            subscribed_topics(&encode_subscription(&topics).unwrap()).unwrap(),
+            topics
+        );
+        let partitions = vec![("orders".to_owned(), vec![0, 2]), ("refunds".to_owned(), vec![1])];
+        assert_eq!(
+            assigned_partitions(&encode_assignment(&partitions).unwrap()).unwrap(),
+            partitions
+        );
     }
 
     #[test]
