@@ -3,12 +3,14 @@
 mod bench;
 mod broker_cmd;
 mod connect;
+mod consume_cmd;
 mod controller_cmd;
 mod dev_cmd;
 mod group_cmd;
 mod partition_spec;
 mod produce_cmd;
 mod protocol_cmd;
+mod record_format;
 mod settings;
 mod signals;
 mod topic_cmd;
@@ -50,6 +52,13 @@ enum Command {
         connect: connect::Connect,
         #[command(flatten)]
         args: produce_cmd::ProduceArgs,
+    },
+    /// Print records as they arrive, like `kcat -C` (or `kcat -G` with --group).
+    Consume {
+        #[command(flatten)]
+        connect: connect::Connect,
+        #[command(flatten)]
+        args: consume_cmd::ConsumeArgs,
     },
     /// Consumer groups: list, describe (with lag), delete, reset offsets.
     Group {
@@ -111,6 +120,9 @@ fn run() -> Result<()> {
         }
         Command::Produce { connect, args } => {
             tokio::runtime::Runtime::new()?.block_on(produce_cmd::run(args, &connect))
+        }
+        Command::Consume { connect, args } => {
+            tokio::runtime::Runtime::new()?.block_on(consume_cmd::run(args, &connect))
         }
         Command::Group { connect, command } => {
             tokio::runtime::Runtime::new()?.block_on(group_cmd::run(command, &connect))

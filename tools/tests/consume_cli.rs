@@ -1,0 +1,92 @@
+//! `brook consume` run as a process against `brook dev`: it prints what kcat prints for
+//! the same format string, starts where `-o` says, stops at `-e` / `-c`, prints kcat's
+//! JSON with `-J`, commits as a group member with `-G`, and fails clearly.
+
+mod common;
+
+use common::{DevCluster, brook_ok, brook_unchecked, consume_formatted, kcat};
+
+fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+fn refused(args: &[&str]) -> String {
+    let out = brook_unchecked(args);
+    assert!(!out.status.success(), "brook {args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn brook_consume_prints_what_kcat_prints_and_starts_and_stops_where_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 3);
+    let b = cluster.kafka.as_str();
+    let input: String = (0..300).map(|i| format!("k{}:value-{i:03}\n", i % 11)).collect();
+    kcat(
+        &[
+            "-P",
+            "-b",
+            b,
+            "-t",
+            "events",
+            "-K",
+            ":",
+            "-H",
+            "source=kcat",
+            "-z",
+            "snappy",
+        ],
+        input.as_bytes(),
+    );
+    let format = "%t %p %o %k %s %h %T %K %S\\n";
+    let ours = brook_ok(&["consume", "events", "-e", "-f", format, "-b", b]);
+    assert_eq!(sorted_lines(&ours), consume_formatted(b, "events", format));
+    assert_eq!(ours.lines().count(), 300);
+
+    // Where reading starts and stops.
+    let from_end = brook_ok(&["consume", "events", "-p", "0", "-o", "-5", "-e", "-f", "%o\\n", "-b", b]);
+    let end: i64 = brook_ok(&["consume", "events", "-p", "0", "-e", "-f", "%o\\n", "-b", b])
+        .lines()
+        .count() as i64;
+    let expected: Vec<String> = (end - 5..end).map(|o| o.to_string()).collect();
+    assert_eq!(from_end.lines().collect::<Vec<_>>(), expected);
+    let from_ten = brook_ok(&["consume", "events", "-p", "1", "-o", "10", "-e", "-f", "%o\\n", "-b", b]);
+    assert_eq!(from_ten.lines().next(), Some("10"));
+    let counted = brook_ok(&["consume", "events", "-c", "7", "-b", b]);
+    assert_eq!(counted.lines().count(), 7);
+    let at_end = brook_ok(&["consume", "events", "-o", "end", "-e", "-b", b]);
+    assert!(at_end.is_empty(), "{at_end}");
+
+    // kcat's -J fields.
+    let json = brook_ok(&["consume", "events", "-p", "2", "-c", "1", "-J", "-b", b]);
+    let record: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(record["topic"], "events");
+    assert_eq!(record["partition"], 2);
+    assert_eq!(record["offset"], 0);
+    assert_eq!(record["headers"], serde_json::json!(["source", "kcat"]));
+    assert!(record["payload"].as_str().unwrap().starts_with("value-"));
+
+    // As a group member: the second run starts where the first committed.
+    let first = brook_ok(&["consume", "events", "-G", "readers", "-e", "-b", b]);
+    assert_eq!(first.lines().count(), 300);
+    kcat(&["-P", "-b", b, "-t", "events"], b"late-1\nlate-2\n");
+    let second = brook_ok(&["consume", "events", "-G", "readers", "-e", "-b", b]);
+    assert_eq!(sorted_lines(&second), ["late-1", "late-2"]);
+    let described = brook_ok(&["group", "describe", "readers", "-b", b]);
+    assert!(described.contains("events"), "{described}");
+}
+
+#[test]
+fn brook_consume_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    assert!(refused(&["consume", "missing", "-e", "-b", b]).contains("UNKNOWN_TOPIC_OR_PARTITION"));
+    assert!(refused(&["consume", "missing", "-b", "127.0.0.1:1"]).contains("cannot reach 127.0.0.1:1"));
+    kcat(&["-P", "-b", b, "-t", "present"], b"x\n");
+    assert!(refused(&["consume", "present", "-G", "g", "-o", "5", "-b", b]).contains("with --group"));
+    assert!(refused(&["consume", "present", "-f", "%q", "-b", b]).contains("unknown format token %q"));
+    assert!(refused(&["consume", "present", "-o", "stored", "-b", b]).contains("needs --group"));
+}
