@@ -77,6 +77,10 @@ impl Client {
         }
     }
 
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
     /// The open connection to `addr`, connecting first if there is none.
     pub async fn connection(&self, addr: &str) -> Result<Arc<BrokerConnection>> {
         if let Some(open) = self.connections.lock().get(addr).filter(|c| c.is_open()) {

@@ -3,6 +3,7 @@
 //! [`DeliveryFuture`] is that outcome and the record's index in the batch.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -20,7 +21,8 @@ type BatchResult = std::result::Result<(i32, i64), (i16, String)>;
 
 #[derive(Default)]
 pub(crate) struct BatchOutcome {
-    result: OnceLock<BatchResult>,
+    /// The result and when it arrived.
+    result: OnceLock<(BatchResult, Instant)>,
     done: Notify,
 }
 
@@ -31,7 +33,7 @@ impl BatchOutcome {
 
     /// Records the result (the first one wins) and wakes every waiting record.
     pub(crate) fn complete(&self, result: BatchResult) {
-        let _ = self.result.set(result);
+        let _ = self.result.set((result, Instant::now()));
         self.done.notify_waiters();
     }
 }
@@ -48,13 +50,19 @@ impl DeliveryFuture {
     }
 
     pub async fn wait(self) -> Result<RecordMetadata> {
+        self.wait_timed().await.0
+    }
+
+    /// As `wait`, with the instant the batch's answer arrived: a record's latency does
+    /// not depend on when its future is polled (benchmarks wait in send order).
+    pub async fn wait_timed(self) -> (Result<RecordMetadata>, Instant) {
         loop {
             // Registered before the check, so a completion in between is not missed.
             let notified = self.outcome.done.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(result) = self.outcome.result.get() {
-                return match result {
+            if let Some((result, at)) = self.outcome.result.get() {
+                let result = match result {
                     Ok((partition, base)) => Ok(RecordMetadata {
                         partition: *partition,
                         offset: if *base < 0 { -1 } else { base + i64::from(self.index) },
@@ -64,6 +72,7 @@ impl DeliveryFuture {
                         context: message.clone(),
                     }),
                 };
+                return (result, *at);
             }
             notified.await;
         }

@@ -58,6 +58,16 @@ impl Error {
         }
     }
 
+    /// Whether trying again may succeed: the broker said so (a retriable Kafka error,
+    /// such as a leader that moved), or it could not be reached.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Timeout { .. } => true,
+            Error::Kafka { code, .. } => ErrorCode::try_from_code(*code).is_some_and(|e| e.is_retriable()),
+            _ => false,
+        }
+    }
+
     /// The Kafka error code, when the broker refused with one.
     pub fn kafka_code(&self) -> Option<i16> {
         match self {

@@ -1,6 +1,7 @@
 //! ListOffsets: a partition's earliest or latest offset, or the first at a time.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use brook_protocol::ApiKey;
 use brook_protocol::StrBytes;
@@ -30,9 +31,31 @@ impl OffsetSpec {
     }
 }
 
+/// The wait between tries of a retriable refusal.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
 impl Client {
     /// The offset `spec` names for each partition, asked of each partition's leader.
+    /// Retriable refusals (a leader not ready yet, or moved) are tried again, with fresh
+    /// metadata, for up to the request timeout.
     pub async fn list_offsets(
+        &self,
+        partitions: &[(String, i32)],
+        spec: OffsetSpec,
+    ) -> Result<BTreeMap<(String, i32), i64>> {
+        let give_up = Instant::now() + self.config().request_timeout;
+        loop {
+            match self.list_offsets_once(partitions, spec).await {
+                Err(e) if e.is_retriable() && Instant::now() < give_up => {
+                    tracing::debug!(error = %e, "listing offsets again");
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    async fn list_offsets_once(
         &self,
         partitions: &[(String, i32)],
         spec: OffsetSpec,

@@ -2,7 +2,11 @@
 //! only the Kafka protocol (through `brook-client`), so the same command measures any
 //! Kafka-compatible broker.
 
+mod consume;
+mod e2e;
+mod load;
 mod offset_commit;
+mod produce;
 mod progress;
 mod report;
 
@@ -13,9 +17,16 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use crate::connect::Connect;
+use load::{OmbWorkload, SendArgs, Shape};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Producers sending fixed-size messages: throughput and send-to-ack latency.
+    Produce(produce::ProduceBenchArgs),
+    /// Consumers reading a topic from its beginning: throughput.
+    Consume(consume::ConsumeBenchArgs),
+    /// Producers and consumers together: send-to-receipt latency from stamped messages.
+    E2e(e2e::E2eArgs),
     /// Offset commits through group coordinators: many consumers, each committing in a loop.
     OffsetCommit(offset_commit::OffsetCommitArgs),
 }
@@ -65,6 +76,18 @@ pub struct Output {
 
 pub async fn run(connect: &Connect, command: BenchCommand) -> Result<()> {
     let (report, output) = match command {
+        BenchCommand::Produce(args) => {
+            let output = args.output.json;
+            (produce::run(connect, args).await?, output)
+        }
+        BenchCommand::Consume(args) => {
+            let output = args.output.json;
+            (consume::run(connect, args).await?, output)
+        }
+        BenchCommand::E2e(args) => {
+            let output = args.output.json;
+            (e2e::run(connect, args).await?, output)
+        }
         BenchCommand::OffsetCommit(args) => {
             let output = args.output.json;
             (offset_commit::run(connect, args).await?, output)
@@ -76,6 +99,40 @@ pub async fn run(connect: &Connect, command: BenchCommand) -> Result<()> {
         println!("{}", report.text());
     }
     Ok(())
+}
+
+/// The settings of a run that sends, for its report.
+fn send_notes(
+    topic: &str,
+    partitions: i32,
+    shape: &Shape,
+    send: &SendArgs,
+    workload: Option<OmbWorkload>,
+) -> Vec<(&'static str, serde_json::Value)> {
+    let config = send.producer.config();
+    let mut notes = vec![
+        ("topic", topic.into()),
+        ("partitions", partitions.into()),
+        ("message_size", shape.message_size.into()),
+        ("producers", shape.producers.into()),
+        (
+            "target_rate",
+            shape.rate.map_or_else(|| "max".into(), |r| serde_json::json!(r)),
+        ),
+        (
+            "acks",
+            clap::ValueEnum::to_possible_value(&send.producer.acks)
+                .map(|v| v.get_name().to_owned())
+                .into(),
+        ),
+        ("compression", config.compression.name().into()),
+        ("batch_size", config.batch_size.into()),
+        ("linger_ms", (config.linger.as_millis() as u64).into()),
+    ];
+    if let Some(workload) = workload {
+        notes.push(("omb_workload", workload.name().into()));
+    }
+    notes
 }
 
 #[cfg(test)]

@@ -119,9 +119,11 @@ pub async fn run(connect: &Connect, args: OffsetCommitArgs) -> Result<Report> {
         elapsed,
         operations: commits,
         errors,
-        items: (commits * args.partitions_per_commit as u64, "offsets"),
+        items: Some((commits * args.partitions_per_commit as u64, "offsets")),
         bytes: 0,
         latencies,
+        latency_of: "commit round trip",
+        notes: vec![("clients", args.clients.into()), ("topic", args.topic.as_str().into())],
     })
 }
 

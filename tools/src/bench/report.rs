@@ -32,6 +32,16 @@ impl Latencies {
     fn max_millis(&self) -> f64 {
         self.0.max() as f64 / 1000.0
     }
+
+    /// The percentiles and maximum in milliseconds, as a JSON object.
+    pub fn summary(&self) -> serde_json::Value {
+        let mut latency = serde_json::Map::new();
+        for (name, q) in QUANTILES {
+            latency.insert(name.into(), json!(self.millis_at(q)));
+        }
+        latency.insert("max".into(), json!(self.max_millis()));
+        latency.into()
+    }
 }
 
 pub struct Report {
@@ -44,10 +54,15 @@ pub struct Report {
     pub operations: u64,
     /// Operations that failed (counted, not timed).
     pub errors: u64,
-    /// Items carried by the operations and what they are, e.g. offsets or messages.
-    pub items: (u64, &'static str),
+    /// Items carried by the operations and what they are, e.g. offsets per commit;
+    /// `None` when an operation is one item.
+    pub items: Option<(u64, &'static str)>,
     pub bytes: u64,
     pub latencies: Latencies,
+    /// What the latency measures, e.g. "send to acknowledgement".
+    pub latency_of: &'static str,
+    /// The run's settings and side counts, printed after the figures.
+    pub notes: Vec<(&'static str, serde_json::Value)>,
 }
 
 const QUANTILES: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)];
@@ -58,53 +73,61 @@ impl Report {
     }
 
     pub fn text(&self) -> String {
-        let (items, item_name) = self.items;
         let mut text = format!(
-            "{}: {} {} in {:.2} s: {:.0} {}/s, {:.0} {}/s",
+            "{}: {} {} in {:.2} s: {:.0} {}/s",
             self.workload,
             self.operations,
             self.operation,
             self.elapsed.as_secs_f64(),
             self.per_second(self.operations),
             self.operation,
-            self.per_second(items),
-            item_name,
         );
+        if let Some((items, item_name)) = self.items {
+            text += &format!(", {:.0} {item_name}/s", self.per_second(items));
+        }
         if self.bytes > 0 {
             text += &format!(", {:.1} MB/s", self.per_second(self.bytes) / 1e6);
         }
         if self.errors > 0 {
             text += &format!(", {} errors", self.errors);
         }
-        text += "\nlatency ms:";
+        text += &format!("\nlatency ms ({}):", self.latency_of);
         for (name, q) in QUANTILES {
             text += &format!(" {name} {:.2}", self.latencies.millis_at(q));
         }
         text += &format!(" max {:.2}", self.latencies.max_millis());
+        for (name, value) in &self.notes {
+            let value = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            text += &format!("\n{name}: {value}");
+        }
         text
     }
 
     pub fn json(&self) -> serde_json::Value {
-        let (items, item_name) = self.items;
-        let mut latency = serde_json::Map::new();
-        for (name, q) in QUANTILES {
-            latency.insert(name.into(), json!(self.latencies.millis_at(q)));
-        }
-        latency.insert("max".into(), json!(self.latencies.max_millis()));
-        json!({
+        let mut report = json!({
             "workload": self.workload,
             "elapsed_s": self.elapsed.as_secs_f64(),
             "operation": self.operation,
             "operations": self.operations,
             "operations_per_s": self.per_second(self.operations),
             "errors": self.errors,
-            "items": item_name,
-            "item_count": items,
-            "items_per_s": self.per_second(items),
             "bytes": self.bytes,
             "bytes_per_s": self.per_second(self.bytes),
-            "latency_ms": latency,
-        })
+            "latency_of": self.latency_of,
+            "latency_ms": self.latencies.summary(),
+        });
+        if let Some((items, item_name)) = self.items {
+            report["items"] = json!(item_name);
+            report["item_count"] = json!(items);
+            report["items_per_s"] = json!(self.per_second(items));
+        }
+        for (name, value) in &self.notes {
+            report[*name] = value.clone();
+        }
+        report
     }
 }
 
@@ -127,9 +150,11 @@ mod tests {
             elapsed: Duration::from_secs(2),
             operations: 100,
             errors: 0,
-            items: (300, "offsets"),
+            items: Some((300, "offsets")),
             bytes: 0,
             latencies: a,
+            latency_of: "commit round trip",
+            notes: vec![("clients", json!(4))],
         };
         let json = report.json();
         assert_eq!(json["operations_per_s"], 50.0);
@@ -144,6 +169,9 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("errors"));
+        assert!(text.contains("latency ms (commit round trip): p50 "), "{text}");
+        assert!(text.ends_with("\nclients: 4"), "{text}");
+        assert_eq!(json["clients"], 4);
     }
 
     #[test]
