@@ -30,7 +30,7 @@ use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use brook_protocol::messages::{ProduceRequest, RequestKind, ResponseKind, TopicName};
 use brook_protocol::records::{BatchBuilder, Compression, HeaderRef};
 use brook_protocol::{ApiKey, ErrorCode, StrBytes};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -289,7 +289,8 @@ impl Producer {
         let batch = queue.open.get_or_insert_with(|| {
             *unfinished += 1;
             OpenBatch {
-                builder: BatchBuilder::new(config.compression),
+                // A batch is sent at batch.size: reserving it up front means no copy as it grows.
+                builder: BatchBuilder::new(config.compression).with_capacity(config.batch_size + 1024),
                 created: Instant::now(),
                 outcome: BatchOutcome::new(),
                 permits: 0,
@@ -467,12 +468,14 @@ fn take_ready(shared: &Shared) -> (Vec<Ready>, Option<Instant>) {
 /// The batch encoded (and compressed), with the error if it cannot be (only an
 /// impossible batch, too many records for the format, fails).
 fn seal(topic: String, partition: i32, mut batch: OpenBatch) -> (Flight, Option<String>) {
-    let mut buf = BytesMut::with_capacity(batch.builder.size_estimate() + 64);
-    let error = batch.builder.build_into(&mut buf).err().map(|e| e.to_string());
+    let (records, error) = match batch.builder.finish() {
+        Ok(records) => (records, None),
+        Err(e) => (Bytes::new(), Some(e.to_string())),
+    };
     let flight = Flight {
         topic,
         partition,
-        records: buf.freeze(),
+        records,
         created: batch.created,
         outcome: batch.outcome,
         permits: batch.permits,

@@ -91,6 +91,7 @@ pub fn encode_unsupported_api_versions(buf: &mut BytesMut, correlation_id: i32) 
 
 /// Appends one request frame to `buf` (client side).
 pub fn encode_request(buf: &mut BytesMut, header: &RequestHeader, body: &RequestKind) -> Result<(), ProtocolError> {
+    buf.reserve(size_hint(body));
     let start = begin_frame(buf);
     header.encode(buf);
     if let Err(e) = body.encode(buf, header.api_version) {
@@ -101,6 +102,24 @@ pub fn encode_request(buf: &mut BytesMut, header: &RequestHeader, body: &Request
         });
     }
     finish_frame(buf, start)
+}
+
+/// Room a request body is likely to need: a Produce request is mostly its record sets,
+/// which would otherwise grow the buffer (and copy it) many times over.
+fn size_hint(body: &RequestKind) -> usize {
+    const FIELDS: usize = 256;
+    match body {
+        RequestKind::Produce(produce) => {
+            let records: usize = produce
+                .topic_data
+                .iter()
+                .flat_map(|t| &t.partition_data)
+                .map(|p| p.records.as_ref().map_or(0, |r| r.len()) + 16)
+                .sum();
+            FIELDS + records + 32 * produce.topic_data.len()
+        }
+        _ => FIELDS,
+    }
 }
 
 /// Decodes one response frame body for a request of `api_key` at `version` (client side).
