@@ -74,6 +74,11 @@ impl BrokerConnection {
         &self.addr
     }
 
+    /// How long a request may take (`request.timeout.ms`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// False once the socket failed; the caller connects again.
     pub fn is_open(&self) -> bool {
         !self.outbox.is_closed()
@@ -161,18 +166,55 @@ impl BrokerConnection {
     }
 
     async fn round_trip(&self, api: ApiKey, version: i16, body: RequestKind, timeout: Duration) -> Result<Bytes> {
+        self.send(api, version, body, timeout).await?.frame().await
+    }
+
+    /// Queues a request for the socket and returns at once with its answer to come.
+    /// Requests reach the broker in the order their `send`s returned, so a caller
+    /// can pipeline requests whose order matters (a producer's batches of a partition).
+    pub async fn send(&self, api: ApiKey, version: i16, body: RequestKind, timeout: Duration) -> Result<Pending> {
         let (correlation_id, frame) = self.encode(api, version, &body)?;
         let (waiter, answer) = oneshot::channel();
         self.outbox
             .send((correlation_id, frame, Some(waiter)))
             .await
             .map_err(|_| self.lost("closed"))?;
-        match tokio::time::timeout(timeout, answer).await {
+        Ok(Pending {
+            addr: self.addr.clone(),
+            api,
+            version,
+            timeout,
+            answer,
+        })
+    }
+}
+
+/// A request on its way: its response, once it comes.
+pub struct Pending {
+    addr: String,
+    api: ApiKey,
+    version: i16,
+    timeout: Duration,
+    answer: oneshot::Receiver<Result<Bytes>>,
+}
+
+impl Pending {
+    pub async fn response(self) -> Result<ResponseKind> {
+        let (api, version) = (self.api, self.version);
+        let frame = self.frame().await?;
+        Ok(decode_response(&frame, api, version)?.1)
+    }
+
+    async fn frame(self) -> Result<Bytes> {
+        match tokio::time::timeout(self.timeout, self.answer).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(self.lost("closed")),
+            Ok(Err(_)) => Err(Error::ConnectionLost {
+                addr: self.addr,
+                reason: "closed".into(),
+            }),
             Err(_) => Err(Error::Timeout {
-                addr: self.addr.clone(),
-                timeout,
+                addr: self.addr,
+                timeout: self.timeout,
             }),
         }
     }

@@ -34,7 +34,7 @@ mod producer;
 
 pub use admin::{ConfigChange, Election, NewTopic, OngoingReassignment, PartitionOutcome};
 pub use client::{Client, ClientConfig, PartitionInfo, TopicInfo};
-pub use connection::BrokerConnection;
+pub use connection::{BrokerConnection, Pending};
 pub use consumer::{
     Assignor, CommitHandle, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, RebalanceListener, TopicPartition,
 };

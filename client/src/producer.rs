@@ -4,8 +4,11 @@
 //! Produce request per broker. Retriable errors (a leader moved, too few in-sync
 //! replicas, a lost connection) are retried with backoff until `delivery_timeout`.
 //!
-//! Order within a partition holds across retries because each partition has at most
-//! one batch in flight; different partitions are in flight together.
+//! By default one batch of a partition is in flight at a time, so order within a
+//! partition holds across retries; different partitions are in flight together. Raising
+//! `max_in_flight` sends a partition's next batches, in order on the same connection,
+//! before the first is answered; as with Kafka's clients without idempotence, a batch
+//! retried after a failure can then land after a later one.
 //!
 //! ```no_run
 //! # async fn example() -> brook_client::Result<()> {
@@ -36,6 +39,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::client::Client;
+use crate::connection::Pending;
 use crate::delivery::{BatchOutcome, DeliveryFuture};
 use crate::error::{Error, Result};
 use crate::partitioner::partition_for_key;
@@ -77,6 +81,10 @@ pub struct ProducerConfig {
     pub buffer_memory: usize,
     /// How long `send` waits for a new topic's metadata (`max.block.ms`).
     pub max_block: Duration,
+    /// Batches of one partition in flight at once (Kafka's
+    /// `max.in.flight.requests.per.connection`; each request carries at most one batch
+    /// of a partition). Above 1, a retry can reorder a partition's batches.
+    pub max_in_flight: usize,
 }
 
 impl Default for ProducerConfig {
@@ -91,6 +99,7 @@ impl Default for ProducerConfig {
             retry_backoff: Duration::from_millis(100),
             buffer_memory: 32 * 1024 * 1024,
             max_block: Duration::from_secs(60),
+            max_in_flight: 1,
         }
     }
 }
@@ -170,7 +179,8 @@ struct PartitionQueue {
     /// Full batches waiting their turn, oldest first; then the one being filled.
     full: VecDeque<OpenBatch>,
     open: Option<OpenBatch>,
-    in_flight: bool,
+    /// Batches sent and not yet completed.
+    in_flight: usize,
 }
 
 impl PartitionQueue {
@@ -396,8 +406,15 @@ async fn run_sender(shared: Arc<Shared>) {
                 (flight, Some(error)) => finish(&shared, flight, Err((ErrorCode::InvalidRecord.code(), error))),
             }
         }
+        let sent_any = !by_leader.is_empty();
         for (leader, flights) in by_leader {
-            tokio::spawn(deliver(Arc::clone(&shared), leader, flights));
+            // Sent from this one task, so a partition's batches go out in order; the
+            // answers are awaited elsewhere.
+            let sent = send_produce(&shared, leader, &flights).await;
+            tokio::spawn(deliver(Arc::clone(&shared), flights, sent));
+        }
+        if sent_any {
+            continue; // more batches of the same partitions may be ready to follow
         }
         let wake = shared.wake.notified();
         match next_deadline {
@@ -421,6 +438,7 @@ struct Ready {
 
 fn take_ready(shared: &Shared) -> (Vec<Ready>, Option<Instant>) {
     let linger = shared.config.linger;
+    let max_in_flight = shared.config.max_in_flight.max(1);
     let mut state = shared.state.lock();
     let flushing = state.flushing > 0;
     let now = Instant::now();
@@ -429,7 +447,7 @@ fn take_ready(shared: &Shared) -> (Vec<Ready>, Option<Instant>) {
     for (name, topic) in &mut state.topics {
         let count = topic.partitions.len();
         for (index, queue) in topic.partitions.iter_mut().enumerate() {
-            if queue.in_flight {
+            if queue.in_flight >= max_in_flight {
                 continue;
             }
             let batch = match queue.full.pop_front() {
@@ -451,7 +469,7 @@ fn take_ready(shared: &Shared) -> (Vec<Ready>, Option<Instant>) {
                 },
             };
             if let Some(batch) = batch {
-                queue.in_flight = true;
+                queue.in_flight += 1;
                 let leader = topic.leaders.get(index).copied().unwrap_or(-1);
                 ready.push(Ready {
                     leader,
@@ -488,11 +506,11 @@ fn retriable(code: i16) -> bool {
     ErrorCode::try_from_code(code).is_some_and(|e| e.is_retriable())
 }
 
-/// Sends `flights` to `leader` in one request; retries what failed retriably, one
-/// batch at a time, at whichever broker leads it then.
-async fn deliver(shared: Arc<Shared>, leader: i32, flights: Vec<Flight>) {
+/// Completes `flights`, sent in one request, from its answer; retries what failed
+/// retriably, one batch at a time, at whichever broker leads it then.
+async fn deliver(shared: Arc<Shared>, flights: Vec<Flight>, sent: Result<Option<Pending>>) {
     let mut retry = Vec::new();
-    match produce(&shared, leader, &flights).await {
+    match answered(sent, &flights).await {
         Ok(codes) => {
             for (flight, (code, base)) in flights.into_iter().zip(codes) {
                 if code == 0 {
@@ -534,8 +552,13 @@ async fn deliver(shared: Arc<Shared>, leader: i32, flights: Vec<Flight>) {
     }
 }
 
-/// One Produce request; `(error code, base offset)` per flight, in order.
+/// One Produce request, answered; `(error code, base offset)` per flight, in order.
 async fn produce(shared: &Shared, leader: i32, flights: &[Flight]) -> Result<Vec<(i16, i64)>> {
+    answered(send_produce(shared, leader, flights).await, flights).await
+}
+
+/// Sends one Produce request for `flights`; the answer to come, or `None` with `acks=0`.
+async fn send_produce(shared: &Shared, leader: i32, flights: &[Flight]) -> Result<Option<Pending>> {
     if leader < 0 {
         return Err(Error::kafka(ErrorCode::LeaderNotAvailable.code(), "no leader"));
     }
@@ -564,12 +587,21 @@ async fn produce(shared: &Shared, leader: i32, flights: &[Flight]) -> Result<Vec
         connection
             .send_only(ApiKey::Produce, version, RequestKind::Produce(request))
             .await?;
-        return Ok(flights.iter().map(|_| (0, -1)).collect());
+        return Ok(None);
     }
-    let ResponseKind::Produce(response) = connection
-        .call(ApiKey::Produce, version, RequestKind::Produce(request))
-        .await?
-    else {
+    let timeout = connection.timeout();
+    let pending = connection
+        .send(ApiKey::Produce, version, RequestKind::Produce(request), timeout)
+        .await?;
+    Ok(Some(pending))
+}
+
+/// `(error code, base offset)` per flight from the answer to a Produce request.
+async fn answered(sent: Result<Option<Pending>>, flights: &[Flight]) -> Result<Vec<(i16, i64)>> {
+    let Some(pending) = sent? else {
+        return Ok(flights.iter().map(|_| (0, -1)).collect());
+    };
+    let ResponseKind::Produce(response) = pending.response().await? else {
         return Err(Error::Unexpected("not a Produce response".into()));
     };
     Ok(flights
@@ -617,7 +649,7 @@ fn finish(shared: &Shared, flight: Flight, result: std::result::Result<i64, (i16
             .get_mut(&flight.topic)
             .and_then(|t| t.partitions.get_mut(partition as usize))
         {
-            queue.in_flight = false;
+            queue.in_flight = queue.in_flight.saturating_sub(1);
         }
     }
     shared.completed.notify_waiters();

@@ -68,6 +68,10 @@ pub struct ProducerArgs {
     /// Bytes per batch before it is sent (batch.size).
     #[arg(long, default_value_t = 16384)]
     pub batch_size: usize,
+    /// Batches of one partition in flight at once; 1 keeps strict order across retries
+    /// (max.in.flight.requests.per.connection).
+    #[arg(long, default_value_t = 1)]
+    pub max_in_flight: usize,
 }
 
 impl ProducerArgs {
@@ -77,6 +81,7 @@ impl ProducerArgs {
             compression: self.compression.into(),
             linger: Duration::from_millis(self.linger_ms),
             batch_size: self.batch_size,
+            max_in_flight: self.max_in_flight,
             ..ProducerConfig::default()
         }
     }

@@ -81,9 +81,18 @@ async fn every_codec_round_trips_with_keys_headers_and_timestamps() {
     ] {
         let topic = format!("consume-{}", compression.name());
         create(&client, &topic, 3).await;
+        // Every leader ready first (ListOffsets retries until it is): a retried batch
+        // could land after a later one, and this run is about order without failures.
+        client
+            .list_offsets(&everything(&topic, 3), OffsetSpec::Latest)
+            .await
+            .unwrap();
+        // Small batches, several of a partition in flight at once: without failures they
+        // must still land in send order.
         let config = ProducerConfig {
             compression,
             batch_size: 2048,
+            max_in_flight: 4,
             ..ProducerConfig::default()
         };
         let producer = Producer::new(Arc::clone(&client), config);
@@ -99,6 +108,7 @@ async fn every_codec_round_trips_with_keys_headers_and_timestamps() {
         let read = read_to_end(&mut consumer).await;
         assert_eq!(read.len(), 2000, "{topic}: every record once");
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut last_index: BTreeMap<i32, usize> = BTreeMap::new();
         let mut seen = BTreeSet::new();
         for record in &read {
             let expected = next.entry(record.partition).or_insert(0);
@@ -113,6 +123,12 @@ async fn every_codec_round_trips_with_keys_headers_and_timestamps() {
             assert_eq!(record.key.as_deref(), Some(format!("k{}", index % 20).as_bytes()));
             assert_eq!(record.timestamp, 1_700_000_000_000 + index as i64);
             assert_eq!(&*record.topic, topic);
+            let previous = last_index.insert(record.partition, index);
+            assert!(
+                previous < Some(index),
+                "{topic}: partition {} in send order",
+                record.partition
+            );
             seen.insert(index);
         }
         assert_eq!(seen.len(), 2000);

@@ -128,6 +128,7 @@ fn send_notes(
         ("compression", config.compression.name().into()),
         ("batch_size", config.batch_size.into()),
         ("linger_ms", (config.linger.as_millis() as u64).into()),
+        ("max_in_flight", config.max_in_flight.into()),
     ];
     if let Some(workload) = workload {
         notes.push(("omb_workload", workload.name().into()));
