@@ -7,13 +7,14 @@ use brook_protocol::StrBytes;
 use brook_protocol::messages::alter_partition_reassignments_request::{ReassignablePartition, ReassignableTopic};
 use brook_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use brook_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use brook_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use brook_protocol::messages::elect_leaders_request::TopicPartitions;
 use brook_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use brook_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
 use brook_protocol::messages::{
     AlterPartitionReassignmentsRequest, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    ElectLeadersRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, RequestKind, ResponseKind,
-    TopicName,
+    DescribeConfigsRequest, ElectLeadersRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
+    RequestKind, ResponseKind, TopicName,
 };
 
 use crate::client::Client;
@@ -24,6 +25,33 @@ const ADMIN_TIMEOUT_MS: i32 = 30_000;
 
 /// Kafka's config resource type for topics.
 const TOPIC_RESOURCE: i8 = 2;
+
+/// One config of a topic as DescribeConfigs describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: String,
+    /// `None` for a sensitive value or one with no value.
+    pub value: Option<String>,
+    /// Where the value comes from, by Kafka's `ConfigSource` names: `DYNAMIC_TOPIC_CONFIG`
+    /// (set on the topic), `DEFAULT_CONFIG`, `STATIC_BROKER_CONFIG`, ...
+    pub source: &'static str,
+    pub read_only: bool,
+    pub sensitive: bool,
+}
+
+fn config_source(code: i8) -> &'static str {
+    match code {
+        1 => "DYNAMIC_TOPIC_CONFIG",
+        2 => "DYNAMIC_BROKER_CONFIG",
+        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        4 => "STATIC_BROKER_CONFIG",
+        5 => "DEFAULT_CONFIG",
+        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
+        7 => "CLIENT_METRICS_CONFIG",
+        8 => "GROUP_CONFIG",
+        _ => "UNKNOWN",
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewTopic {
@@ -208,6 +236,40 @@ impl Client {
             )?;
         }
         Ok(())
+    }
+
+    /// Every config of a topic with its value and source, sorted by name.
+    pub async fn describe_topic_configs(&self, topic: &str) -> Result<Vec<ConfigEntry>> {
+        let request = DescribeConfigsRequest::default().with_resources(vec![
+            DescribeConfigsResource::default()
+                .with_resource_type(TOPIC_RESOURCE)
+                .with_resource_name(StrBytes::from_string(topic.to_owned()))
+                .with_configuration_keys(None),
+        ]);
+        let response = admin_call!(self, DescribeConfigs, 1, 4, request);
+        let result = response
+            .results
+            .into_iter()
+            .next()
+            .ok_or_else(|| unexpected("DescribeConfigs"))?;
+        check_with_message(
+            result.error_code,
+            result.error_message.as_ref(),
+            &format!("topic {topic}"),
+        )?;
+        let mut configs: Vec<ConfigEntry> = result
+            .configs
+            .into_iter()
+            .map(|c| ConfigEntry {
+                name: c.name.to_string(),
+                value: c.value.map(|v| v.to_string()),
+                source: config_source(c.config_source),
+                read_only: c.read_only,
+                sensitive: c.is_sensitive,
+            })
+            .collect();
+        configs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(configs)
     }
 
     /// Sets or deletes topic config keys, leaving the others as they are.

@@ -142,7 +142,7 @@ impl Client {
     }
 
     /// Metadata for the named topics (`None`: all of them); remembers the brokers.
-    async fn metadata(&self, topics: Option<&[String]>, auto_create: bool) -> Result<MetadataResponse> {
+    pub(crate) async fn metadata(&self, topics: Option<&[String]>, auto_create: bool) -> Result<MetadataResponse> {
         let connection = self.any_connection().await?;
         let version = connection.version(ApiKey::Metadata, 4, 12)?;
         let request = MetadataRequest::default()

@@ -23,6 +23,7 @@
 
 mod admin;
 mod client;
+mod cluster;
 mod connection;
 mod consumer;
 mod delivery;
@@ -32,8 +33,9 @@ mod offsets;
 mod partitioner;
 mod producer;
 
-pub use admin::{ConfigChange, Election, NewTopic, OngoingReassignment, PartitionOutcome};
+pub use admin::{ConfigChange, ConfigEntry, Election, NewTopic, OngoingReassignment, PartitionOutcome};
 pub use client::{Client, ClientConfig, PartitionInfo, TopicInfo};
+pub use cluster::{BrokerInfo, ClusterInfo, QuorumStatus, Voter};
 pub use connection::{BrokerConnection, Pending};
 pub use consumer::{
     Assignor, CommitHandle, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, RebalanceListener, TopicPartition,

@@ -2,6 +2,7 @@
 
 mod bench;
 mod broker_cmd;
+mod cluster_cmd;
 mod connect;
 mod consume_cmd;
 mod controller_cmd;
@@ -60,12 +61,24 @@ enum Command {
         #[command(flatten)]
         args: consume_cmd::ConsumeArgs,
     },
+    /// The cluster's health: brokers, controller quorum, under-replicated partitions.
+    Cluster {
+        #[command(flatten)]
+        connect: connect::Connect,
+        #[command(subcommand)]
+        command: cluster_cmd::ClusterCommand,
+    },
     /// Consumer groups: list, describe (with lag), delete, reset offsets.
     Group {
         #[command(flatten)]
         connect: connect::Connect,
         #[command(subcommand)]
         command: group_cmd::GroupCommand,
+    },
+    /// Print a shell completion script: `brook completions bash > /etc/bash_completion.d/brook`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Load generators reporting rates and latency percentiles, against any Kafka-compatible cluster.
     Bench {
@@ -93,11 +106,16 @@ fn main() {
     }
 }
 
-fn run() -> Result<()> {
-    let command = Cli::command()
+/// The command line, with the broker's and controller's setting flags, which come from
+/// their config tables.
+fn command() -> clap::Command {
+    Cli::command()
         .mut_subcommand("controller", |sub| settings::with_key_flags(sub, CONTROLLER_KEYS))
-        .mut_subcommand("broker", |sub| settings::with_key_flags(sub, BROKER_KEYS));
-    let matches = command.get_matches();
+        .mut_subcommand("broker", |sub| settings::with_key_flags(sub, BROKER_KEYS))
+}
+
+fn run() -> Result<()> {
+    let matches = command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Dev(args) => {
@@ -124,8 +142,21 @@ fn run() -> Result<()> {
         Command::Consume { connect, args } => {
             tokio::runtime::Runtime::new()?.block_on(consume_cmd::run(args, &connect))
         }
+        Command::Cluster { connect, command } => {
+            tokio::runtime::Runtime::new()?.block_on(cluster_cmd::run(command, &connect))
+        }
         Command::Group { connect, command } => {
             tokio::runtime::Runtime::new()?.block_on(group_cmd::run(command, &connect))
+        }
+        Command::Completions { shell } => {
+            // Generated into memory: clap_complete panics on a failed write, and a reader
+            // that goes away (`| head`) is no error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "brook", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Command::Bench { connect, command } => tokio::runtime::Runtime::new()?.block_on(bench::run(&connect, command)),
     }

@@ -32,6 +32,9 @@ pub enum TopicCommand {
     Describe {
         /// Topics to describe (default: all).
         topics: Vec<String>,
+        /// Also print each topic's configs, with their values and sources.
+        #[arg(long, short = 'c')]
+        print_configs: bool,
     },
     /// Delete topics and all their records.
     Delete {
@@ -145,7 +148,12 @@ pub async fn run(command: TopicCommand, connect: &Connect) -> Result<()> {
                 println!("{:<40} {:>10} {:>8}", topic.name, topic.partitions.len(), replicas);
             }
         }
-        TopicCommand::Describe { topics } => describe(&client, &topics).await?,
+        TopicCommand::Describe { topics, print_configs } => {
+            describe(&client, &topics).await?;
+            if print_configs {
+                configs(&client, &topics).await?;
+            }
+        }
         TopicCommand::Delete { topics } => {
             for topic in topics {
                 client.delete_topic(&topic).await.context("cannot delete the topic")?;
@@ -274,6 +282,32 @@ async fn describe(client: &Client, names: &[String]) -> Result<()> {
                 ids(&p.isr),
                 notes.join(", ")
             );
+        }
+    }
+    Ok(())
+}
+
+/// Each topic's configs: name, value and where it comes from (rpk's `-c`).
+async fn configs(client: &Client, names: &[String]) -> Result<()> {
+    let names: Vec<String> = if names.is_empty() {
+        client.topics(None).await?.into_iter().map(|t| t.name).collect()
+    } else {
+        names.to_vec()
+    };
+    for topic in names {
+        let entries = client
+            .describe_topic_configs(&topic)
+            .await
+            .with_context(|| format!("cannot describe the configs of {topic}"))?;
+        println!();
+        println!("{:<44} {:<24} SOURCE", format!("CONFIGS OF {topic}"), "VALUE");
+        for entry in entries {
+            let value = match (&entry.value, entry.sensitive) {
+                (_, true) => "(sensitive)".to_owned(),
+                (Some(v), false) => v.clone(),
+                (None, false) => "-".to_owned(),
+            };
+            println!("{:<44} {value:<24} {}", entry.name, entry.source);
         }
     }
     Ok(())

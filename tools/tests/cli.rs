@@ -97,3 +97,28 @@ fn controller_settings_layer_file_then_env_then_flags() {
     }
     assert!(data.join("raft.redb").exists(), "BROOK_METADATA_LOG_DIR was not used");
 }
+
+#[test]
+fn completion_scripts_cover_the_commands_and_parse() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = brook(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for command in ["consume", "produce", "cluster", "bench", "topic", "group"] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    // The bash script is valid bash and registers the completion.
+    let script = brook(&["completions", "bash"]).stdout;
+    let path = std::env::temp_dir().join(format!("brook-completion-{}.bash", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    let check = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p brook", path.display()))
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("-F _brook brook"));
+    assert!(!brook(&["completions", "tcsh"]).status.success());
+}

@@ -37,6 +37,17 @@ fn brook_topic_creates_lists_describes_alters_and_deletes() {
             .eq(["orders", "0", "1", "1", "1"])
     );
 
+    let with_configs = topic(&["describe", "orders", "-c"]);
+    let row = |name: &str| {
+        with_configs
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .unwrap_or_else(|| panic!("{name} in:\n{with_configs}"))
+    };
+    assert_eq!(row("retention.ms"), ["retention.ms", "60000", "DYNAMIC_TOPIC_CONFIG"]);
+    assert_eq!(row("cleanup.policy")[2], "DEFAULT_CONFIG", "{with_configs}");
+
     topic(&["add-partitions", "orders", "-n", "2"]);
     assert_eq!(topic(&["describe", "orders"]).lines().count(), 6);
     kcat(&["-P", "-b", &b, "-t", "orders", "-p", "4"], b"to-the-new-partition\n");

@@ -1,17 +1,23 @@
-//! DescribeCluster, CreatePartitions, OffsetForLeaderEpoch and DeleteRecords.
+//! DescribeCluster, DescribeQuorum, CreatePartitions, OffsetForLeaderEpoch and DeleteRecords.
 
 use brook_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use brook_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use brook_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use brook_protocol::messages::describe_quorum_response::{self, ReplicaState};
 use brook_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use brook_protocol::messages::{
-    CreatePartitionsRequest, CreatePartitionsResponse, DeleteRecordsRequest, DeleteRecordsResponse,
-    DescribeClusterResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+    BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, DeleteRecordsRequest, DeleteRecordsResponse,
+    DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
 };
 use brook_protocol::rpc::{CreatePartitions, NewPartitions};
 use brook_protocol::{ErrorCode, StrBytes};
 
+use super::admin::unreachable;
 use super::{Handlers, admin_broker, live_brokers, log_error_code};
+
+/// The one partition DescribeQuorum describes: the metadata log, as Kafka names it.
+const METADATA_TOPIC: &str = "__cluster_metadata";
 
 impl Handlers {
     pub(super) fn describe_cluster(&self) -> DescribeClusterResponse {
@@ -34,6 +40,59 @@ impl Handlers {
             ))
             .with_controller_id(controller_id)
             .with_brokers(brokers)
+    }
+
+    /// The controller quorum (KIP-595's DescribeQuorum, which Kafka brokers forward to
+    /// the controllers): its leader, term as the epoch, commit index as the high
+    /// watermark, and each voter's replicated log end as the leader knows it.
+    pub(super) async fn describe_quorum(&self, request: DescribeQuorumRequest) -> DescribeQuorumResponse {
+        let info = match self.controller.describe_quorum().await {
+            Ok(info) => info,
+            Err(error) => {
+                let (code, message) = unreachable(&error);
+                return DescribeQuorumResponse::default()
+                    .with_error_code(code)
+                    .with_error_message(message);
+            }
+        };
+        let topics = request
+            .topics
+            .into_iter()
+            .map(|topic| {
+                let known = topic.topic_name.0.as_str() == METADATA_TOPIC;
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let answer =
+                            describe_quorum_response::PartitionData::default().with_partition_index(p.partition_index);
+                        if !known || p.partition_index != 0 {
+                            return answer.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
+                        }
+                        let voters = info
+                            .voters
+                            .iter()
+                            .map(|v| {
+                                ReplicaState::default()
+                                    .with_replica_id(BrokerId(v.node_id as i32))
+                                    .with_log_end_offset(v.matched_index.map_or(-1, |i| i as i64))
+                                    .with_last_fetch_timestamp(-1)
+                                    .with_last_caught_up_timestamp(-1)
+                            })
+                            .collect();
+                        answer
+                            .with_leader_id(BrokerId(info.leader.map_or(-1, |l| l as i32)))
+                            .with_leader_epoch(i32::try_from(info.term).unwrap_or(i32::MAX))
+                            .with_high_watermark(info.commit_index as i64)
+                            .with_current_voters(voters)
+                    })
+                    .collect();
+                describe_quorum_response::TopicData::default()
+                    .with_topic_name(topic.topic_name)
+                    .with_partitions(partitions)
+            })
+            .collect();
+        DescribeQuorumResponse::default().with_topics(topics)
     }
 
     pub(super) async fn create_partitions(&self, request: CreatePartitionsRequest) -> CreatePartitionsResponse {

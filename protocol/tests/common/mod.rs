@@ -53,5 +53,6 @@ default_messages! {
     AlterPartitionReassignments => AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse;
     ListPartitionReassignments => ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse;
     OffsetDelete => OffsetDeleteRequest, OffsetDeleteResponse;
+    DescribeQuorum => DescribeQuorumRequest, DescribeQuorumResponse;
     DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
 }
