@@ -9,6 +9,16 @@ use std::time::Duration;
 use common::cluster::Cluster;
 use common::{brook_ok, wait_until};
 
+/// The rows of the table that starts with the header line `header`.
+fn rows<'a>(status: &'a str, header: &str) -> Vec<&'a str> {
+    status
+        .lines()
+        .skip_while(|l| !l.starts_with(header))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect()
+}
+
 #[test]
 fn cluster_status_shows_brokers_quorum_and_under_replicated_partitions() {
     let mut cluster = Cluster::start(3, 3, 3);
@@ -18,25 +28,13 @@ fn cluster_status_shows_brokers_quorum_and_under_replicated_partitions() {
     let status = || brook_ok(&["cluster", "status", "-b", &b]);
 
     let healthy = status();
-    let brokers: Vec<&str> = healthy
-        .lines()
-        .skip_while(|l| !l.starts_with("BROKER"))
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .collect();
-    assert_eq!(brokers.len(), 3, "{healthy}");
+    assert_eq!(rows(&healthy, "BROKER").len(), 3, "{healthy}");
     let leader = cluster.wait_for_controller_leader();
     assert!(
         healthy.contains(&format!("controller quorum: leader {leader}, epoch ")),
         "{healthy}"
     );
-    let voters = healthy
-        .lines()
-        .skip_while(|l| !l.starts_with("VOTER"))
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .count();
-    assert_eq!(voters, 3, "{healthy}");
+    assert_eq!(rows(&healthy, "VOTER").len(), 3, "{healthy}");
     assert!(
         healthy.contains("partitions: 3 in 1 topics, 0 under-replicated, 0 offline"),
         "{healthy}"
@@ -51,11 +49,9 @@ fn cluster_status_shows_brokers_quorum_and_under_replicated_partitions() {
         degraded.contains("under-replicated: replicated-0 (in sync "),
         "{degraded}"
     );
-    let brokers_left = degraded
-        .lines()
-        .skip_while(|l| !l.starts_with("BROKER"))
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .count();
-    assert_eq!(brokers_left, 2, "a fenced broker is not listed:\n{degraded}");
+    assert_eq!(
+        rows(&degraded, "BROKER").len(),
+        2,
+        "a fenced broker is not listed:\n{degraded}"
+    );
 }

@@ -4,18 +4,12 @@
 
 mod common;
 
-use common::{DevCluster, brook_ok, brook_unchecked, consume_formatted, kcat};
+use common::{DevCluster, brook_ok, brook_refused as refused, consume_formatted, kcat};
 
 fn sorted_lines(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     lines.sort();
     lines
-}
-
-fn refused(args: &[&str]) -> String {
-    let out = brook_unchecked(args);
-    assert!(!out.status.success(), "brook {args:?} succeeded");
-    String::from_utf8(out.stderr).unwrap()
 }
 
 #[test]

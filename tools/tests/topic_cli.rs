@@ -4,14 +4,7 @@
 
 mod common;
 
-use common::{DevCluster, brook_ok, brook_unchecked, kcat};
-
-/// Runs a `brook topic` command that must fail; its stderr.
-fn refused(args: &[&str]) -> String {
-    let out = brook_unchecked(args);
-    assert!(!out.status.success(), "brook {args:?} succeeded");
-    String::from_utf8(out.stderr).unwrap()
-}
+use common::{DevCluster, brook_ok, brook_refused as refused, kcat};
 
 #[test]
 fn brook_topic_creates_lists_describes_alters_and_deletes() {

@@ -14,12 +14,11 @@ use clap::Args;
 use serde_json::json;
 
 use super::load::{
-    OmbWorkload, ProduceLoop, Received, SendArgs, Sent, TopicArgs, consume_loop, consumers, payload, prepare_topic,
-    producers, shape,
+    OmbWorkload, Received, SendArgs, TopicArgs, consume_loop, consumers, prepare_topic, run_producers, shape,
 };
 use super::progress::Progress;
 use super::report::Report;
-use super::{Budget, Output, RunLength};
+use super::{Output, RunLength};
 use crate::connect::Connect;
 
 /// How long consumers may take to catch up once the producers are done.
@@ -82,29 +81,17 @@ pub async fn run(connect: &Connect, args: E2eArgs) -> Result<Report> {
         })
         .collect();
 
-    let budget = Arc::new(Budget::new(&args.length));
     let started = Instant::now();
-    let sending: Vec<_> = producers(connect, &args.send, shape.producers)
-        .into_iter()
-        .map(|producer| {
-            tokio::spawn(
-                ProduceLoop {
-                    producer,
-                    topic: args.topic.topic.clone(),
-                    payload: payload(shape.message_size),
-                    budget: Arc::clone(&budget),
-                    rate: shape.rate.map(|r| r / shape.producers as f64),
-                    stamp: true,
-                    acked: Arc::clone(&acked),
-                }
-                .run(),
-            )
-        })
-        .collect();
-    let mut sent = Sent::default();
-    for task in sending {
-        sent.merge(task.await.context("a producer panicked")?);
-    }
+    let sent = run_producers(
+        connect,
+        &args.send,
+        &shape,
+        &args.topic.topic,
+        &args.length,
+        true,
+        Arc::clone(&acked),
+    )
+    .await?;
     let _ = give_up.set(Instant::now() + CATCH_UP);
     producing.store(false, Ordering::Release);
     let mut received = Received::new();

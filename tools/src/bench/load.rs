@@ -11,8 +11,8 @@ use brook_protocol::ErrorCode;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
-use super::Budget;
 use super::report::Latencies;
+use super::{Budget, RunLength};
 use crate::connect::Connect;
 use crate::produce_cmd::ProducerArgs;
 
@@ -164,7 +164,7 @@ pub async fn prepare_topic(client: &Client, topic: &TopicArgs, partitions: i32) 
 
 /// A message value: half pseudo-random bytes, half zeros, so compression has the 2:1
 /// of OMB's `randomBytesRatio: 0.5` to work with instead of an all-zero page.
-pub fn payload(size: usize) -> Vec<u8> {
+fn payload(size: usize) -> Vec<u8> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     (0..size)
         .map(|i| {
@@ -214,19 +214,19 @@ impl Sent {
 /// One producer's run. With a rate, each message has a due time and its latency counts
 /// from then, not from when it went out, so a stalled producer cannot hide its stall
 /// (no coordinated omission). `stamp` writes the send time into the first 8 bytes.
-pub struct ProduceLoop {
-    pub producer: Producer,
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub budget: Arc<Budget>,
+struct ProduceLoop {
+    producer: Producer,
+    topic: String,
+    payload: Vec<u8>,
+    budget: Arc<Budget>,
     /// This producer's share of the rate.
-    pub rate: Option<f64>,
-    pub stamp: bool,
-    pub acked: Arc<AtomicU64>,
+    rate: Option<f64>,
+    stamp: bool,
+    acked: Arc<AtomicU64>,
 }
 
 impl ProduceLoop {
-    pub async fn run(mut self) -> Sent {
+    async fn run(mut self) -> Sent {
         // Deliveries are waited for by a second task, in send order; each carries the
         // instant its batch was answered, so the order costs no accuracy.
         let (pending, mut settled) = mpsc::channel::<(Instant, DeliveryFuture)>(65_536);
@@ -290,11 +290,41 @@ impl ProduceLoop {
     }
 }
 
-/// Producers for a run, each with its own client (its own connections).
-pub fn producers(connect: &Connect, send: &SendArgs, count: usize) -> Vec<Producer> {
-    (0..count)
-        .map(|_| Producer::new(Arc::new(connect.client()), send.producer.config()))
-        .collect()
+/// Runs the shape's producers, each with its own client (its own connections), until
+/// the run's length is used up; returns what they did, merged. `acked` counts
+/// acknowledgements as they come (the progress line, e2e's consumers).
+pub async fn run_producers(
+    connect: &Connect,
+    send: &SendArgs,
+    shape: &Shape,
+    topic: &str,
+    length: &RunLength,
+    stamp: bool,
+    acked: Arc<AtomicU64>,
+) -> Result<Sent> {
+    let budget = Arc::new(Budget::new(length));
+    let tasks: Vec<_> = (0..shape.producers)
+        .map(|_| {
+            let producer = Producer::new(Arc::new(connect.client()), send.producer.config());
+            tokio::spawn(
+                ProduceLoop {
+                    producer,
+                    topic: topic.to_owned(),
+                    payload: payload(shape.message_size),
+                    budget: Arc::clone(&budget),
+                    rate: shape.rate.map(|r| r / shape.producers as f64),
+                    stamp,
+                    acked: Arc::clone(&acked),
+                }
+                .run(),
+            )
+        })
+        .collect();
+    let mut sent = Sent::default();
+    for task in tasks {
+        sent.merge(task.await.context("a producer panicked")?);
+    }
+    Ok(sent)
 }
 
 /// What one consumer (or all of them) read.

@@ -2,16 +2,15 @@
 //! rate; the report gives acknowledged messages/s, MB/s, and the send-to-acknowledgement
 //! latency distribution.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::load::{OmbWorkload, ProduceLoop, SendArgs, Sent, TopicArgs, payload, prepare_topic, producers, shape};
+use super::load::{OmbWorkload, SendArgs, TopicArgs, prepare_topic, run_producers, shape};
 use super::progress::Progress;
 use super::report::{Latencies, Report};
-use super::{Budget, Output, RunLength};
+use super::{Output, RunLength};
 use crate::connect::Connect;
 
 #[derive(Debug, Args)]
@@ -33,30 +32,18 @@ pub async fn run(connect: &Connect, args: ProduceBenchArgs) -> Result<Report> {
     let shape = shape(args.workload, &args.topic, Some(&args.send), None)?;
     let client = connect.client();
     let partitions = prepare_topic(&client, &args.topic, shape.partitions).await?;
-    let budget = Arc::new(Budget::new(&args.length));
     let progress = Progress::start("messages");
     let started = Instant::now();
-    let tasks: Vec<_> = producers(connect, &args.send, shape.producers)
-        .into_iter()
-        .map(|producer| {
-            tokio::spawn(
-                ProduceLoop {
-                    producer,
-                    topic: args.topic.topic.clone(),
-                    payload: payload(shape.message_size),
-                    budget: Arc::clone(&budget),
-                    rate: shape.rate.map(|r| r / shape.producers as f64),
-                    stamp: false,
-                    acked: progress.counter(),
-                }
-                .run(),
-            )
-        })
-        .collect();
-    let mut sent = Sent::default();
-    for task in tasks {
-        sent.merge(task.await.context("a producer panicked")?);
-    }
+    let sent = run_producers(
+        connect,
+        &args.send,
+        &shape,
+        &args.topic.topic,
+        &args.length,
+        false,
+        progress.counter(),
+    )
+    .await?;
     let elapsed = started.elapsed();
     progress.finish();
     if sent.acknowledged == 0 {

@@ -316,6 +316,13 @@ pub fn brook_unchecked(args: &[&str]) -> Output {
         .expect("brook runs")
 }
 
+/// Runs a `brook` command that must fail; its stderr.
+pub fn brook_refused(args: &[&str]) -> String {
+    let out = brook_unchecked(args);
+    assert!(!out.status.success(), "brook {args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
 /// Runs a `brook` command that must succeed; its stdout.
 pub fn brook_ok(args: &[&str]) -> String {
     let out = brook_unchecked(args);
