@@ -84,3 +84,79 @@ fn brook_consume_fails_clearly() {
     assert!(refused(&["consume", "present", "-f", "%q", "-b", b]).contains("unknown format token %q"));
     assert!(refused(&["consume", "present", "-o", "stored", "-b", b]).contains("needs --group"));
 }
+
+/// `brook group describe` rows: partition -> owning client id (none before the group
+/// exists).
+fn owners(b: &str, group: &str) -> std::collections::BTreeMap<i32, String> {
+    let out = common::brook_unchecked(&["group", "describe", group, "-b", b]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(2)
+        .filter_map(|row| {
+            let columns: Vec<&str> = row.split_whitespace().collect();
+            let partition = columns.get(2)?.parse().ok()?;
+            let client = columns.last()?.to_string();
+            (client != "-").then_some((partition, client))
+        })
+        .collect()
+}
+
+#[test]
+fn brook_consume_shares_a_group_with_librdkafka_under_either_leader() {
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    // range with Brook joining first (it leads and assigns librdkafka's partitions),
+    // roundrobin with librdkafka first (it leads and assigns Brook's).
+    for (strategy, brook_first) in [("range", true), ("roundrobin", false)] {
+        let topic = format!("mixed-{strategy}");
+        brook_ok(&["topic", "create", &topic, "-p", "4", "-b", b]);
+        let lines: String = (0..400).map(|i| format!("{i}\n")).collect();
+        kcat(&["-P", "-b", b, "-t", &topic], lines.as_bytes());
+        let start_brook = || {
+            Command::new(env!("CARGO_BIN_EXE_brook"))
+                .args(["consume", &topic, "-G", &topic, "-f", "%p %o\\n", "-b", b])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let mut brook = brook_first.then(start_brook);
+        let mut librdkafka = common::LineScript::start("mixed_group_member.py", &[b, &topic, &topic, strategy]);
+        let brook = brook.take().unwrap_or_else(start_brook);
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let owners = owners(b, &topic);
+            let count = |client: &str| owners.values().filter(|c| *c == client).count();
+            if owners.len() == 4 && count("brook") == 2 && count("librdkafka-member") == 2 {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // Fails with what the script printed (it stops at the end of its stdin).
+                librdkafka.finish(|| cluster.log());
+                panic!("{strategy}: the members never split the partitions: {owners:?}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let described = brook_ok(&["group", "describe", &topic, "-b", b]);
+        assert!(
+            described.contains(&format!("2 member(s), assignor {strategy}")),
+            "{described}"
+        );
+
+        librdkafka.send("stop");
+        let printed = librdkafka.finish(|| cluster.log());
+        assert!(printed.iter().any(|l| l.starts_with("assigned ")), "{printed:?}");
+        // Ctrl-C: the Brook member commits, leaves, and exits cleanly.
+        Command::new("kill")
+            .args(["-INT", &brook.id().to_string()])
+            .status()
+            .unwrap();
+        let out = brook.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
