@@ -113,10 +113,6 @@ fn name(topic: &str) -> TopicName {
     TopicName(StrBytes::from_string(topic.to_owned()))
 }
 
-fn unexpected(api: &str) -> Error {
-    Error::Unexpected(format!("not a {api} response"))
-}
-
 /// `Ok` for error code 0, else the Kafka error naming `what` and the broker's message.
 fn check_with_message(code: i16, message: Option<&StrBytes>, what: &str) -> Result<()> {
     check(code, || match message {
@@ -164,7 +160,7 @@ macro_rules! admin_call {
             .await?
         {
             ResponseKind::$api(response) => response,
-            _ => return Err(unexpected(stringify!($api))),
+            _ => return Err(Error::not_a(stringify!($api))),
         }
     };
 }
@@ -251,7 +247,7 @@ impl Client {
             .results
             .into_iter()
             .next()
-            .ok_or_else(|| unexpected("DescribeConfigs"))?;
+            .ok_or_else(|| Error::not_a("DescribeConfigs"))?;
         check_with_message(
             result.error_code,
             result.error_message.as_ref(),
@@ -408,7 +404,7 @@ impl Client {
             .admin_call(ApiKey::ElectLeaders, min, 2, RequestKind::ElectLeaders(request))
             .await?
         else {
-            return Err(unexpected("ElectLeaders"));
+            return Err(Error::not_a("ElectLeaders"));
         };
         check(response.error_code, || "electing leaders".to_owned())?;
         Ok(response

@@ -159,7 +159,7 @@ impl Client {
             .call(ApiKey::Metadata, version, RequestKind::Metadata(request))
             .await?
         else {
-            return Err(Error::Unexpected("not a Metadata response".into()));
+            return Err(Error::not_a("Metadata"));
         };
         *self.controller.lock() = (response.controller_id.0 >= 0).then_some(response.controller_id.0);
         let mut brokers = self.brokers.lock();

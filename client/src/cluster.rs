@@ -1,6 +1,7 @@
 //! The cluster as a whole: its brokers (Metadata) and its controller quorum
 //! (DescribeQuorum, which brokers forward to the controllers, as Kafka's do).
 
+use brook_protocol::api::METADATA_TOPIC;
 use brook_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use brook_protocol::messages::{DescribeQuorumRequest, RequestKind, ResponseKind, TopicName};
 use brook_protocol::{ApiKey, StrBytes};
@@ -43,9 +44,6 @@ pub struct QuorumStatus {
     pub voters: Vec<Voter>,
 }
 
-/// The metadata log's name in DescribeQuorum.
-const METADATA_TOPIC: &str = "__cluster_metadata";
-
 impl Client {
     pub async fn describe_cluster(&self) -> Result<ClusterInfo> {
         let response = self.metadata(Some(&[]), false).await?;
@@ -79,7 +77,7 @@ impl Client {
             .call(ApiKey::DescribeQuorum, version, RequestKind::DescribeQuorum(request))
             .await?
         else {
-            return Err(Error::Unexpected("not a DescribeQuorum response".into()));
+            return Err(Error::not_a("DescribeQuorum"));
         };
         check(response.error_code, || "describing the controller quorum".into())?;
         let partition = response

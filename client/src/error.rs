@@ -39,6 +39,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// An answer of another API than the request's (a broker bug).
+    pub(crate) fn not_a(api: &str) -> Self {
+        Error::Unexpected(format!("not a {api} response"))
+    }
+
     pub(crate) fn kafka(code: i16, context: impl Into<String>) -> Self {
         Error::Kafka {
             code,

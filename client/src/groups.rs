@@ -66,10 +66,6 @@ pub(crate) fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
 }
 
-fn unexpected(api: &str) -> Error {
-    Error::Unexpected(format!("not a {api} response"))
-}
-
 impl Client {
     /// Runs `call` on a connection to the group's coordinator. The coordinator is looked
     /// up once and remembered until an answer says it moved or its connection fails.
@@ -108,7 +104,7 @@ impl Client {
             .call(ApiKey::FindCoordinator, version, RequestKind::FindCoordinator(request))
             .await?
         else {
-            return Err(unexpected("FindCoordinator"));
+            return Err(Error::not_a("FindCoordinator"));
         };
         let (code, node, host, port) = match response.coordinators.first() {
             Some(c) if version >= 4 => (c.error_code, c.node_id.0, c.host.to_string(), c.port),
@@ -140,7 +136,7 @@ impl Client {
                 )
                 .await?
             else {
-                return Err(unexpected("ListGroups"));
+                return Err(Error::not_a("ListGroups"));
             };
             check(response.error_code, || format!("listing the groups of broker {id}"))?;
             groups.extend(response.groups.into_iter().map(|g| GroupListing {
@@ -161,13 +157,13 @@ impl Client {
                 .call(ApiKey::DescribeGroups, version, RequestKind::DescribeGroups(request))
                 .await?
             else {
-                return Err(unexpected("DescribeGroups"));
+                return Err(Error::not_a("DescribeGroups"));
             };
             let described = response
                 .groups
                 .into_iter()
                 .next()
-                .ok_or_else(|| unexpected("DescribeGroups"))?;
+                .ok_or_else(|| Error::not_a("DescribeGroups"))?;
             check(described.error_code, || format!("describing group {group}"))?;
             let consumer = described.protocol_type.as_str() == "consumer";
             let members = described
@@ -205,9 +201,9 @@ impl Client {
                 .call(ApiKey::DeleteGroups, version, RequestKind::DeleteGroups(request))
                 .await?
             else {
-                return Err(unexpected("DeleteGroups"));
+                return Err(Error::not_a("DeleteGroups"));
             };
-            let result = response.results.first().ok_or_else(|| unexpected("DeleteGroups"))?;
+            let result = response.results.first().ok_or_else(|| Error::not_a("DeleteGroups"))?;
             check(result.error_code, || format!("deleting group {group}"))
         })
         .await
@@ -225,7 +221,7 @@ impl Client {
                 .call(ApiKey::OffsetFetch, version, RequestKind::OffsetFetch(request))
                 .await?
             else {
-                return Err(unexpected("OffsetFetch"));
+                return Err(Error::not_a("OffsetFetch"));
             };
             check(response.error_code, || format!("fetching the offsets of group {group}"))?;
             let mut offsets = BTreeMap::new();
@@ -286,7 +282,7 @@ impl Client {
                 .call(ApiKey::OffsetCommit, version, RequestKind::OffsetCommit(request))
                 .await?
             else {
-                return Err(unexpected("OffsetCommit"));
+                return Err(Error::not_a("OffsetCommit"));
             };
             for topic in response.topics {
                 for p in topic.partitions {

@@ -118,7 +118,7 @@ impl Client {
                 .call(ApiKey::ListOffsets, version, RequestKind::ListOffsets(request))
                 .await?
             else {
-                return Err(Error::Unexpected("not a ListOffsets response".into()));
+                return Err(Error::not_a("ListOffsets"));
             };
             for topic in response.topics {
                 for p in topic.partitions {

@@ -63,6 +63,10 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::DescribeCluster, 0, 1),
 ];
 
+/// The controller quorum's log as DescribeQuorum names it (KRaft's metadata topic); its
+/// one partition is 0.
+pub const METADATA_TOPIC: &str = "__cluster_metadata";
+
 /// The row for an api key, if Brook serves it.
 pub fn support(api_key: i16) -> Option<&'static ApiSupport> {
     SUPPORTED_APIS.iter().find(|s| s.key as i16 == api_key)

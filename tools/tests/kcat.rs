@@ -25,24 +25,7 @@ fn input() -> (Vec<u8>, BTreeMap<String, String>) {
 
 /// (partition, offset, key, value) per consumed line.
 fn consume_all(kafka: &str, topic: &str) -> Vec<(u32, i64, String, String)> {
-    let out = kcat(
-        &[
-            "-C",
-            "-b",
-            kafka,
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-f",
-            "%p\t%o\t%k\t%s\t%h\n",
-        ],
-        b"",
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    common::consume_raw(kafka, topic, "%p\t%o\t%k\t%s\t%h\n")
         .lines()
         .map(|line| {
             let fields: Vec<&str> = line.split('\t').collect();

@@ -15,9 +15,7 @@ use brook_protocol::{ErrorCode, StrBytes};
 
 use super::admin::unreachable;
 use super::{Handlers, admin_broker, live_brokers, log_error_code};
-
-/// The one partition DescribeQuorum describes: the metadata log, as Kafka names it.
-const METADATA_TOPIC: &str = "__cluster_metadata";
+use brook_protocol::api::METADATA_TOPIC;
 
 impl Handlers {
     pub(super) fn describe_cluster(&self) -> DescribeClusterResponse {

@@ -18,8 +18,8 @@ use brook_protocol::messages::{BrokerId, FetchRequest, RequestKind, ResponseKind
 use brook_protocol::{ApiKey, ErrorCode, StrBytes};
 use tokio::task::JoinSet;
 
-use super::ConsumerConfig;
 use super::record::{ConsumerRecord, Decoded, decode};
+use super::{ConsumerConfig, millis};
 use crate::client::Client;
 use crate::error::{Error, Result, check};
 
@@ -372,10 +372,6 @@ fn leader_changed(code: i16) -> bool {
     .any(|e| e.code() == code)
 }
 
-fn millis(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
-}
-
 /// One Fetch to `broker`; one answer per `asked`, in its order.
 async fn fetch(client: &Client, broker: i32, asked: &[Asked], settings: FetchSettings) -> Result<Vec<Answer>> {
     let connection = client.broker(broker).await?;
@@ -411,7 +407,7 @@ async fn fetch(client: &Client, broker: i32, asked: &[Asked], settings: FetchSet
         .call(ApiKey::Fetch, version, RequestKind::Fetch(request))
         .await?
     else {
-        return Err(Error::Unexpected("not a Fetch response".into()));
+        return Err(Error::not_a("Fetch"));
     };
     check(response.error_code, || format!("fetching from broker {broker}"))?;
     let mut by_partition: HashMap<(&str, i32), _> = HashMap::new();

@@ -22,8 +22,8 @@ use brook_protocol::{ApiKey, ErrorCode};
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use super::ConsumerConfig;
 use super::assignor::Assignor;
+use super::{ConsumerConfig, millis};
 use crate::client::Client;
 use crate::error::{Error, Result, check};
 use crate::groups::{Committer, text};
@@ -39,10 +39,6 @@ pub(crate) struct Membership {
     heartbeat: Option<JoinHandle<()>>,
 }
 
-fn millis(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
-}
-
 /// The answers that mean "this generation is over: join again".
 fn ends_generation(code: Option<i16>) -> bool {
     [
@@ -53,10 +49,6 @@ fn ends_generation(code: Option<i16>) -> bool {
     ]
     .iter()
     .any(|e| Some(e.code()) == code)
-}
-
-fn not_a(api: &str) -> Error {
-    Error::Unexpected(format!("not a {api} response"))
 }
 
 impl Membership {
@@ -187,7 +179,7 @@ impl Membership {
                     .call_within(ApiKey::JoinGroup, version, RequestKind::JoinGroup(request), within)
                     .await?
                 else {
-                    return Err(not_a("JoinGroup"));
+                    return Err(Error::not_a("JoinGroup"));
                 };
                 // Coordinator errors become `Err` here so that a moved coordinator is
                 // looked up again.
@@ -271,7 +263,7 @@ impl Membership {
                     .call_within(ApiKey::SyncGroup, version, RequestKind::SyncGroup(request), within)
                     .await?
                 else {
-                    return Err(not_a("SyncGroup"));
+                    return Err(Error::not_a("SyncGroup"));
                 };
                 check(response.error_code, || format!("syncing group {}", self.group))?;
                 Ok(response.assignment)
@@ -303,7 +295,7 @@ impl Membership {
                             .call(ApiKey::Heartbeat, version, RequestKind::Heartbeat(request))
                             .await?
                         else {
-                            return Err(not_a("Heartbeat"));
+                            return Err(Error::not_a("Heartbeat"));
                         };
                         check(response.error_code, || format!("heartbeat to group {group}"))
                     })
@@ -349,7 +341,7 @@ impl Membership {
                     .call(ApiKey::LeaveGroup, version, RequestKind::LeaveGroup(request))
                     .await?
                 else {
-                    return Err(not_a("LeaveGroup"));
+                    return Err(Error::not_a("LeaveGroup"));
                 };
                 check(response.error_code, || format!("leaving group {}", self.group))
             })

@@ -48,6 +48,11 @@ use crate::offsets::OffsetSpec;
 use fetcher::Fetcher;
 use membership::Membership;
 
+/// A duration as the `*_ms: i32` fields of Kafka requests carry it.
+fn millis(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
 /// Where a partition with no committed offset starts (`auto.offset.reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OffsetReset {

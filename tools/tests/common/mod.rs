@@ -172,27 +172,28 @@ pub fn consume_sorted(bootstrap: &str, topic: &str) -> Vec<String> {
     consume_formatted(bootstrap, topic, "%s\n")
 }
 
-/// Every record in `topic` from the beginning as kcat's `-f format` prints it, one per
-/// line, sorted.
+/// Every record in `topic` from the beginning as kcat's `-f format` prints it, in
+/// kcat's order (each partition's records in offset order).
+pub fn consume_raw(bootstrap: &str, topic: &str, format: &str) -> String {
+    let args = [
+        "-C",
+        "-b",
+        bootstrap,
+        "-t",
+        topic,
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+        "-f",
+        format,
+    ];
+    String::from_utf8(kcat(&args, b"").stdout).unwrap()
+}
+
+/// As `consume_raw`, one line per record, sorted.
 pub fn consume_formatted(bootstrap: &str, topic: &str, format: &str) -> Vec<String> {
-    let out = kcat(
-        &[
-            "-C",
-            "-b",
-            bootstrap,
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-f",
-            format,
-        ],
-        b"",
-    );
-    let mut lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
+    let mut lines: Vec<String> = consume_raw(bootstrap, topic, format)
         .lines()
         .map(str::to_owned)
         .collect();
