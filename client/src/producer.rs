@@ -83,7 +83,9 @@ pub struct ProducerConfig {
     pub max_block: Duration,
     /// Batches of one partition in flight at once (Kafka's
     /// `max.in.flight.requests.per.connection`; each request carries at most one batch
-    /// of a partition). Above 1, a retry can reorder a partition's batches.
+    /// of a partition). Above 1, a retry can reorder a partition's batches; the default
+    /// is 1, not Java's 5, because Java keeps order there through idempotence, which this
+    /// producer does not have.
     pub max_in_flight: usize,
 }
 
@@ -299,8 +301,11 @@ impl Producer {
         let batch = queue.open.get_or_insert_with(|| {
             *unfinished += 1;
             OpenBatch {
-                // A batch is sent at batch.size: reserving it up front means no copy as it grows.
-                builder: BatchBuilder::new(config.compression).with_capacity(config.batch_size + 1024),
+                // A record that would take a batch past batch.size starts the next one,
+                // so reserving batch.size up front keeps the batch from being copied as it
+                // grows (only a record larger than batch.size on its own, or a size
+                // estimate a few varint bytes short, costs one reallocation).
+                builder: BatchBuilder::new(config.compression).with_capacity(config.batch_size),
                 created: Instant::now(),
                 outcome: BatchOutcome::new(),
                 permits: 0,
@@ -602,7 +607,7 @@ async fn answered(sent: Result<Option<Pending>>, flights: &[Flight]) -> Result<V
         return Ok(flights.iter().map(|_| (0, -1)).collect());
     };
     let ResponseKind::Produce(response) = pending.response().await? else {
-        return Err(Error::Unexpected("not a Produce response".into()));
+        return Err(Error::not_a("Produce"));
     };
     Ok(flights
         .iter()

@@ -153,7 +153,8 @@ async fn assigned(client: &Arc<Client>, partitions: Vec<TopicPartition>, start: 
 
 /// Prints records until the end (`-e`), the count, Ctrl-C, or a closed stdout.
 async fn consume(consumer: &mut Consumer, args: &ConsumeArgs, format: Option<&Format>) -> Result<u64> {
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    // Not `stdout().lock()`: that lock would be held across every `poll().await`.
+    let mut out = BufWriter::new(std::io::stdout());
     let mut printed = 0u64;
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     loop {

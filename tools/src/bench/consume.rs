@@ -11,10 +11,10 @@ use brook_client::OffsetSpec;
 use clap::Args;
 use serde_json::json;
 
+use super::Output;
 use super::load::{Received, consume_loop, consumers};
 use super::progress::Progress;
 use super::report::Report;
-use super::{Output, RunLength};
 use crate::connect::Connect;
 
 #[derive(Debug, Args)]
@@ -49,11 +49,7 @@ pub async fn run(connect: &Connect, args: ConsumeBenchArgs) -> Result<Report> {
         .context("the broker described no topic")?;
     let partitions = topic.partitions.len() as i32;
     let all = consumers(connect, &args.topic, partitions, args.consumers, OffsetSpec::Earliest).await?;
-    let length = RunLength {
-        count: args.count,
-        duration: args.duration,
-    };
-    let deadline = Instant::now() + Duration::from_secs_f64(length.duration.max(0.0));
+    let deadline = Instant::now() + Duration::from_secs_f64(args.duration.max(0.0));
     let progress = Progress::start("messages");
     let read: Arc<AtomicU64> = progress.counter();
     let started = Instant::now();
@@ -61,7 +57,7 @@ pub async fn run(connect: &Connect, args: ConsumeBenchArgs) -> Result<Report> {
         .into_iter()
         .map(|consumer| {
             let read = Arc::clone(&read);
-            let count = length.count;
+            let count = args.count;
             tokio::spawn(async move {
                 let total = Arc::clone(&read);
                 consume_loop(consumer, false, read, move |c| {
