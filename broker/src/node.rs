@@ -59,6 +59,16 @@ impl BrokerNode {
             addr: config.listen_addr,
             source,
         })?;
+        // Bound before registering too: a broker that cannot serve its metrics must fail
+        // before the controller counts it live and gives it partitions.
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| BrokerStartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         // Port 0 (tests): advertise the port the system chose.
         let (host, port) = config.advertised.clone();
         let port = if port == 0 { local_addr.port() } else { port };
@@ -88,14 +98,6 @@ impl BrokerNode {
             config.log_defaults.clone(),
         ));
         let metrics = Arc::new(BrokerMetrics::new(config.broker_id, Arc::downgrade(&replicas)));
-        let metrics_listener = match config.metrics_addr {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| BrokerStartError::Bind { addr, source })?,
-            ),
-            None => None,
-        };
         let groups = Arc::new(GroupCoordinator::new(
             config.broker_id,
             session.cache().clone(),
