@@ -37,12 +37,23 @@ pub fn loopback_ip() -> String {
     format!("127.0.0.{}", 2 + n % 250)
 }
 
+/// A port free on `ip` and not handed out before by this process: a probe releases its
+/// port at once, so the system may offer the same one to the next probe, and two nodes
+/// of one cluster would then race for it ("Address already in use").
 pub fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: std::sync::Mutex<Vec<(String, u16)>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut handed_out = HANDED_OUT.lock().unwrap();
+        if !handed_out.iter().any(|(i, p)| i == ip && *p == port) {
+            handed_out.push((ip.to_owned(), port));
+            return port;
+        }
+    }
 }
 
 /// Polls until `probe` holds, or panics after `timeout`.
