@@ -14,7 +14,7 @@ use brook_protocol::rpc::{CreatePartitions, NewPartitions};
 use brook_protocol::{ErrorCode, StrBytes};
 
 use super::admin::unreachable;
-use super::{Handlers, admin_broker, live_brokers, log_error_code};
+use super::{Handlers, admin_broker, live_brokers};
 use brook_protocol::api::METADATA_TOPIC;
 
 impl Handlers {
@@ -204,8 +204,7 @@ impl Handlers {
                     if target < 0 || target > log.high_watermark() {
                         return Err(ErrorCode::OffsetOutOfRange.code());
                     }
-                    log.advance_log_start_offset(target)
-                        .map_err(|e| log_error_code(&e).code())
+                    log.advance_log_start_offset(target).map_err(|e| e.kafka_code().code())
                 })
                 .collect::<Vec<Result<i64, i16>>>()
         })

@@ -2,59 +2,71 @@
 //! up to the high watermark for consumers and the log end for followers, waiting up to
 //! `max_wait_ms` for `min_bytes` to arrive.
 
+use std::sync::Arc;
+
 use brook_protocol::ErrorCode;
 use brook_protocol::fetch::{FetchResponseHead, FetchedPartition, FetchedTopic, encode_fetch_response};
 use brook_protocol::messages::FetchRequest;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::{Handlers, NO_ERROR, log_error_code};
+use super::{Handlers, NO_ERROR};
 use crate::log::residency;
+use crate::replica::purgatory::DelayedOperation;
+use crate::replica::{Partition, Reader};
 
 impl Handlers {
     pub(super) async fn fetch(&self, request: FetchRequest, version: i16, correlation_id: i32) -> Vec<Bytes> {
-        if let Some(replica) = follower_id(&request) {
-            self.record_follower_positions(replica, &request, version);
-        }
-        let deadline = Instant::now() + std::time::Duration::from_millis(request.max_wait_ms.max(0) as u64);
-        loop {
-            // Registered before reading, so an append in between still wakes us.
-            let appended = self.replicas.appended();
-            let (topics, bytes, errors) = self.read_fetch(&request, version);
-            let satisfied = bytes >= request.min_bytes.max(0) as usize || errors;
-            if satisfied || tokio::time::timeout_at(deadline, appended).await.is_err() {
-                let (topics, ..) = if satisfied {
-                    (topics, bytes, errors)
-                } else {
-                    self.read_fetch(&request, version)
-                };
-                for topic in &topics {
-                    let bytes: usize = topic.partitions.iter().flat_map(|p| &p.records).map(Bytes::len).sum();
-                    if bytes > 0 {
-                        self.metrics.topic(&topic.name).bytes_out.inc_by(bytes as u64);
-                    }
-                }
-                let records: Vec<Bytes> = topics
-                    .iter()
-                    .flat_map(|t| &t.partitions)
-                    .flat_map(|p| p.records.iter().cloned())
-                    .collect();
-                // Cold segment pages would fault inside the socket write, on an async
-                // worker: read them in on a blocking thread first.
-                if residency::absent_pages(&records) {
-                    let _ = tokio::task::spawn_blocking(move || residency::fault_in(&records)).await;
-                }
-                return encode_fetch_response(version, correlation_id, &FetchResponseHead::default(), &topics);
+        let follower = follower_id(&request);
+        let hosted = self.requested_partitions(&request, version);
+        if let Some(replica) = follower {
+            // Its fetch offsets are its log ends: high watermarks may move, which wakes
+            // the acks=all produces waiting on them.
+            let now = crate::log::now_ms();
+            for (partition, fetch_offset) in &hosted {
+                partition.record_follower_fetch(replica, *fetch_offset, now);
             }
         }
+        // A long poll watches the requested partitions only: their appends, high
+        // watermark and role changes wake it, nothing else does.
+        let deadline = Instant::now() + std::time::Duration::from_millis(request.max_wait_ms.max(0) as u64);
+        let operation = DelayedOperation::new();
+        for (partition, _) in &hosted {
+            operation.watch(&partition.watchers);
+        }
+        let min_bytes = request.min_bytes.max(0) as usize;
+        let mut answer = None;
+        operation
+            .complete_by(deadline, || {
+                let (topics, bytes, errors) = self.read_fetch(&request, version);
+                answer = Some(topics);
+                bytes >= min_bytes || errors
+            })
+            .await;
+        let topics = answer.unwrap_or_default();
+        for topic in &topics {
+            let bytes: usize = topic.partitions.iter().flat_map(|p| &p.records).map(Bytes::len).sum();
+            if bytes > 0 {
+                self.metrics.topic(&topic.name).bytes_out.inc_by(bytes as u64);
+            }
+        }
+        let records: Vec<Bytes> = topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .flat_map(|p| p.records.iter().cloned())
+            .collect();
+        // Cold segment pages would fault inside the socket write, on an async worker:
+        // read them in on a blocking thread first.
+        if residency::absent_pages(&records) {
+            let _ = tokio::task::spawn_blocking(move || residency::fault_in(&records)).await;
+        }
+        encode_fetch_response(version, correlation_id, &FetchResponseHead::default(), &topics)
     }
 
-    /// A follower's fetch offsets are its log ends: the leader's high watermarks may move,
-    /// which completes `acks=all` produces waiting on them.
-    fn record_follower_positions(&self, replica: i32, request: &FetchRequest, version: i16) {
+    /// The requested partitions this broker hosts, with their fetch offsets.
+    fn requested_partitions(&self, request: &FetchRequest, version: i16) -> Vec<(Arc<Partition>, i64)> {
         let image = self.metadata.image();
-        let now = crate::log::now_ms();
-        let mut moved = false;
+        let mut hosted = Vec::new();
         for wanted in &request.topics {
             let name = if version >= 13 {
                 image.topics.get(&wanted.topic_id).map(|t| t.name.as_str())
@@ -64,20 +76,18 @@ impl Handlers {
             let Some(name) = name else { continue };
             for p in &wanted.partitions {
                 if let Some(partition) = self.replicas.get(name, p.partition) {
-                    moved |= partition.record_follower_fetch(replica, p.fetch_offset, now);
+                    hosted.push((partition, p.fetch_offset));
                 }
             }
         }
-        if moved {
-            self.replicas.notify_appended();
-        }
+        hosted
     }
 
     /// One pass over the requested partitions: the answer, its record bytes, and
     /// whether any partition answered an error (which ends a long poll at once).
     fn read_fetch(&self, request: &FetchRequest, version: i16) -> (Vec<FetchedTopic>, usize, bool) {
         let image = self.metadata.image();
-        let from_follower = follower_id(request).is_some();
+        let follower = follower_id(request).is_some();
         let mut remaining = request.max_bytes.max(0) as usize;
         let mut total = 0;
         let mut errors = false;
@@ -97,46 +107,37 @@ impl Handlers {
                     log_start_offset: -1,
                     ..FetchedPartition::default()
                 };
-                // Followers also name the leader epoch they follow; an older or newer
-                // one than ours is refused, so a follower never copies from a stale leader.
-                let found = name.as_deref().map(|n| -> Result<_, ErrorCode> {
-                    let led = self.led_partition(n, p.partition)?;
-                    if from_follower {
-                        led.check_leader_epoch(p.current_leader_epoch)?;
+                let reader = if follower {
+                    Reader::Follower {
+                        current_leader_epoch: p.current_leader_epoch,
                     }
-                    Ok(led)
-                });
-                let code = match found {
-                    None => ErrorCode::UnknownTopicId.code(),
-                    Some(Err(code)) => code.code(),
-                    Some(Ok(partition)) => {
-                        let log = &partition.log;
-                        answer.high_watermark = log.high_watermark();
-                        answer.last_stable_offset = answer.high_watermark;
-                        answer.log_start_offset = log.log_start_offset();
-                        let upper = if from_follower {
-                            log.log_end_offset()
-                        } else {
-                            answer.high_watermark
-                        };
-                        let limit = (p.partition_max_bytes.max(0) as usize).min(remaining);
-                        // KIP-74: the first partition with data gets a whole batch even if
-                        // it is larger than the limits; later ones only what fits.
-                        if limit == 0 && total > 0 {
-                            NO_ERROR
-                        } else {
-                            match log.read(p.fetch_offset, limit, upper) {
-                                Ok(batches) => {
-                                    let size: usize = batches.iter().map(Bytes::len).sum();
-                                    total += size;
-                                    remaining = remaining.saturating_sub(size);
-                                    answer.records = batches;
-                                    NO_ERROR
-                                }
-                                Err(e) => log_error_code(&e).code(),
+                } else {
+                    Reader::Consumer
+                };
+                let limit = (p.partition_max_bytes.max(0) as usize).min(remaining);
+                let read = match name.as_deref() {
+                    None => Err(ErrorCode::UnknownTopicId),
+                    Some(name) => self
+                        .hosted_partition(name, p.partition)
+                        .and_then(|partition| partition.read_as_leader(reader, p.fetch_offset, limit, total == 0)),
+                };
+                let code = match read {
+                    Ok(read) => {
+                        answer.high_watermark = read.high_watermark;
+                        answer.last_stable_offset = read.high_watermark;
+                        answer.log_start_offset = read.log_start_offset;
+                        match read.records {
+                            Ok(records) => {
+                                let size: usize = records.iter().map(Bytes::len).sum();
+                                total += size;
+                                remaining = remaining.saturating_sub(size);
+                                answer.records = records;
+                                NO_ERROR
                             }
+                            Err(code) => code.code(),
                         }
                     }
+                    Err(code) => code.code(),
                 };
                 errors |= code != NO_ERROR;
                 answer.error_code = code;

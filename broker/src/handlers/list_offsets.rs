@@ -4,7 +4,7 @@
 use brook_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use brook_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
-use super::{Handlers, log_error_code};
+use super::Handlers;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -45,7 +45,7 @@ impl Handlers {
                         match found {
                             Ok(Some((offset, timestamp))) => answer.with_offset(offset).with_timestamp(timestamp),
                             Ok(None) => answer,
-                            Err(e) => answer.with_error_code(log_error_code(&e).code()),
+                            Err(e) => answer.with_error_code(e.kafka_code().code()),
                         }
                     })
                     .collect();

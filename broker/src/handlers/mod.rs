@@ -26,7 +26,6 @@ use bytes::{Bytes, BytesMut};
 
 use crate::config::BrokerConfig;
 use crate::groups::GroupCoordinator;
-use crate::log::{LogError, SequenceError};
 use crate::metrics::BrokerMetrics;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::replica::{Partition, ReplicaManager};
@@ -52,24 +51,6 @@ pub struct Handlers {
     pub(crate) metrics: Arc<BrokerMetrics>,
     pub(crate) groups: Arc<GroupCoordinator>,
     pub(crate) producer_ids: ProducerIdAllocator,
-}
-
-/// The Kafka error code for a log failure.
-pub(crate) fn log_error_code(error: &LogError) -> ErrorCode {
-    match error {
-        LogError::Corrupt(_) => ErrorCode::CorruptMessage,
-        LogError::Sequence(e) => match e {
-            SequenceError::OutOfOrder { .. } => ErrorCode::OutOfOrderSequenceNumber,
-            SequenceError::StaleEpoch { .. } => ErrorCode::InvalidProducerEpoch,
-            SequenceError::NoSequence { .. } => ErrorCode::InvalidRecord,
-            SequenceError::Transactional { .. } => ErrorCode::InvalidTxnState,
-        },
-        LogError::TooLarge { .. } => ErrorCode::MessageTooLarge,
-        LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
-        LogError::InvalidConfig(_) => ErrorCode::InvalidConfig,
-        LogError::Closed(_) => ErrorCode::NotLeaderOrFollower,
-        LogError::NonMonotonicOffsets { .. } | LogError::Io { .. } => ErrorCode::KafkaStorageError,
-    }
 }
 
 impl Handlers {

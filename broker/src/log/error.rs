@@ -1,5 +1,6 @@
 use std::io;
 
+use brook_protocol::ErrorCode;
 use brook_protocol::records::RecordError;
 
 use super::producer_state::SequenceError;
@@ -55,5 +56,25 @@ impl<T> IoContext<T> for io::Result<T> {
             path: path.display().to_string(),
             source,
         })
+    }
+}
+
+impl LogError {
+    /// The Kafka error code a client gets for this failure.
+    pub fn kafka_code(&self) -> ErrorCode {
+        match self {
+            LogError::Corrupt(_) => ErrorCode::CorruptMessage,
+            LogError::Sequence(e) => match e {
+                SequenceError::OutOfOrder { .. } => ErrorCode::OutOfOrderSequenceNumber,
+                SequenceError::StaleEpoch { .. } => ErrorCode::InvalidProducerEpoch,
+                SequenceError::NoSequence { .. } => ErrorCode::InvalidRecord,
+                SequenceError::Transactional { .. } => ErrorCode::InvalidTxnState,
+            },
+            LogError::TooLarge { .. } => ErrorCode::MessageTooLarge,
+            LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            LogError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+            LogError::Closed(_) => ErrorCode::NotLeaderOrFollower,
+            LogError::NonMonotonicOffsets { .. } | LogError::Io { .. } => ErrorCode::KafkaStorageError,
+        }
     }
 }

@@ -18,14 +18,13 @@ use brook_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderP
 use brook_protocol::messages::{
     BrokerId as WireBrokerId, FetchRequest, OffsetForLeaderEpochRequest, RequestKind, ResponseKind, TopicName,
 };
-use brook_protocol::records::Batches;
 use brook_protocol::rpc::metadata::BrokerId;
 use brook_protocol::{ApiKey, ErrorCode, StrBytes};
-use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::follow::Fetched;
 use super::{Partition, ReplicaManager};
 use crate::log::{LogError, UNDEFINED_EPOCH};
 
@@ -245,8 +244,12 @@ async fn reconcile_with_leader(
 ) -> Result<Vec<(PartitionKey, i32)>, FetchError> {
     let mut by_topic: HashMap<&str, Vec<OffsetForLeaderPartition>> = HashMap::new();
     let mut agreed = Vec::new();
+    // The epoch each question is asked under: the truncation applies only if the
+    // partition is still followed at it when the answer comes.
+    let mut asked_epochs: HashMap<PartitionKey, i32> = HashMap::new();
     for partition in partitions {
         let leader_epoch = partition.leader_epoch();
+        asked_epochs.insert(key(partition), leader_epoch);
         match partition.log.latest_epoch() {
             // An empty log has nothing to disagree about.
             None => agreed.push((key(partition), leader_epoch)),
@@ -295,24 +298,24 @@ async fn reconcile_with_leader(
                     error = answer.error_code, "leader refused OffsetForLeaderEpoch");
                 continue;
             }
-            let target = if answer.leader_epoch == UNDEFINED_EPOCH || answer.end_offset < 0 {
-                // The leader knows no epoch this old: keep only what was committed.
-                partition.log.high_watermark()
-            } else {
-                let (_, our_end) = partition.log.end_offset_for_epoch(answer.leader_epoch);
-                answer.end_offset.min(our_end)
-            };
-            truncations.push((Arc::clone(partition), target));
+            let target = partition.divergence_point(answer.leader_epoch, answer.end_offset);
+            let epoch = asked_epochs.get(&key(partition)).copied().unwrap_or(UNDEFINED_EPOCH);
+            truncations.push((Arc::clone(partition), target, epoch));
         }
     }
     let done = tokio::task::spawn_blocking(move || {
         let mut agreed = Vec::with_capacity(truncations.len());
-        for (partition, target) in truncations {
-            if partition.log.truncate_to(target)? {
-                tracing::info!(topic = %partition.tp.topic, partition = partition.tp.partition, offset = target,
-                    "truncated to where the log agrees with the leader");
+        for (partition, target, epoch) in truncations {
+            match partition.truncate_as_follower(target, epoch)? {
+                // The partition moved on meanwhile: reconcile again under its new epoch.
+                None => continue,
+                Some(true) => {
+                    tracing::info!(topic = %partition.tp.topic, partition = partition.tp.partition, offset = target,
+                        "truncated to where the log agrees with the leader");
+                }
+                Some(false) => {}
             }
-            agreed.push((key(&partition), partition.leader_epoch()));
+            agreed.push((key(&partition), epoch));
         }
         Ok::<_, LogError>(agreed)
     })
@@ -330,11 +333,15 @@ async fn fetch_once(
     partitions: &[&Arc<Partition>],
 ) -> Result<Vec<Arc<Partition>>, FetchError> {
     let mut by_topic: HashMap<&str, Vec<FetchPartition>> = HashMap::new();
+    // What arrives is applied only under the epoch it was asked for.
+    let mut asked_epochs: HashMap<PartitionKey, i32> = HashMap::new();
     for partition in partitions {
+        let leader_epoch = partition.leader_epoch();
+        asked_epochs.insert(key(partition), leader_epoch);
         by_topic.entry(&partition.tp.topic).or_default().push(
             FetchPartition::default()
                 .with_partition(partition.tp.partition)
-                .with_current_leader_epoch(partition.leader_epoch())
+                .with_current_leader_epoch(leader_epoch)
                 .with_fetch_offset(partition.log.log_end_offset())
                 .with_log_start_offset(partition.log.log_start_offset())
                 .with_partition_max_bytes(PARTITION_MAX_BYTES),
@@ -363,9 +370,9 @@ async fn fetch_once(
     else {
         return Err(FetchError::Unexpected);
     };
-    let mut arrived: Vec<(Arc<Partition>, Option<Bytes>, i64, i64)> = Vec::new();
+    let mut arrived: Vec<(Arc<Partition>, Fetched, i32)> = Vec::new();
     let mut refused = Vec::new();
-    let mut resets: Vec<(Arc<Partition>, i64)> = Vec::new();
+    let mut resets: Vec<(Arc<Partition>, i64, i32)> = Vec::new();
     for topic in response.responses {
         for answer in topic.partitions {
             let Some(partition) = answered(
@@ -375,20 +382,20 @@ async fn fetch_once(
             ) else {
                 continue;
             };
+            let epoch = asked_epochs.get(&key(partition)).copied().unwrap_or(UNDEFINED_EPOCH);
             if answer.error_code == 0 {
-                let records = answer.records.filter(|r| !r.is_empty());
-                arrived.push((
-                    Arc::clone(partition),
-                    records,
-                    answer.high_watermark,
-                    answer.log_start_offset,
-                ));
+                let fetched = Fetched {
+                    records: answer.records.filter(|r| !r.is_empty()),
+                    high_watermark: answer.high_watermark,
+                    log_start_offset: answer.log_start_offset,
+                };
+                arrived.push((Arc::clone(partition), fetched, epoch));
                 continue;
             }
             let code = ErrorCode::try_from_code(answer.error_code);
             if code == Some(ErrorCode::OffsetOutOfRange) && answer.log_start_offset > partition.log.log_end_offset() {
                 // The leader no longer has what comes after our end: start over at its start.
-                resets.push((Arc::clone(partition), answer.log_start_offset));
+                resets.push((Arc::clone(partition), answer.log_start_offset, epoch));
                 continue;
             }
             tracing::debug!(topic = %partition.tp.topic, partition = answer.partition_index, ?code,
@@ -407,38 +414,19 @@ async fn fetch_once(
     }
     if !arrived.is_empty() || !resets.is_empty() {
         tokio::task::spawn_blocking(move || {
-            for (partition, leader_start) in resets {
-                partition.log.truncate_fully_and_start_at(leader_start)?;
+            for (partition, leader_start, epoch) in resets {
+                partition.restart_at_leader_start(leader_start, epoch)?;
             }
-            append_fetched(arrived)
+            for (partition, fetched, epoch) in arrived {
+                if !partition.append_fetched(&fetched, epoch)? {
+                    tracing::debug!(topic = %partition.tp.topic, partition = partition.tp.partition, epoch,
+                        "dropped a fetch answer from an older leader epoch");
+                }
+            }
+            Ok::<_, LogError>(())
         })
         .await
         .map_err(|_| FetchError::Unexpected)??;
     }
     Ok(refused)
-}
-
-/// Appends what the leader sent and follows its high watermark and log start.
-fn append_fetched(arrived: Vec<(Arc<Partition>, Option<Bytes>, i64, i64)>) -> Result<(), LogError> {
-    for (partition, records, high_watermark, log_start_offset) in arrived {
-        let log = &partition.log;
-        if let Some(records) = records {
-            let first_base = Batches::new(&records)
-                .next()
-                .and_then(Result::ok)
-                .map(|b| b.base_offset());
-            let end = log.log_end_offset();
-            if let Some(base) = first_base.filter(|&base| base < end && log.log_start_offset() == end) {
-                // The leader's log start is inside this batch (DeleteRecords): an empty
-                // log takes the batch whole, from its base offset.
-                log.truncate_fully_and_start_at(base)?;
-            }
-            log.append_as_follower(&records)?;
-        }
-        log.set_high_watermark(high_watermark.min(log.log_end_offset()));
-        if log_start_offset > log.log_start_offset() {
-            log.advance_log_start_offset(log_start_offset)?;
-        }
-    }
-    Ok(())
 }

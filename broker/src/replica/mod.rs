@@ -1,24 +1,34 @@
 //! The partitions this broker hosts, kept in step with the controller's metadata: a
 //! partition assigned here gets a log, one moved away or deleted loses it, and each
 //! knows whether this broker leads it. `fetcher` copies followed partitions from their
-//! leaders; `isr` keeps the ISR of led ones.
+//! leaders; `isr` keeps the ISR of led ones. The replicated data plane lives here too, so
+//! handlers only translate wire types: `append` (produce as leader, and the `acks=all`
+//! wait), `read` (fetch bounds and follower positions), both parked in `purgatory`.
 
+mod append;
+#[cfg(test)]
+mod append_tests;
 mod fetcher;
+mod follow;
 mod isr;
 mod partition;
 #[cfg(test)]
 mod partition_tests;
+pub mod purgatory;
+mod read;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
 use parking_lot::RwLock;
-use tokio::sync::Notify;
 
+pub use append::{Appended, ProduceAcks, ProduceOutcome, ProducePartition, produce};
 pub use fetcher::ReplicaFetchers;
+pub use follow::Fetched;
 pub use isr::maintain_isr;
-pub use partition::{AppendError, Partition, Role};
+pub use partition::{AppendError, LeaderAppend, Partition, Replication, Role};
+pub use read::{PartitionRead, Reader};
 
 use crate::log::{IoContext, LogConfig, LogManager, TopicPartition};
 
@@ -39,8 +49,6 @@ pub struct ReplicaManager {
     /// By topic, then partition: a lookup borrows the request's topic name instead of
     /// building a `TopicPartition` key (an allocation per partition per request).
     partitions: RwLock<HashMap<String, HashMap<i32, Arc<Partition>>>>,
-    /// Woken after every append, for fetches waiting on new data.
-    appended: Notify,
 }
 
 impl ReplicaManager {
@@ -50,7 +58,6 @@ impl ReplicaManager {
             logs,
             log_defaults,
             partitions: RwLock::new(HashMap::new()),
-            appended: Notify::new(),
         }
     }
 
@@ -68,30 +75,33 @@ impl ReplicaManager {
 
     fn insert(&self, partition: Partition) {
         let (topic, index) = (partition.tp.topic.clone(), partition.tp.partition);
-        self.partitions
+        let replaced = self
+            .partitions
             .write()
             .entry(topic)
             .or_default()
             .insert(index, Arc::new(partition));
-    }
-
-    fn remove(&self, tp: &TopicPartition) {
-        let mut hosted = self.partitions.write();
-        if let Some(partitions) = hosted.get_mut(&tp.topic) {
-            partitions.remove(&tp.partition);
-            if partitions.is_empty() {
-                hosted.remove(&tp.topic);
-            }
+        // A topic deleted and created again under the same name: the old one's waiters end.
+        if let Some(old) = replaced {
+            old.mark_removed();
         }
     }
 
-    pub fn notify_appended(&self) {
-        self.appended.notify_waiters();
-    }
-
-    /// Resolves on the next append anywhere on this broker.
-    pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
-        self.appended.notified()
+    fn remove(&self, tp: &TopicPartition) {
+        let removed = {
+            let mut hosted = self.partitions.write();
+            let Some(partitions) = hosted.get_mut(&tp.topic) else {
+                return;
+            };
+            let removed = partitions.remove(&tp.partition);
+            if partitions.is_empty() {
+                hosted.remove(&tp.topic);
+            }
+            removed
+        };
+        if let Some(partition) = removed {
+            partition.mark_removed();
+        }
     }
 
     /// Brings the hosted partitions in line with `image`. Blocking (creates and deletes
@@ -107,6 +117,7 @@ impl ReplicaManager {
                 match existing {
                     Some(partition) if partition.topic_id == topic.topic_id => {
                         partition.log.update_config(log_config.clone());
+                        // Wakes this partition's waiters itself when anything moved.
                         if partition.update(state) {
                             tracing::info!(topic = %topic.name, partition = state.partition, leader = state.leader,
                                 leader_epoch = state.leader_epoch, "partition role changed");
@@ -123,9 +134,6 @@ impl ReplicaManager {
             }
         }
         self.remove_all_but(&wanted);
-        // A smaller ISR may have let a high watermark move: wake the acks=all produces
-        // (and long-polling fetches) waiting on one.
-        self.notify_appended();
     }
 
     /// The partition's log, for this topic id: a directory left by an older topic of the

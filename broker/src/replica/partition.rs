@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use brook_protocol::ErrorCode;
 use brook_protocol::rpc::metadata::{BrokerId, PartitionState};
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
+use super::purgatory::Watchers;
 use crate::log::{AppendInfo, LogError, PartitionLog, TopicPartition};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,14 +50,41 @@ pub struct Partition {
     pub tp: TopicPartition,
     pub topic_id: Uuid,
     pub log: Arc<PartitionLog>,
-    broker_id: BrokerId,
-    role: RwLock<Role>,
+    pub(super) broker_id: BrokerId,
+    pub(super) role: RwLock<Role>,
     /// Leader side, per follower; started afresh with every leader epoch.
     followers: Mutex<HashMap<BrokerId, FollowerProgress>>,
     /// An ISR sent to the controller and not yet in the metadata. Until it is, the high
     /// watermark waits for the union of both (Kafka's "maximal ISR"), so a follower being
     /// added is never behind it.
     pending_isr: Mutex<Option<Vec<BrokerId>>>,
+    /// The delayed produces and fetches waiting on this partition; woken when its log
+    /// end, high watermark or role moves, and when it is removed.
+    pub(crate) watchers: Watchers,
+    /// No longer hosted here (deleted, or moved away).
+    removed: AtomicBool,
+}
+
+/// A leader's append: where the records went, and the leader epoch they were stamped
+/// with (an `acks=all` wait succeeds only while this broker still leads at it).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaderAppend {
+    pub info: AppendInfo,
+    pub leader_epoch: i32,
+}
+
+/// How far an `acks=all` append has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replication {
+    /// The high watermark has passed it, under the epoch it was appended in, with at
+    /// least `min.insync.replicas` in sync.
+    Done,
+    /// Not yet below the high watermark.
+    Pending,
+    /// Not acknowledged, with this error: this broker no longer leads the partition at
+    /// the append's epoch or no longer hosts it (the offsets may now hold other
+    /// records), or the ISR fell below `min.insync.replicas`.
+    Lost(ErrorCode),
 }
 
 /// Why this broker will not take a write for the partition.
@@ -86,9 +115,11 @@ impl Partition {
             role: RwLock::new(role_of(state)),
             followers: Mutex::new(HashMap::new()),
             pending_isr: Mutex::new(None),
+            watchers: Watchers::default(),
+            removed: AtomicBool::new(false),
         };
         partition.reset_followers(state);
-        partition.advance_high_watermark();
+        partition.advance_high_watermark(&partition.role.read());
         partition
     }
 
@@ -123,16 +154,22 @@ impl Partition {
     }
 
     /// Takes the controller's latest view; returns whether leadership or epoch changed.
+    /// Any change wakes the operations waiting on this partition: a demoted leader's
+    /// `acks=all` produces complete at once, and a smaller ISR may let the high
+    /// watermark pass theirs.
     pub fn update(&self, state: &PartitionState) -> bool {
         let next = role_of(state);
-        let (changed, isr_changed, replicas_changed) = {
-            let mut role = self.role.write();
-            let changed = role.leader != next.leader || role.leader_epoch != next.leader_epoch;
-            let isr_changed = role.partition_epoch != next.partition_epoch;
-            let replicas_changed = role.replicas != next.replicas;
-            *role = next;
-            (changed, isr_changed, replicas_changed)
-        };
+        let mut role = self.role.write();
+        let changed = role.leader != next.leader || role.leader_epoch != next.leader_epoch;
+        let isr_changed = role.partition_epoch != next.partition_epoch;
+        let replicas_changed = role.replicas != next.replicas;
+        debug_assert!(
+            next.leader_epoch >= role.leader_epoch,
+            "leader epochs only grow: {} after {}",
+            next.leader_epoch,
+            role.leader_epoch
+        );
+        *role = next;
         if isr_changed {
             // The controller decided (our change, or another one that supersedes it).
             *self.pending_isr.lock() = None;
@@ -142,8 +179,41 @@ impl Partition {
         } else if replicas_changed {
             self.track_replicas(state);
         }
-        self.advance_high_watermark();
+        let moved = self.advance_high_watermark(&role);
+        drop(role);
+        if changed || isr_changed || replicas_changed || moved {
+            self.watchers.wake();
+        }
         changed
+    }
+
+    /// This broker no longer hosts the partition: every operation waiting on it ends.
+    pub(super) fn mark_removed(&self) {
+        self.removed.store(true, Ordering::Release);
+        self.watchers.wake();
+    }
+
+    /// Where an `acks=all` append of records up to `last_offset`, made under
+    /// `leader_epoch`, stands. A demoted leader may have truncated those offsets and
+    /// refilled them from the new leader, so a high watermark past them proves nothing
+    /// unless this broker still leads at the same epoch (Kafka's DelayedProduce).
+    pub fn replication_of(&self, leader_epoch: i32, last_offset: i64) -> Replication {
+        if self.removed.load(Ordering::Acquire) {
+            return Replication::Lost(ErrorCode::NotLeaderOrFollower);
+        }
+        let role = self.role.read();
+        if role.leader != self.broker_id || role.leader_epoch != leader_epoch {
+            return Replication::Lost(ErrorCode::NotLeaderOrFollower);
+        }
+        if self.log.high_watermark() <= last_offset {
+            Replication::Pending
+        } else if (role.isr.len() as i64) < i64::from(self.log.config().min_insync_replicas) {
+            // The high watermark passed because the ISR shrank below the minimum: the
+            // records are on too few replicas to promise (Kafka answers the same).
+            Replication::Lost(ErrorCode::NotEnoughReplicasAfterAppend)
+        } else {
+            Replication::Done
+        }
     }
 
     fn reset_followers(&self, state: &PartitionState) {
@@ -173,25 +243,31 @@ impl Partition {
 
     /// Appends as leader, stamping the leader epoch; the HW follows when this broker is
     /// the whole ISR (follower fetches move it otherwise). With `acks=all`, refused while
-    /// the ISR is smaller than `min.insync.replicas`.
-    pub fn append_as_leader(&self, records: &[u8], acks_all: bool) -> Result<AppendInfo, AppendError> {
-        let epoch = {
-            let role = self.role.read();
-            if role.leader != self.broker_id {
-                return Err(AppendError::NotLeader);
-            }
-            let min = self.log.config().min_insync_replicas;
-            if acks_all && (role.isr.len() as i64) < i64::from(min) {
-                return Err(AppendError::NotEnoughReplicas {
-                    isr: role.isr.len(),
-                    min,
-                });
-            }
-            role.leader_epoch
-        };
-        let info = self.log.append_as_leader(records, epoch).map_err(AppendError::Log)?;
-        self.advance_high_watermark();
-        Ok(info)
+    /// the ISR is smaller than `min.insync.replicas`. The role stays read-locked through
+    /// the append (as Kafka's `leaderIsrUpdateLock`), so a demotion cannot slip between
+    /// the leadership check and the write: records are never stamped with an epoch this
+    /// broker no longer leads. Blocking (the append may fsync).
+    pub fn append_as_leader(&self, records: &[u8], acks_all: bool) -> Result<LeaderAppend, AppendError> {
+        let role = self.role.read();
+        if role.leader != self.broker_id {
+            return Err(AppendError::NotLeader);
+        }
+        let min = self.log.config().min_insync_replicas;
+        if acks_all && (role.isr.len() as i64) < i64::from(min) {
+            return Err(AppendError::NotEnoughReplicas {
+                isr: role.isr.len(),
+                min,
+            });
+        }
+        let leader_epoch = role.leader_epoch;
+        let info = self
+            .log
+            .append_as_leader(records, leader_epoch)
+            .map_err(AppendError::Log)?;
+        self.advance_high_watermark(&role);
+        drop(role);
+        self.watchers.wake();
+        Ok(LeaderAppend { info, leader_epoch })
     }
 
     /// Whether the ISR has at least `min.insync.replicas` members (checked again when an
@@ -203,7 +279,8 @@ impl Partition {
     /// A follower fetched from `fetch_offset` (its log end): records its progress and
     /// moves the high watermark. Returns whether the high watermark moved.
     pub fn record_follower_fetch(&self, replica: BrokerId, fetch_offset: i64, now_ms: i64) -> bool {
-        if !self.is_leader() {
+        let role = self.role.read();
+        if role.leader != self.broker_id {
             return false;
         }
         let leader_end = self.log.log_end_offset();
@@ -221,13 +298,18 @@ impl Partition {
             progress.previous_fetch_leader_end = leader_end;
             progress.previous_fetch_ms = now_ms;
         }
-        self.advance_high_watermark()
+        let moved = self.advance_high_watermark(&role);
+        drop(role);
+        if moved {
+            self.watchers.wake();
+        }
+        moved
     }
 
     /// HW = the smallest log end over the (maximal) ISR, never moving back; only the
-    /// leader moves it this way. Returns whether it moved.
-    fn advance_high_watermark(&self) -> bool {
-        let role = self.role.read();
+    /// leader moves it this way. Returns whether it moved. Takes the role its caller
+    /// holds locked (a second read lock could deadlock behind a waiting writer).
+    fn advance_high_watermark(&self, role: &Role) -> bool {
         if role.leader != self.broker_id {
             return false;
         }

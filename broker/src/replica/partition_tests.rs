@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use super::{AppendError, Partition};
 use crate::log::{LogConfig, LogOffsets, PartitionLog, TopicPartition};
 
-fn state(isr: &[i32], partition_epoch: i32) -> PartitionState {
+pub(super) fn state(isr: &[i32], partition_epoch: i32) -> PartitionState {
     PartitionState {
         partition: 0,
         replicas: vec![1, 2, 3],
@@ -23,7 +23,7 @@ fn state(isr: &[i32], partition_epoch: i32) -> PartitionState {
 }
 
 /// Broker 1 leading a fresh log with `min.insync.replicas = 2`.
-fn leader(dir: &std::path::Path, isr: &[i32]) -> Partition {
+pub(super) fn leader(dir: &std::path::Path, isr: &[i32]) -> Partition {
     let config = LogConfig {
         min_insync_replicas: 2,
         ..LogConfig::default()
@@ -32,7 +32,7 @@ fn leader(dir: &std::path::Path, isr: &[i32]) -> Partition {
     Partition::new(TopicPartition::new("t", 0), uuid::Uuid::nil(), log, 1, &state(isr, 0))
 }
 
-fn records(n: usize) -> BytesMut {
+pub(super) fn records(n: usize) -> BytesMut {
     let mut builder = BatchBuilder::new(Compression::None);
     for _ in 0..n {
         builder.append(0, None, Some(b"v"), &[]);
@@ -138,4 +138,52 @@ fn replicas_added_under_the_same_leader_are_tracked_and_can_join_the_isr() {
     done.replicas = vec![4, 2, 1];
     p.update(&done);
     assert!(!p.record_follower_fetch(3, 10, now), "3 is no longer a replica");
+}
+
+#[test]
+fn consumers_read_to_the_high_watermark_followers_to_the_log_end_at_the_leaders_epoch() {
+    use super::Reader;
+    let dir = tempfile::tempdir().unwrap();
+    let p = leader(dir.path(), &[1, 2]);
+    p.append_as_leader(&records(5), true).unwrap();
+    let consumer = p.read_as_leader(Reader::Consumer, 0, 1 << 20, true).unwrap();
+    assert_eq!(consumer.high_watermark, 0);
+    assert!(
+        consumer.records.unwrap().is_empty(),
+        "nothing below the high watermark yet"
+    );
+    let follower = Reader::Follower {
+        current_leader_epoch: 4,
+    };
+    let copied = p.read_as_leader(follower, 0, 1 << 20, true).unwrap();
+    assert_eq!(
+        copied.records.unwrap().len(),
+        1,
+        "the follower sees the unreplicated batch"
+    );
+    let stale = Reader::Follower {
+        current_leader_epoch: 3,
+    };
+    assert_eq!(
+        p.read_as_leader(stale, 0, 1 << 20, true).unwrap_err(),
+        ErrorCode::FencedLeaderEpoch
+    );
+
+    // Out of range: the error goes with the log start, so a follower can start over.
+    p.record_follower_fetch(2, 5, 0);
+    assert_eq!(p.log.advance_log_start_offset(3).unwrap(), 3);
+    let behind = p.read_as_leader(follower, 1, 1 << 20, true).unwrap();
+    assert_eq!(behind.records.unwrap_err(), ErrorCode::OffsetOutOfRange);
+    assert_eq!(behind.log_start_offset, p.log.log_start_offset());
+    assert!(behind.log_start_offset > 1);
+
+    p.update(&PartitionState {
+        leader: 2,
+        leader_epoch: 5,
+        ..state(&[1, 2], 1)
+    });
+    assert_eq!(
+        p.read_as_leader(Reader::Consumer, 0, 1 << 20, true).unwrap_err(),
+        ErrorCode::NotLeaderOrFollower
+    );
 }
