@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
 use brook_controller::serve_metrics;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -30,6 +30,21 @@ pub enum BrokerStartError {
 }
 
 const CONTROLLED_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A socket bound to `addr` that does not listen yet: it holds the port, and connections
+/// to it are refused until [`TcpSocket::listen`].
+fn reserve_port(addr: SocketAddr) -> std::io::Result<TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restart may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
 
 pub struct BrokerNode {
     config: Arc<BrokerConfig>,
@@ -49,16 +64,17 @@ impl BrokerNode {
             .await
             .map_err(|e| BrokerStartError::Logs(e.to_string()))?
             .map_err(|e| BrokerStartError::Logs(e.to_string()))?;
-        let listener = TcpListener::bind(config.listen_addr)
-            .await
-            .map_err(|source| BrokerStartError::Bind {
-                addr: config.listen_addr,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| BrokerStartError::Bind {
-            addr: config.listen_addr,
+        // The Kafka port is reserved now (so a taken port fails the start before the
+        // controller counts this broker live) but accepts connections only once the broker
+        // can serve them: until then clients are refused and try another broker, instead
+        // of connecting and then failing.
+        let listen_addr = config.listen_addr;
+        let bind_error = move |source| BrokerStartError::Bind {
+            addr: listen_addr,
             source,
-        })?;
+        };
+        let reserved = reserve_port(config.listen_addr).map_err(bind_error)?;
+        let local_addr = reserved.local_addr().map_err(bind_error)?;
         // Bound before registering too: a broker that cannot serve its metrics must fail
         // before the controller counts it live and gives it partitions.
         let metrics_listener = match config.metrics_addr {
@@ -80,6 +96,7 @@ impl BrokerNode {
         let session_config = BrokerSessionConfig {
             rack: config.rack.clone(),
             heartbeat_interval: config.heartbeat_interval,
+            log_dirs: logs.directory_ids(),
             ..BrokerSessionConfig::new(config.broker_id, &host, port)
         };
         let session = BrokerSession::start(Arc::clone(&controller), session_config)
@@ -138,8 +155,14 @@ impl BrokerNode {
                 config.replica_lag_time_max,
             )),
             tokio::spawn(groups.run()),
-            tokio::spawn(server::listen(listener, handlers, limits, stopping.subscribe())),
         ];
+        let listener = reserved.listen(LISTEN_BACKLOG).map_err(bind_error)?;
+        tasks.push(tokio::spawn(server::listen(
+            listener,
+            handlers,
+            limits,
+            stopping.subscribe(),
+        )));
         if let Some(listener) = metrics_listener {
             tasks.push(tokio::spawn(serve_metrics(listener, vec![metrics.registry().clone()])));
         }

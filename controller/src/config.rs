@@ -52,6 +52,22 @@ pub const REPLICATION_FACTOR: ConfigKey = key(
     "Replicas of a topic created without a replication factor",
 );
 
+pub const AUTO_LEADER_REBALANCE: ConfigKey = key(
+    "auto.leader.rebalance.enable",
+    Some("true"),
+    "Move leadership back to each partition's preferred (first) replica when brokers are imbalanced",
+);
+pub const LEADER_IMBALANCE_CHECK_INTERVAL: ConfigKey = key(
+    "leader.imbalance.check.interval.seconds",
+    Some("300"),
+    "How often the controller checks for leader imbalance",
+);
+pub const LEADER_IMBALANCE_PER_BROKER: ConfigKey = key(
+    "leader.imbalance.per.broker.percentage",
+    Some("10"),
+    "A broker not leading more than this share of the partitions that prefer it triggers a rebalance",
+);
+
 pub const CONTROLLER_KEYS: &[ConfigKey] = &[
     NODE_ID,
     QUORUM_VOTERS,
@@ -63,6 +79,9 @@ pub const CONTROLLER_KEYS: &[ConfigKey] = &[
     SNAPSHOT_INTERVAL,
     NUM_PARTITIONS,
     REPLICATION_FACTOR,
+    AUTO_LEADER_REBALANCE,
+    LEADER_IMBALANCE_CHECK_INTERVAL,
+    LEADER_IMBALANCE_PER_BROKER,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +96,9 @@ pub struct ControllerConfig {
     pub snapshot_interval_entries: u64,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
+    /// `None`: `auto.leader.rebalance.enable=false`; else how often to check.
+    pub leader_imbalance_check_interval: Option<Duration>,
+    pub leader_imbalance_percentage: u32,
 }
 
 fn invalid(key: &ConfigKey, value: &str, reason: impl Into<String>) -> ConfigError {
@@ -148,6 +170,13 @@ impl ControllerConfig {
             }
             Ok(Duration::from_millis(ms))
         };
+        let seconds = |key: &ConfigKey| -> Result<Duration, ConfigError> {
+            let s: u64 = props.require(key)?;
+            if s == 0 {
+                return Err(invalid(key, "0", "must be positive"));
+            }
+            Ok(Duration::from_secs(s))
+        };
         Ok(ControllerConfig {
             node_id,
             listen_addr,
@@ -158,6 +187,21 @@ impl ControllerConfig {
             snapshot_interval_entries: props.require::<u64>(&SNAPSHOT_INTERVAL)?.max(1),
             num_partitions: props.require(&NUM_PARTITIONS)?,
             default_replication_factor: props.require(&REPLICATION_FACTOR)?,
+            leader_imbalance_check_interval: props
+                .require::<bool>(&AUTO_LEADER_REBALANCE)?
+                .then(|| seconds(&LEADER_IMBALANCE_CHECK_INTERVAL))
+                .transpose()?,
+            leader_imbalance_percentage: {
+                let percentage: u32 = props.require(&LEADER_IMBALANCE_PER_BROKER)?;
+                if percentage > 100 {
+                    return Err(invalid(
+                        &LEADER_IMBALANCE_PER_BROKER,
+                        &percentage.to_string(),
+                        "at most 100",
+                    ));
+                }
+                percentage
+            },
             voters,
         })
     }

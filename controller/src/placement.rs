@@ -106,6 +106,7 @@ mod tests {
                     endpoints: vec![],
                     rack: rack.map(str::to_string),
                     fenced: *fenced,
+                    log_dirs: vec![],
                 },
             );
         }

@@ -3,16 +3,18 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::io::{Read, Write};
 
-use brook_controller::client::{ClientOptions, ControllerClient};
+use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
 use brook_protocol::ErrorCode;
 use brook_protocol::rpc::{
     CommitOffsets, ControllerRequest, CreatableTopic, CreateTopics, FetchOffsets, OffsetCommit, RpcError,
 };
 use brook_protocol::rpc::{ControllerAddress, RPC_VERSION, RpcRequest, RpcResponse};
+use common::silent_proxy::SilentProxy;
 use common::{Quorum, SESSION_TIMEOUT_MS, eventually};
 
 fn topic(name: &str, partitions: i32, replication_factor: i16) -> CreateTopics {
@@ -352,6 +354,7 @@ async fn a_second_live_process_with_the_same_broker_id_waits_for_the_first_sessi
             cluster_id: None,
             endpoints: vec![],
             rack: None,
+            log_dirs: vec![],
         })
     };
     let refused = client.call(impostor(uuid::Uuid::new_v4())).await.unwrap_err();
@@ -364,5 +367,193 @@ async fn a_second_live_process_with_the_same_broker_id_waits_for_the_first_sessi
     drop(first); // the first process dies; its session expires
     let second = quorum.broker(7).await;
     assert!(second.broker_epoch() > 0);
+    quorum.shutdown().await;
+}
+
+/// Leadership that piled up on the survivors of a failure goes back to each partition's
+/// preferred replica once that broker is back and in sync (`auto.leader.rebalance.enable`,
+/// checked every `leader.imbalance.check.interval.seconds`, 1 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leadership_returns_to_preferred_replicas_after_a_broker_comes_back() {
+    use brook_protocol::rpc::{AlterPartition, IsrChange};
+
+    let quorum = Quorum::start(1, 1000).await;
+    let mut sessions: Vec<Option<BrokerSession>> = Vec::new();
+    for id in 1..=3 {
+        sessions.push(Some(quorum.broker(id).await));
+    }
+    let client = quorum.client();
+    assert_eq!(
+        client.create_topics(topic("balanced", 6, 3)).await.unwrap()[0].error_code,
+        0
+    );
+    let leaders_of = |id: i32| {
+        let image = quorum.node(1).metadata();
+        let topic = image.topic_by_name("balanced").cloned().unwrap();
+        topic.partitions.iter().filter(|p| p.leader == id).count()
+    };
+    assert_eq!(leaders_of(1), 2, "placement spreads the preferred leaders");
+
+    // Broker 1 dies: its partitions move to 2 and 3, and it leaves every ISR.
+    sessions[0] = None;
+    eventually(Duration::from_millis(SESSION_TIMEOUT_MS + 5_000), || async {
+        (leaders_of(1) == 0).then_some(())
+    })
+    .await;
+    // It comes back, and the leaders take it back into their ISRs (as their followers'
+    // fetches would make them do).
+    sessions[0] = Some(quorum.broker(1).await);
+    let image = quorum.node(1).metadata();
+    let topic = image.topic_by_name("balanced").cloned().unwrap();
+    for leader in [2, 3] {
+        let session = sessions[(leader - 1) as usize].as_ref().unwrap();
+        let changes: Vec<IsrChange> = topic
+            .partitions
+            .iter()
+            .filter(|p| p.leader == leader)
+            .map(|p| IsrChange {
+                topic_id: topic.topic_id,
+                partition: p.partition,
+                leader_epoch: p.leader_epoch,
+                partition_epoch: p.partition_epoch,
+                new_isr: vec![1, 2, 3],
+            })
+            .collect();
+        let request = AlterPartition {
+            broker_id: leader,
+            broker_epoch: session.broker_epoch(),
+            changes,
+        };
+        let results = client.alter_partition(request).await.unwrap();
+        assert!(results.iter().all(|r| r.error_code == 0), "{results:?}");
+    }
+    let back = std::time::Instant::now();
+    eventually(Duration::from_secs(10), || async { (leaders_of(1) == 2).then_some(()) }).await;
+    eprintln!(
+        "leadership back on broker 1 {:?} after it rejoined the ISRs",
+        back.elapsed()
+    );
+    let image = quorum.node(1).metadata();
+    for p in &image.topic_by_name("balanced").unwrap().partitions {
+        assert_eq!(
+            p.leader, p.replicas[0],
+            "partition {} led by its preferred replica",
+            p.partition
+        );
+    }
+    drop(sessions);
+    quorum.shutdown().await;
+}
+
+/// A process that shows the log directories of a registration still within its session
+/// holds their lock, so the registered process is dead (kill -9 and restart): it takes
+/// over at once, and the dead incarnation's epoch is refused from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_on_the_same_log_directories_replaces_the_old_registration_at_once() {
+    let quorum = Quorum::start(1, 1000).await;
+    let dirs = vec![uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    let config = BrokerSessionConfig {
+        heartbeat_interval: Duration::from_millis(200),
+        log_dirs: dirs.clone(),
+        ..BrokerSessionConfig::new(8, "127.0.0.1", 9092)
+    };
+    let first = BrokerSession::start(quorum.client(), config.clone()).await.unwrap();
+    first.wait_unfenced().await;
+    let old_epoch = first.broker_epoch();
+    // The old process "dies" without a word: its lease is still running.
+    drop(first);
+
+    let restarted = std::time::Instant::now();
+    let second = BrokerSession::start(quorum.client(), config).await.unwrap();
+    second.wait_unfenced().await;
+    let took = restarted.elapsed();
+    assert!(second.broker_epoch() > old_epoch);
+    assert!(
+        took < Duration::from_millis(SESSION_TIMEOUT_MS),
+        "waited {took:?}, as if for the old session"
+    );
+    let stale = quorum
+        .client()
+        .call(ControllerRequest::BrokerHeartbeat(
+            brook_protocol::rpc::BrokerHeartbeat {
+                broker_id: 8,
+                broker_epoch: old_epoch,
+                metadata_version: 0,
+                want_shut_down: false,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.kafka_code(), Some(ErrorCode::StaleBrokerEpoch.code()));
+
+    // Other directories prove nothing: that newcomer waits (refused while the lease runs).
+    let impostor = ControllerRequest::RegisterBroker(brook_protocol::rpc::RegisterBroker {
+        broker_id: 8,
+        incarnation_id: uuid::Uuid::new_v4(),
+        cluster_id: None,
+        endpoints: vec![],
+        rack: None,
+        log_dirs: vec![uuid::Uuid::new_v4()],
+    });
+    let refused = quorum.client().call(impostor).await.unwrap_err();
+    assert_eq!(
+        refused.kafka_code(),
+        Some(ErrorCode::DuplicateBrokerRegistration.code())
+    );
+    drop(second);
+    quorum.shutdown().await;
+}
+
+/// A controller connection that goes silent (the controller cut off by the network: no
+/// reset, no answers) must not hold the broker's heartbeats: each attempt has a deadline,
+/// the connection is given up, and the session carries on through another address before
+/// its lease runs out. The metadata watch on the dead connection ends with it and resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_controller_connection_never_starves_heartbeats_or_the_metadata_watch() {
+    let quorum = Quorum::start(1, 1000).await;
+    let direct = quorum.voters[0].clone();
+    let proxy = SilentProxy::start(format!("{}:{}", direct.host, direct.port)).await;
+    // The same controller twice: through the proxy (tried first) and directly.
+    let through_proxy = ControllerAddress {
+        port: proxy.port,
+        ..direct.clone()
+    };
+    let options = ClientOptions {
+        attempt_timeout: Duration::from_millis(500),
+        ..ClientOptions::default()
+    };
+    let client = Arc::new(ControllerClient::new(vec![direct, through_proxy], options));
+    let config = BrokerSessionConfig {
+        heartbeat_interval: Duration::from_millis(300),
+        ..BrokerSessionConfig::new(1, "127.0.0.1", 9092)
+    };
+    let session = BrokerSession::start(Arc::clone(&client), config).await.unwrap();
+    eventually(Duration::from_secs(10), || async {
+        (!session.is_fenced()).then_some(())
+    })
+    .await;
+    assert_eq!(proxy.connections(), 1, "the session runs through the proxy");
+
+    proxy.go_silent();
+    let silenced = std::time::Instant::now();
+    let admin = quorum.client();
+    let created = admin.create_topics(topic("after-silence", 1, 1)).await.unwrap();
+    assert_eq!(created[0].error_code, 0);
+    eventually(Duration::from_secs(10), || async {
+        session.cache().image().topic_by_name("after-silence").map(|_| ())
+    })
+    .await;
+    eprintln!(
+        "metadata resumed {:?} after the connection went silent",
+        silenced.elapsed()
+    );
+    // Three lease lengths later the broker was never fenced.
+    let until = std::time::Instant::now() + Duration::from_millis(3 * SESSION_TIMEOUT_MS);
+    while std::time::Instant::now() < until {
+        let image = quorum.node(1).metadata();
+        assert!(!image.brokers[&1].fenced, "fenced while heart-beating");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(session);
     quorum.shutdown().await;
 }

@@ -103,6 +103,8 @@ struct DataDir {
     path: PathBuf,
     /// Held (flock) for the manager's lifetime.
     _lock: File,
+    /// From the dir's `meta.properties`.
+    id: uuid::Uuid,
     /// Whether the last stop of this dir was clean.
     was_clean: bool,
 }
@@ -159,6 +161,14 @@ impl LogManager {
     }
 
     /// Whether every data dir's last stop was a clean shutdown.
+    /// The ids of the data dirs (their `meta.properties`), sorted: with the dirs'
+    /// locks held, they prove which broker's logs these are.
+    pub fn directory_ids(&self) -> Vec<uuid::Uuid> {
+        let mut ids: Vec<uuid::Uuid> = self.dirs.iter().map(|d| d.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
     pub fn was_clean(&self) -> bool {
         self.dirs.iter().all(|d| d.was_clean)
     }
@@ -429,6 +439,7 @@ fn open_data_dir(path: &Path) -> Result<DataDir> {
             source: std::io::Error::other("data dir is locked by another process"),
         });
     }
+    let id = super::meta_properties::directory_id(path)?;
     let marker = path.join(CLEAN_SHUTDOWN_MARKER);
     let was_clean = marker.exists();
     if was_clean {
@@ -439,6 +450,7 @@ fn open_data_dir(path: &Path) -> Result<DataDir> {
     Ok(DataDir {
         path: path.to_path_buf(),
         _lock: lock,
+        id,
         was_clean,
     })
 }

@@ -21,6 +21,7 @@ mod index;
 mod leader_epoch;
 mod log_manager;
 mod mapping;
+mod meta_properties;
 mod partition_log;
 mod producer_state;
 mod recovery;

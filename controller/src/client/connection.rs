@@ -93,7 +93,21 @@ impl Connection {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.outgoing.is_closed() || self.tasks[1].is_finished()
+        self.outgoing.is_closed() || self.tasks[1].is_finished() || !self.routes.lock().open
+    }
+
+    /// Gives the connection up (a request on it went unanswered past its deadline, so
+    /// the peer is likely gone or cut off): every caller still waiting on it, and every
+    /// watch stream, ends at once instead of hanging on a dead socket.
+    pub fn close(&self) {
+        {
+            let mut routes = self.routes.lock();
+            routes.open = false;
+            routes.pending.clear();
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 
     async fn send(&self, body: ControllerRequest, pending: Pending) -> Result<(), ConnectionLost> {

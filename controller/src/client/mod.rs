@@ -50,6 +50,10 @@ impl ClientError {
 pub struct ClientOptions {
     /// How long one call keeps retrying (leader changes, reconnects) before failing.
     pub request_timeout: Duration,
+    /// How long one attempt waits for its answer. Past it the connection is given up
+    /// (a controller that is cut off never answers, and TCP would not say so for
+    /// minutes) and the call tries the next controller.
+    pub attempt_timeout: Duration,
     pub connect_timeout: Duration,
     pub retry_backoff: Duration,
 }
@@ -58,6 +62,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             request_timeout: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(1),
             retry_backoff: Duration::from_millis(50),
         }
@@ -165,13 +170,19 @@ impl ControllerClient {
     }
 
     /// Sends `body` to the leader, retrying across redirects and reconnects until
-    /// `timeout`.
-    async fn call_within(&self, body: ControllerRequest, timeout: Duration) -> Result<ControllerResponse, ClientError> {
+    /// `timeout`, each attempt waiting at most `attempt_timeout` (and never past the
+    /// call's deadline) for its answer.
+    async fn call_within(
+        &self,
+        body: ControllerRequest,
+        timeout: Duration,
+        attempt_timeout: Duration,
+    ) -> Result<ControllerResponse, ClientError> {
         let deadline = Instant::now() + timeout;
         let mut last = String::from("no attempt");
         while Instant::now() < deadline {
             match self.connection().await {
-                Ok(connection) => match connection.request(body.clone()).await {
+                Ok(connection) => match self.attempt(&connection, &body, deadline, attempt_timeout).await {
                     Ok(Ok(response)) => return Ok(response),
                     Ok(Err(RpcError::NotController { leader })) => {
                         last = format!("not the controller (leader: {leader:?})");
@@ -194,8 +205,28 @@ impl ControllerClient {
         Err(ClientError::Timeout { timeout, last })
     }
 
+    /// One request on `connection`; one unanswered within its time closes the
+    /// connection, for every user of it.
+    async fn attempt(
+        &self,
+        connection: &Arc<Connection>,
+        body: &ControllerRequest,
+        deadline: Instant,
+        attempt_timeout: Duration,
+    ) -> Result<Answer, ConnectionLost> {
+        let wait = attempt_timeout.min(deadline.saturating_duration_since(Instant::now()));
+        match tokio::time::timeout(wait, connection.request(body.clone())).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                connection.close();
+                Err(ConnectionLost(format!("no answer within {wait:?}")))
+            }
+        }
+    }
+
     pub async fn call(&self, body: ControllerRequest) -> Result<ControllerResponse, ClientError> {
-        self.call_within(body, self.options.request_timeout).await
+        self.call_within(body, self.options.request_timeout, self.options.attempt_timeout)
+            .await
     }
 
     /// Starts a metadata watch on the leader, from `since_version`.
@@ -209,8 +240,22 @@ impl ControllerClient {
                         broker_id,
                         since_version,
                     };
-                    match connection.stream(request).await {
-                        Ok(mut answers) => match answers.recv().await {
+                    let first = async {
+                        let mut answers = connection.stream(request).await?;
+                        let wait = self
+                            .options
+                            .attempt_timeout
+                            .min(deadline.saturating_duration_since(Instant::now()));
+                        match tokio::time::timeout(wait, answers.recv()).await {
+                            Ok(first) => Ok((answers, first)),
+                            Err(_) => {
+                                connection.close();
+                                Err(ConnectionLost(format!("no answer within {wait:?}")))
+                            }
+                        }
+                    };
+                    match first.await {
+                        Ok((answers, first)) => match first {
                             Some(Ok(first)) => {
                                 return Ok(MetadataStream {
                                     first: Some(Ok(first)),

@@ -22,6 +22,9 @@ pub struct BrokerSessionConfig {
     /// Refuse to join a quorum of another cluster.
     pub cluster_id: Option<Uuid>,
     pub heartbeat_interval: Duration,
+    /// The ids of the log directories this process holds locked: shown at registration,
+    /// they let it succeed a crashed predecessor at once (see `RegisterBroker`).
+    pub log_dirs: Vec<Uuid>,
 }
 
 impl BrokerSessionConfig {
@@ -37,6 +40,7 @@ impl BrokerSessionConfig {
             rack: None,
             cluster_id: None,
             heartbeat_interval: Duration::from_secs(2),
+            log_dirs: Vec::new(),
         }
     }
 }
@@ -76,6 +80,7 @@ async fn register(
         cluster_id: config.cluster_id,
         endpoints: config.endpoints.clone(),
         rack: config.rack.clone(),
+        log_dirs: config.log_dirs.clone(),
     };
     match client.call(ControllerRequest::RegisterBroker(request)).await? {
         ControllerResponse::RegisterBroker { broker_epoch } => Ok(broker_epoch),
@@ -175,9 +180,13 @@ async fn heartbeats(
             metadata_version: cache.version(),
             want_shut_down: state.want_shut_down.load(Ordering::Relaxed),
         };
-        // A heartbeat is only useful while fresh: retry within one interval at most.
+        // A heartbeat is only useful while fresh: retry within one interval at most, and
+        // give up on a silent controller after half of it, so the rest of the interval
+        // reaches another one (a connection to a controller that was cut off would
+        // otherwise hold every heartbeat until the session runs out).
+        let interval = config.heartbeat_interval;
         let answer = client
-            .call_within(ControllerRequest::BrokerHeartbeat(request), config.heartbeat_interval)
+            .call_within(ControllerRequest::BrokerHeartbeat(request), interval, interval / 2)
             .await;
         match answer {
             Ok(ControllerResponse::BrokerHeartbeat {

@@ -154,6 +154,17 @@ impl RaftHandle {
         }
     }
 
+    /// Like [`Self::read_barrier`], within `timeout`: a leader cut off from the other
+    /// voters still believes it leads, and would otherwise take (and lose) requests
+    /// that only the real leader can act on, such as broker heartbeats.
+    pub async fn confirm_leader(&self, timeout: std::time::Duration) -> Result<(), ProposeError> {
+        self.check_leader()?;
+        match tokio::time::timeout(timeout, self.read_barrier()).await {
+            Ok(confirmed) => confirmed,
+            Err(_) => Err(ProposeError::NotLeader(None)),
+        }
+    }
+
     /// Fails fast with the leader's address when this node does not believe it leads.
     pub fn check_leader(&self) -> Result<(), ProposeError> {
         if self.raft.metrics().borrow().state == ServerState::Leader {

@@ -95,19 +95,32 @@ impl ControllerService {
                 .brokers
                 .get(&broker_id)
                 .filter(|b| !b.fenced && b.incarnation_id != request.incarnation_id)
-                .map(|b| b.broker_epoch)
+                .map(|b| (b.broker_epoch, b.log_dirs.clone()))
         });
         // A broker never sees a cluster without an id (DescribeCluster's is not nullable).
         self.ensure_cluster_id().await?;
-        if let Some(epoch) = live_other
+        if let Some((epoch, log_dirs)) = live_other
             && self.leases.is_live(broker_id, epoch)
         {
-            // Two processes with one id would fence each other in turn; like Kafka, the
-            // newcomer waits until the old session has expired.
-            return Err(kafka(
-                ErrorCode::DuplicateBrokerRegistration,
-                format!("broker {broker_id} is registered by another live process; retry after its session expires"),
-            ));
+            // The same log directories: their lock is held by the newcomer, so the
+            // registered process is gone (a crash and restart); it takes over at once.
+            let successor = !request.log_dirs.is_empty() && log_dirs == request.log_dirs;
+            if successor {
+                tracing::info!(
+                    broker_id,
+                    broker_epoch = epoch,
+                    "broker restarted on its log directories; replacing its previous registration"
+                );
+            } else {
+                // Two processes with one id would fence each other in turn; like Kafka,
+                // the newcomer waits until the old session has expired.
+                return Err(kafka(
+                    ErrorCode::DuplicateBrokerRegistration,
+                    format!(
+                        "broker {broker_id} is registered by another live process; retry after its session expires"
+                    ),
+                ));
+            }
         }
         match self.raft.propose(Command::RegisterBroker(request)).await? {
             CommandResult::BrokerRegistered { broker_epoch } => {
@@ -122,7 +135,9 @@ impl ControllerService {
     }
 
     pub(super) async fn broker_heartbeat(&self, request: BrokerHeartbeat) -> Result<ControllerResponse, RpcError> {
-        self.raft.check_leader()?;
+        // Only a leader a quorum still follows may renew a lease: one cut off from the
+        // other controllers answers NOT_CONTROLLER, and the broker tries another.
+        self.raft.confirm_leader(self.config.election_timeout).await?;
         let registration = self.shared.read(|s| s.image().brokers.get(&request.broker_id).cloned());
         let Some(registration) = registration else {
             return Err(kafka(

@@ -2,6 +2,7 @@
 //! internal RPC, one module per family of requests.
 
 mod brokers;
+mod leader_balance;
 mod offsets;
 pub mod server;
 mod topics;
@@ -158,6 +159,7 @@ impl ControllerService {
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut leading_term = None;
+        let mut next_balance_check = Instant::now();
         let mut changes = self.raft.status_changes();
         loop {
             // Leases are checked every tick; a new leader acts at once, without waiting
@@ -175,6 +177,16 @@ impl ControllerService {
             if status.is_leader {
                 leading_term = Some(status.term);
                 self.leader_duties(fresh).await;
+                if let Some(interval) = self.config.leader_imbalance_check_interval {
+                    // A new leader waits a whole interval first, as Kafka's does: brokers
+                    // that just came back need time to rejoin the ISRs.
+                    if fresh {
+                        next_balance_check = Instant::now() + interval;
+                    } else if Instant::now() >= next_balance_check {
+                        next_balance_check = Instant::now() + interval;
+                        self.balance_leaders().await;
+                    }
+                }
             } else {
                 leading_term = None;
             }

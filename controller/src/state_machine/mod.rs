@@ -4,6 +4,7 @@
 //! same state on every controller. No I/O and no openraft types here.
 
 mod command;
+mod leader_balance;
 mod offsets;
 mod partitions;
 mod reassignments;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use command::{Command, CommandResult, NewTopic, PlacedPartitions};
+pub use leader_balance::imbalanced_partitions;
 pub use offsets::OffsetStore;
 pub use partitions::{NO_LEADER, invalid_replica_list};
 
@@ -329,6 +331,7 @@ impl ControllerState {
             rack: request.rack.clone(),
             // Unfenced by a heartbeat once the broker has caught up with the metadata.
             fenced: true,
+            log_dirs: request.log_dirs.clone(),
         }));
         CommandResult::BrokerRegistered { broker_epoch }
     }

@@ -14,6 +14,7 @@ fn register(state: &mut ControllerState, broker_id: BrokerId) -> i64 {
             port: 9092,
         }],
         rack: None,
+        log_dirs: vec![],
     };
     match state.apply(&Command::RegisterBroker(request)) {
         CommandResult::BrokerRegistered { broker_epoch } => broker_epoch,
@@ -111,6 +112,7 @@ fn a_retried_registration_gets_the_same_epoch() {
         cluster_id: None,
         endpoints: vec![],
         rack: None,
+        log_dirs: vec![],
     };
     let first = state.apply(&Command::RegisterBroker(request.clone()));
     let version = state.version();
@@ -130,6 +132,7 @@ fn a_broker_of_another_cluster_is_refused() {
         cluster_id: Some(Uuid::new_v4()),
         endpoints: vec![],
         rack: None,
+        log_dirs: vec![],
     }));
     assert!(matches!(
         result,

@@ -1,6 +1,8 @@
 //! In-process controller quorums on loopback ports, with temp dirs.
 #![allow(dead_code)]
 
+pub mod silent_proxy;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +47,7 @@ pub fn config(node_id: u64, voters: &[ControllerAddress], root: &Path, snapshot_
     props.set("broker.session.timeout.ms", SESSION_TIMEOUT_MS.to_string());
     props.set("controller.quorum.election.timeout.ms", "300");
     props.set("metadata.snapshot.interval.entries", snapshot_every.to_string());
+    props.set("leader.imbalance.check.interval.seconds", "1");
     ControllerConfig::from_properties(&props).unwrap()
 }
 

@@ -169,6 +169,11 @@ pub struct RegisterBroker {
     pub cluster_id: Option<Uuid>,
     pub endpoints: Vec<Endpoint>,
     pub rack: Option<String>,
+    /// The ids of the log directories this process holds locked (sorted). A process
+    /// that shows the same ids as a registration still within its session succeeds it
+    /// at once: only one process at a time can hold those directories, so the
+    /// registered one has died. Empty: no such proof, wait for the session to expire.
+    pub log_dirs: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,8 @@ pub struct BrokerRegistration {
     pub endpoints: Vec<Endpoint>,
     pub rack: Option<String>,
     pub fenced: bool,
+    /// The log directory ids the registering process showed (see `RegisterBroker`).
+    pub log_dirs: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,6 +37,7 @@ fn requests_and_responses_round_trip() {
                 port: 9092,
             }],
             rack: Some("a".into()),
+            log_dirs: vec![],
         }),
         ControllerRequest::WatchMetadata {
             broker_id: 1,
@@ -126,6 +127,7 @@ fn image_follows_records_and_ignores_replays() {
         endpoints: vec![],
         rack: None,
         fenced: true,
+        log_dirs: vec![],
     };
     let mut moved = partition(0);
     moved.leader = 2;
