@@ -333,23 +333,7 @@ impl Cluster {
             .args(["-L", "-b", &self.bootstrap(), "-t", topic, "-m", "2"])
             .output()
             .unwrap();
-        let ids = |list: &str| -> Vec<i32> { list.split(',').filter_map(|b| b.trim().parse().ok()).collect() };
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| {
-                // "partition 0, leader 1, replicas: 1,2,3, isrs: 1,2,3"
-                let rest = line.trim().strip_prefix("partition ")?;
-                let (partition, rest) = rest.split_once(", leader ")?;
-                let (leader, rest) = rest.split_once(", replicas: ")?;
-                let (replicas, isr) = rest.split_once(", isrs: ")?;
-                Some(PartitionView {
-                    partition: partition.parse().ok()?,
-                    leader: leader.parse().ok()?,
-                    replicas: ids(replicas),
-                    isr: ids(isr.split_whitespace().next().unwrap_or("")),
-                })
-            })
-            .collect()
+        parse_kcat_partitions(&String::from_utf8_lossy(&out.stdout))
     }
 
     /// The broker's Prometheus text, if it answers.
@@ -394,4 +378,25 @@ impl Drop for Cluster {
             eprintln!("cluster data and logs kept in {}", root.keep().display());
         }
     }
+}
+
+/// The partitions in kcat's metadata listing (`kcat -L`).
+pub fn parse_kcat_partitions(listing: &str) -> Vec<PartitionView> {
+    let ids = |list: &str| -> Vec<i32> { list.split(',').filter_map(|b| b.trim().parse().ok()).collect() };
+    listing
+        .lines()
+        .filter_map(|line| {
+            // "partition 0, leader 1, replicas: 1,2,3, isrs: 1,2,3"
+            let rest = line.trim().strip_prefix("partition ")?;
+            let (partition, rest) = rest.split_once(", leader ")?;
+            let (leader, rest) = rest.split_once(", replicas: ")?;
+            let (replicas, isr) = rest.split_once(", isrs: ")?;
+            Some(PartitionView {
+                partition: partition.parse().ok()?,
+                leader: leader.parse().ok()?,
+                replicas: ids(replicas),
+                isr: ids(isr.split_whitespace().next().unwrap_or("")),
+            })
+        })
+        .collect()
 }

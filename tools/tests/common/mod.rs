@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod netns;
 pub mod proxy;
 
 use std::net::{IpAddr, TcpListener, TcpStream};
@@ -239,12 +240,19 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 /// `python -X faulthandler tests/clients/<script>`, with the Python from `BROOK_PYTHON`
 /// (`.ci/run` makes a virtualenv with confluent-kafka, kafka-python and aiokafka).
 pub fn python_client(script: &str) -> Command {
-    let python = std::env::var("BROOK_PYTHON").unwrap_or_else(|_| "python3".into());
+    let (python, path) = python_script(script);
     let mut command = Command::new(python);
+    command.args(["-X", "faulthandler"]).arg(path);
     command
-        .args(["-X", "faulthandler"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script));
-    command
+}
+
+/// The interpreter and path for a client check script, as `python_client` uses them.
+pub fn python_script(script: &str) -> (String, PathBuf) {
+    let python = std::env::var("BROOK_PYTHON").unwrap_or_else(|_| "python3".into());
+    (
+        python,
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script),
+    )
 }
 
 /// A client check script that talks in lines: what it prints is read on a thread (so a
@@ -260,9 +268,15 @@ pub struct LineScript {
 
 impl LineScript {
     pub fn start(script: &str, args: &[&str]) -> LineScript {
+        let mut command = python_client(script);
+        command.args(args);
+        LineScript::spawn(command)
+    }
+
+    /// As `start`, for a command made ready elsewhere (run in a network namespace, say).
+    pub fn spawn(mut command: Command) -> LineScript {
         use std::io::BufRead;
-        let mut child = python_client(script)
-            .args(args)
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
