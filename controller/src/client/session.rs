@@ -169,15 +169,24 @@ async fn heartbeats(
 ) {
     let mut interval = tokio::time::interval(config.heartbeat_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The metadata version the last heartbeat reported.
+    let mut reported = 0;
     loop {
+        // A fenced broker is unfenced by the first heartbeat that shows it has caught up
+        // with its own registration: send that one the moment the metadata gets there,
+        // not an interval later (a restart would otherwise wait a whole interval).
+        let epoch = state.broker_epoch.load(Ordering::Relaxed) as u64;
+        let behind = *state.fenced.borrow() && reported < epoch;
         tokio::select! {
             _ = interval.tick() => {}
             _ = state.heartbeat_now.notified() => {}
+            _ = cache.wait_for_version(epoch), if behind => {}
         }
+        reported = cache.version();
         let request = BrokerHeartbeat {
             broker_id: config.broker_id,
             broker_epoch: state.broker_epoch.load(Ordering::Relaxed),
-            metadata_version: cache.version(),
+            metadata_version: reported,
             want_shut_down: state.want_shut_down.load(Ordering::Relaxed),
         };
         // A heartbeat is only useful while fresh: retry within one interval at most, and
