@@ -29,6 +29,14 @@ async fn until_log_end(partition: &Partition, offset: i64) {
     }
 }
 
+/// An `acks=all` produce of `n` records to a fresh leader, once the leader has appended
+/// them and holds the request.
+async fn held_produce(p: &Arc<Partition>, n: usize) -> tokio::task::JoinHandle<Vec<ProduceOutcome>> {
+    let waiting = tokio::spawn(produce(ProduceAcks::All, Duration::from_secs(30), vec![request(p, n)]));
+    until_log_end(p, n as i64).await;
+    waiting
+}
+
 /// Broker 1 demoted: broker 2 leads at epoch 5 with ISR {2, 3}.
 fn demoted(partition_epoch: i32) -> PartitionState {
     PartitionState {
@@ -42,12 +50,7 @@ fn demoted(partition_epoch: i32) -> PartitionState {
 async fn acks_all_is_answered_once_the_isr_has_the_records() {
     let dir = tempfile::tempdir().unwrap();
     let p = Arc::new(leader(dir.path(), &[1, 2, 3]));
-    let waiting = tokio::spawn(produce(
-        ProduceAcks::All,
-        Duration::from_secs(30),
-        vec![request(&p, 10)],
-    ));
-    until_log_end(&p, 10).await;
+    let waiting = held_produce(&p, 10).await;
     p.record_follower_fetch(2, 10, 0);
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(
@@ -103,12 +106,7 @@ async fn acks_all_times_out_or_reports_a_shrunken_isr() {
 async fn a_demoted_leader_never_acknowledges_offsets_it_truncated() {
     let dir = tempfile::tempdir().unwrap();
     let p = Arc::new(leader(dir.path(), &[1, 2, 3]));
-    let waiting = tokio::spawn(produce(
-        ProduceAcks::All,
-        Duration::from_secs(30),
-        vec![request(&p, 10)],
-    ));
-    until_log_end(&p, 10).await;
+    let waiting = held_produce(&p, 10).await;
     p.record_follower_fetch(2, 4, 0);
 
     // Fenced by the controller: broker 2 leads at epoch 5 and took other records.
@@ -139,8 +137,7 @@ async fn a_demotion_ends_the_wait_at_once_not_at_the_request_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let p = Arc::new(leader(dir.path(), &[1, 2, 3]));
     let started = tokio::time::Instant::now();
-    let waiting = tokio::spawn(produce(ProduceAcks::All, Duration::from_secs(30), vec![request(&p, 1)]));
-    until_log_end(&p, 1).await;
+    let waiting = held_produce(&p, 1).await;
     p.update(&demoted(1));
     let outcomes = waiting.await.unwrap();
     assert_eq!(outcomes[0].result, Err(ErrorCode::NotLeaderOrFollower));
@@ -151,8 +148,7 @@ async fn a_demotion_ends_the_wait_at_once_not_at_the_request_timeout() {
 async fn a_leader_that_regains_leadership_at_a_new_epoch_still_does_not_acknowledge() {
     let dir = tempfile::tempdir().unwrap();
     let p = Arc::new(leader(dir.path(), &[1, 2, 3]));
-    let waiting = tokio::spawn(produce(ProduceAcks::All, Duration::from_secs(30), vec![request(&p, 5)]));
-    until_log_end(&p, 5).await;
+    let waiting = held_produce(&p, 5).await;
     // Led elsewhere and back, at epoch 6: what it appended under 4 may be gone.
     p.update(&PartitionState {
         leader: 1,

@@ -47,3 +47,16 @@ def read_to_end(bootstrap, topic, partitions, within=60):
     consumer.close()
     assert len(at_end) == partitions, f"read {len(at_end)} of {partitions} partitions to their end"
     return messages
+
+
+def consume_live(bootstrap, topic, partitions, stop, seen):
+    """Reads every partition from offset 0 until `stop` (a threading.Event) is set,
+    appending (partition, offset, value) to `seen` as records arrive."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False,
+                         "topic.metadata.refresh.interval.ms": 1000})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    while not stop.is_set():
+        msg = consumer.poll(0.2)
+        if msg is not None and not msg.error():
+            seen.append((msg.partition(), msg.offset(), msg.value()))
+    consumer.close()

@@ -21,9 +21,9 @@ import sys
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException, Producer
 
-from confluent_setup import read_to_end
+from confluent_setup import consume_live, read_to_end
 
 bootstrap, topic, partitions, producers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 
@@ -92,19 +92,10 @@ def on_error(index, err):
 seen = []  # (partition, offset, value) read by the live consumer
 
 
-def consume():
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False,
-                         "topic.metadata.refresh.interval.ms": 1000})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    while not stop.is_set():
-        msg = consumer.poll(0.2)
-        if msg is not None and not msg.error():
-            seen.append((msg.partition(), msg.offset(), msg.value()))
-    consumer.close()
 
 
 threads = [threading.Thread(target=produce, args=(i,)) for i in range(producers)]
-threads.append(threading.Thread(target=consume))
+threads.append(threading.Thread(target=consume_live, args=(bootstrap, topic, partitions, stop, seen)))
 for t in threads:
     t.start()
 print("ready", flush=True)

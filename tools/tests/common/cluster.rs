@@ -343,30 +343,12 @@ impl Cluster {
 
     /// Every node's log, for the message of a failed test.
     pub fn logs(&self) -> String {
-        let mut names: Vec<_> = std::fs::read_dir(self.root.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().into_string().unwrap_or_default())
-            .filter(|name| name.ends_with(".log"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(self.root.path().join(name)).unwrap_or_default();
-                format!("==> {name} <==\n{text}")
-            })
-            .collect()
+        node_logs(self.root.path())
     }
 
     /// Appended to across restarts.
     fn log_file(&self, name: &str) -> Stdio {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.path().join(name))
-            .expect("log file");
-        Stdio::from(file)
+        append_log(self.root.path(), name)
     }
 }
 
@@ -399,4 +381,33 @@ pub fn parse_kcat_partitions(listing: &str) -> Vec<PartitionView> {
             })
         })
         .collect()
+}
+
+/// Every `*.log` under `root`, each behind a `==> name <==` line, for the message of a
+/// failed test.
+pub fn node_logs(root: &Path) -> String {
+    let mut names: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().into_string().unwrap_or_default())
+        .filter(|name| name.ends_with(".log"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(root.join(name)).unwrap_or_default();
+            format!("==> {name} <==\n{text}")
+        })
+        .collect()
+}
+
+/// `root/name`, opened for appending (kept across restarts), as a child's output.
+pub fn append_log(root: &Path, name: &str) -> Stdio {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join(name))
+        .expect("log file");
+    Stdio::from(file)
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::cluster::{PartitionView, parse_kcat_partitions};
+use super::cluster::{PartitionView, append_log, node_logs, parse_kcat_partitions};
 use super::{Process, sample, wait_until};
 
 const BROKER_PORT: u16 = 9092;
@@ -259,12 +259,7 @@ impl NetnsCluster {
     }
 
     fn log_file(&self, name: &str) -> Stdio {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.path().join(name))
-            .expect("log file");
-        Stdio::from(file)
+        append_log(self.root.path(), name)
     }
 
     pub fn start_controller(&mut self, id: u32) {
@@ -393,20 +388,7 @@ impl NetnsCluster {
     }
 
     pub fn logs(&self) -> String {
-        let mut names: Vec<_> = std::fs::read_dir(self.root.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().into_string().unwrap_or_default())
-            .filter(|name| name.ends_with(".log"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(self.root.path().join(name)).unwrap_or_default();
-                format!("==> {name} <==\n{text}")
-            })
-            .collect()
+        node_logs(self.root.path())
     }
 }
 
