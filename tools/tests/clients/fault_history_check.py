@@ -91,9 +91,6 @@ def on_error(index, err):
 
 seen = []  # (partition, offset, value) read by the live consumer
 
-
-
-
 threads = [threading.Thread(target=produce, args=(i,)) for i in range(producers)]
 threads.append(threading.Thread(target=consume_live, args=(bootstrap, topic, partitions, stop, seen)))
 for t in threads:

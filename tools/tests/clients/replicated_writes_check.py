@@ -58,10 +58,8 @@ def produce():
 
 seen = []  # (partition, offset, value) read by the live consumer
 
-
-
-
-threads = [threading.Thread(target=produce), threading.Thread(target=consume_live, args=(bootstrap, topic, partitions, stop, seen))]
+threads = [threading.Thread(target=produce),
+           threading.Thread(target=consume_live, args=(bootstrap, topic, partitions, stop, seen))]
 for t in threads:
     t.start()
 print("ready", flush=True)
