@@ -51,6 +51,7 @@ pub struct BrokerNode {
     logs: Arc<LogManager>,
     metrics: Arc<BrokerMetrics>,
     session: BrokerSession,
+    replicas: Arc<ReplicaManager>,
     local_addr: SocketAddr,
     stopping: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -172,6 +173,7 @@ impl BrokerNode {
             logs,
             metrics,
             session,
+            replicas,
             local_addr,
             stopping,
             tasks,
@@ -201,6 +203,7 @@ impl BrokerNode {
         if !self.session.controlled_shutdown(CONTROLLED_SHUTDOWN_TIMEOUT).await {
             tracing::warn!("the controller did not confirm the shutdown; stopping anyway");
         }
+        self.replicas.shutdown();
         self.stopping.send_replace(true);
         for task in &self.tasks {
             task.abort();

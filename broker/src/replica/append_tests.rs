@@ -200,3 +200,14 @@ async fn each_partition_of_a_request_gets_its_own_answer() {
     );
     assert_eq!(outcomes[1].log_start_offset, -1);
 }
+
+#[tokio::test]
+async fn a_removed_partition_ends_its_waits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Arc::new(leader(dir.path(), &[1, 2, 3]));
+    let waiting = held_produce(&p, 2).await;
+    // Deleted, moved away, or the broker stopping (ReplicaManager::shutdown).
+    p.mark_removed();
+    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
+    assert_eq!(outcomes[0].result, Err(ErrorCode::NotLeaderOrFollower));
+}

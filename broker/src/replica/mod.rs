@@ -104,6 +104,14 @@ impl ReplicaManager {
         }
     }
 
+    /// The broker is stopping: every operation waiting on any partition ends now
+    /// (`NOT_LEADER_OR_FOLLOWER`), before the logs close under it.
+    pub fn shutdown(&self) {
+        for partition in self.partitions() {
+            partition.mark_removed();
+        }
+    }
+
     /// Brings the hosted partitions in line with `image`. Blocking (creates and deletes
     /// files): call it off the async workers.
     pub fn apply_metadata(&self, image: &MetadataImage) {
