@@ -12,10 +12,10 @@ brook=${BROOK:-target/release/brook}
 dir=$(mktemp -d)
 [ -z "${KEEP:-}" ] || echo "data and log in $dir"
 trap 'kill -9 $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
-addr=127.0.0.1:39492
+addr=127.0.0.1:29492
 start() {
-    "$brook" dev --data-dir "$dir/data" --kafka-addr $addr --controller-addr 127.0.0.1:39493 \
-        --metrics-addr 127.0.0.1:39494 >> "$dir/dev.log" 2>&1 &
+    "$brook" dev --data-dir "$dir/data" --kafka-addr $addr --controller-addr 127.0.0.1:29493 \
+        --metrics-addr 127.0.0.1:29494 >> "$dir/dev.log" 2>&1 &
     pid=$!
 }
 now_ms() { date +%s%3N; }
