@@ -147,6 +147,7 @@ fn acknowledged_writes_survive_network_partitions_kills_and_pauses() {
         let partition = rng.below(PARTITIONS as u64) as usize;
         let leader = cluster.partitions(TOPIC)[partition].leader as u32;
         assert!(leader > 0, "{context}: partition {partition} has no leader");
+        let fenced_before = fences(&cluster);
         // From the moment the fault is in effect (a cut takes a few route changes).
         let began = inject(&mut cluster, fault, leader, &mut rng, &context);
         history.send(&format!("fault {} {began}", fault.name()));
@@ -171,6 +172,16 @@ fn acknowledged_writes_survive_network_partitions_kills_and_pauses() {
             "{context}: the cluster did not get back in sync\n{}",
             cluster.logs()
         );
+        if fault == Fault::IsolateControllerLeader {
+            // Every broker kept heart-beating: a controller leader change must not fence
+            // any of them (issue 17, finding 3).
+            assert_eq!(
+                fences(&cluster),
+                fenced_before,
+                "{context}: a live broker was fenced\n{}",
+                cluster.logs()
+            );
+        }
         eprintln!(
             "{context}: {answer}, back in sync {:?} after the heal",
             healed.elapsed()
@@ -191,6 +202,11 @@ fn acknowledged_writes_survive_network_partitions_kills_and_pauses() {
         "seed {seed}: some fault left a partition without acknowledged writes:\n{}",
         failovers.join("\n")
     );
+}
+
+/// How many times a controller has fenced a broker whose session ran out, so far.
+fn fences(cluster: &NetnsCluster) -> usize {
+    cluster.logs().matches("broker session expired; fencing it").count()
 }
 
 /// Injects `fault`; returns when it took effect (epoch ms).

@@ -119,9 +119,11 @@ impl ControllerClient {
         }
     }
 
-    /// The connection to the current controller, made if needed. The lock is never held
-    /// while connecting; if two callers race, the first connection installed wins.
-    async fn connection(&self) -> Result<Arc<Connection>, String> {
+    /// The connection to the current controller, made if needed, connecting for at most
+    /// the connect timeout and never past `deadline` (a heartbeat must not spend its
+    /// interval on a controller that is cut off). The lock is never held while
+    /// connecting; if two callers race, the first connection installed wins.
+    async fn connection(&self, deadline: Instant) -> Result<Arc<Connection>, String> {
         let target = {
             let mut route = self.route.lock();
             if let Some(connection) = &route.connection
@@ -138,7 +140,11 @@ impl ControllerClient {
                 }
             }
         };
-        let connection = Connection::connect(&address_string(&target), self.options.connect_timeout)
+        let connect_timeout = self
+            .options
+            .connect_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let connection = Connection::connect(&address_string(&target), connect_timeout)
             .await
             .map_err(|e| e.to_string())?;
         let mut route = self.route.lock();
@@ -181,7 +187,7 @@ impl ControllerClient {
         let deadline = Instant::now() + timeout;
         let mut last = String::from("no attempt");
         while Instant::now() < deadline {
-            match self.connection().await {
+            match self.connection(deadline).await {
                 Ok(connection) => match self.attempt(&connection, &body, deadline, attempt_timeout).await {
                     Ok(Ok(response)) => return Ok(response),
                     Ok(Err(RpcError::NotController { leader })) => {
@@ -234,7 +240,7 @@ impl ControllerClient {
         let deadline = Instant::now() + self.options.request_timeout;
         let mut last = String::from("no attempt");
         while Instant::now() < deadline {
-            match self.connection().await {
+            match self.connection(deadline).await {
                 Ok(connection) => {
                     let request = ControllerRequest::WatchMetadata {
                         broker_id,

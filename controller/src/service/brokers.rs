@@ -221,7 +221,13 @@ impl ControllerService {
                 .map(|b| (b.broker_id, b.broker_epoch))
                 .collect()
         });
-        for (broker_id, broker_epoch) in self.leases.expired(&unfenced, self.config.broker_session_timeout) {
+        let expired = self.leases.expired(&unfenced, self.config.broker_session_timeout);
+        // A leader cut off from the other voters hears no heartbeats either: it must not
+        // even try to fence brokers that are heart-beating to the real leader.
+        if !expired.is_empty() && self.raft.confirm_leader(self.config.election_timeout).await.is_err() {
+            return;
+        }
+        for (broker_id, broker_epoch) in expired {
             tracing::warn!(broker_id, broker_epoch, "broker session expired; fencing it");
             let fence = Command::FenceBroker {
                 broker_id,

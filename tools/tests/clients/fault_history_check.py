@@ -29,6 +29,9 @@ bootstrap, topic, partitions, producers = sys.argv[1], sys.argv[2], int(sys.argv
 
 lock = threading.Lock()
 acked = {}            # (partition, offset) -> value
+# Acknowledged without an offset: librdkafka reports a retry that succeeded after a
+# "possibly persisted" error that way (as the Java client's RecordMetadata gives -1).
+acked_unplaced = []   # (partition, value)
 sent_order = {}       # value -> (producer, partition, seq)
 acks_by_stream = {}   # (producer, partition) -> [(seq, offset)] in ack order
 ack_times = {p: [] for p in range(partitions)}  # (sent_ms, acked_ms)
@@ -51,8 +54,11 @@ def produce(index):
     def delivered(err, msg, sent_ms, seq):
         with lock:
             if err is None:
-                acked[(msg.partition(), msg.offset())] = msg.value()
-                acks_by_stream.setdefault((index, msg.partition()), []).append((seq, msg.offset()))
+                if msg.offset() is None:
+                    acked_unplaced.append((msg.partition(), msg.value()))
+                else:
+                    acked[(msg.partition(), msg.offset())] = msg.value()
+                    acks_by_stream.setdefault((index, msg.partition()), []).append((seq, msg.offset()))
                 ack_times[msg.partition()].append((sent_ms, now_ms()))
             else:
                 errors[err.name()] = errors.get(err.name(), 0) + 1
@@ -133,6 +139,11 @@ for p in range(partitions):
 lost = [(k, v) for k, v in acked.items() if final.get(k) != v]
 if lost:
     problems.append(f"{len(lost)} acknowledged records not where their ack said, e.g. {lost[:3]}")
+placed = {(p, v) for (p, _), v in final.items()}
+unplaced_lost = [(p, v) for p, v in acked_unplaced if (p, v) not in placed]
+if unplaced_lost:
+    problems.append(f"{len(unplaced_lost)} records acknowledged without an offset are not in their partition, "
+                    f"e.g. {unplaced_lost[:3]}")
 counts = {}
 for v in final.values():
     counts[v] = counts.get(v, 0) + 1
@@ -145,13 +156,22 @@ for stream, acks in acks_by_stream.items():
     offsets = [o for _, o in by_seq]
     if offsets != sorted(offsets):
         reordered.append(stream)
+# In the log itself, each producer's records to a partition stand in send order.
+last_seq = {}
+for (p, o), v in sorted(final.items()):
+    producer, seq = v.decode().removeprefix("p").split("-")
+    stream, seq = (int(producer), p), int(seq)
+    if last_seq.get(stream, -1) >= seq:
+        reordered.append(stream)
+    last_seq[stream] = seq
 if reordered:
-    problems.append(f"records acknowledged out of send order in (producer, partition) {reordered[:3]}")
+    problems.append(f"records out of send order in (producer, partition) {sorted(set(reordered))[:3]}")
 vanished = [(p, o, v) for p, o, v in seen if final.get((p, o)) != v]
 if vanished:
     problems.append(f"{len(vanished)} records read and later gone, e.g. {vanished[:3]}")
 problems.extend(fatal)
-summary = {"acknowledged": len(acked), "in_log": len(final), "read_live": len(seen),
+summary = {"acknowledged": len(acked) + len(acked_unplaced), "acknowledged_without_offset": len(acked_unplaced),
+           "in_log": len(final), "read_live": len(seen),
            "delivery_errors": errors, "failovers_ms": failovers, "problems": problems}
 print(json.dumps(summary), flush=True)
 sys.exit(1 if problems else 0)
