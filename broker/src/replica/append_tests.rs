@@ -208,6 +208,9 @@ async fn a_removed_partition_ends_its_waits_at_once() {
     let waiting = held_produce(&p, 2).await;
     // Deleted, moved away, or the broker stopping (ReplicaManager::shutdown).
     p.mark_removed();
-    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
+    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(outcomes[0].result, Err(ErrorCode::NotLeaderOrFollower));
 }
