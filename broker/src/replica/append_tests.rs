@@ -37,6 +37,14 @@ async fn held_produce(p: &Arc<Partition>, n: usize) -> tokio::task::JoinHandle<V
     waiting
 }
 
+/// The held produce's answer, which must come within 5 s (not at its 30 s timeout).
+async fn answered(waiting: tokio::task::JoinHandle<Vec<ProduceOutcome>>) -> Vec<ProduceOutcome> {
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("answered before the request timeout")
+        .expect("the produce task ran")
+}
+
 /// Broker 1 demoted: broker 2 leads at epoch 5 with ISR {2, 3}.
 fn demoted(partition_epoch: i32) -> PartitionState {
     PartitionState {
@@ -58,10 +66,7 @@ async fn acks_all_is_answered_once_the_isr_has_the_records() {
         "3 has not fetched: the high watermark is still 0"
     );
     p.record_follower_fetch(3, 10, 0);
-    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting)
-        .await
-        .unwrap()
-        .unwrap();
+    let outcomes = answered(waiting).await;
     assert_eq!(outcomes[0].result, Ok(0));
     assert_eq!(outcomes[0].appended.map(|a| a.last_offset), Some(9));
 }
@@ -121,10 +126,7 @@ async fn a_demoted_leader_never_acknowledges_offsets_it_truncated() {
         "the high watermark alone would acknowledge offsets 0..=9"
     );
 
-    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting)
-        .await
-        .unwrap()
-        .unwrap();
+    let outcomes = answered(waiting).await;
     assert_eq!(outcomes[0].result, Err(ErrorCode::NotLeaderOrFollower));
     assert_eq!(
         p.replication_of(4, 9),
@@ -158,10 +160,7 @@ async fn a_leader_that_regains_leadership_at_a_new_epoch_still_does_not_acknowle
     p.record_follower_fetch(2, 5, 0);
     p.record_follower_fetch(3, 5, 0);
     assert_eq!(p.log.high_watermark(), 5);
-    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting)
-        .await
-        .unwrap()
-        .unwrap();
+    let outcomes = answered(waiting).await;
     assert_eq!(outcomes[0].result, Err(ErrorCode::NotLeaderOrFollower));
 }
 
@@ -185,10 +184,7 @@ async fn each_partition_of_a_request_gets_its_own_answer() {
     until_log_end(&lost, 3).await;
     kept.record_follower_fetch(2, 3, 0);
     lost.update(&demoted(1));
-    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting)
-        .await
-        .unwrap()
-        .unwrap();
+    let outcomes = answered(waiting).await;
     let results: Vec<_> = outcomes.iter().map(|o| o.result).collect();
     assert_eq!(
         results,
@@ -208,9 +204,6 @@ async fn a_removed_partition_ends_its_waits_at_once() {
     let waiting = held_produce(&p, 2).await;
     // Deleted, moved away, or the broker stopping (ReplicaManager::shutdown).
     p.mark_removed();
-    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting)
-        .await
-        .unwrap()
-        .unwrap();
+    let outcomes = answered(waiting).await;
     assert_eq!(outcomes[0].result, Err(ErrorCode::NotLeaderOrFollower));
 }
