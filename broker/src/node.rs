@@ -156,6 +156,7 @@ impl BrokerNode {
                 config.replica_lag_time_max,
             )),
             tokio::spawn(groups.run()),
+            tokio::spawn(follow_lease(session.lease_lapsed(), Arc::clone(&replicas))),
         ];
         let listener = reserved.listen(LISTEN_BACKLOG).map_err(bind_error)?;
         tasks.push(tokio::spawn(server::listen(
@@ -214,6 +215,17 @@ impl BrokerNode {
             Ok(Ok(())) => tracing::info!(broker_id = self.config.broker_id, "broker stopped cleanly"),
             Ok(Err(e)) => tracing::error!(error = %e, "log shutdown failed"),
             Err(e) => tracing::error!(error = %e, "log shutdown task failed"),
+        }
+    }
+}
+
+/// Stops leading while the broker's lease with the controller has lapsed.
+async fn follow_lease(mut lapsed: watch::Receiver<bool>, replicas: Arc<ReplicaManager>) {
+    loop {
+        let now = *lapsed.borrow_and_update();
+        replicas.set_lease_lapsed(now);
+        if lapsed.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -557,3 +557,41 @@ async fn a_silent_controller_connection_never_starves_heartbeats_or_the_metadata
     drop(session);
     quorum.shutdown().await;
 }
+
+/// A broker whose only path to the controller goes silent knows, once its session
+/// timeout has passed since its last acknowledged heartbeat was sent, that it may have
+/// been fenced: its lease lapses (and the broker stops leading) without a word from the
+/// controller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_cannot_hear_the_controller_knows_when_its_lease_lapses() {
+    let quorum = Quorum::start(1, 1000).await;
+    let direct = quorum.voters[0].clone();
+    let proxy = SilentProxy::start(format!("{}:{}", direct.host, direct.port)).await;
+    let only_path = ControllerAddress {
+        port: proxy.port,
+        ..direct
+    };
+    let client = Arc::new(ControllerClient::new(vec![only_path], ClientOptions::default()));
+    let config = BrokerSessionConfig {
+        heartbeat_interval: Duration::from_millis(200),
+        ..BrokerSessionConfig::new(9, "127.0.0.1", 9092)
+    };
+    let session = BrokerSession::start(client, config).await.unwrap();
+    session.wait_unfenced().await;
+    let mut lapsed = session.lease_lapsed();
+    assert!(!*lapsed.borrow(), "heart-beating: the lease runs");
+    proxy.go_silent();
+    let silenced = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), lapsed.wait_for(|l| *l))
+        .await
+        .expect("the lease lapses")
+        .unwrap();
+    let took = silenced.elapsed();
+    assert!(
+        took <= Duration::from_millis(SESSION_TIMEOUT_MS + 100),
+        "lapsed after {took:?}, later than the controller could fence"
+    );
+    eprintln!("lease lapsed {took:?} after the controller went silent");
+    drop(session);
+    quorum.shutdown().await;
+}

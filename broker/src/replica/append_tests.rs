@@ -207,3 +207,29 @@ async fn a_removed_partition_ends_its_waits_at_once() {
     let outcomes = answered(waiting).await;
     assert_eq!(outcomes[0].result, Err(ErrorCode::NotLeaderOrFollower));
 }
+
+/// A leader that has not heard the controller for its session (cut off, while clients
+/// still reach it) may already be replaced: it answers its held produces at once and
+/// takes no new writes or reads until its lease runs again.
+#[tokio::test]
+async fn a_lapsed_lease_ends_held_produces_and_refuses_writes_until_restored() {
+    use super::Reader;
+    let dir = tempfile::tempdir().unwrap();
+    let p = Arc::new(leader(dir.path(), &[1, 2, 3]));
+    let waiting = held_produce(&p, 3).await;
+    p.set_lease_lapsed(true);
+    let outcomes = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcomes[0].result, Err(ErrorCode::NotLeaderOrFollower));
+    let refused = produce(ProduceAcks::Leader, Duration::from_secs(1), vec![request(&p, 1)]).await;
+    assert_eq!(refused[0].result, Err(ErrorCode::NotLeaderOrFollower));
+    assert_eq!(
+        p.read_as_leader(Reader::Consumer, 0, 1 << 20, true).unwrap_err(),
+        ErrorCode::NotLeaderOrFollower
+    );
+    p.set_lease_lapsed(false);
+    let accepted = produce(ProduceAcks::Leader, Duration::from_secs(1), vec![request(&p, 1)]).await;
+    assert_eq!(accepted[0].result, Ok(3));
+}

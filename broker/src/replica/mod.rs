@@ -49,6 +49,8 @@ pub struct ReplicaManager {
     /// By topic, then partition: a lookup borrows the request's topic name instead of
     /// building a `TopicPartition` key (an allocation per partition per request).
     partitions: RwLock<HashMap<String, HashMap<i32, Arc<Partition>>>>,
+    /// The broker's lease with the controller has lapsed (see `Partition::is_leader`).
+    lease_lapsed: std::sync::atomic::AtomicBool,
 }
 
 impl ReplicaManager {
@@ -58,6 +60,7 @@ impl ReplicaManager {
             logs,
             log_defaults,
             partitions: RwLock::new(HashMap::new()),
+            lease_lapsed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -74,6 +77,9 @@ impl ReplicaManager {
     }
 
     fn insert(&self, partition: Partition) {
+        if self.lease_lapsed.load(std::sync::atomic::Ordering::Acquire) {
+            partition.set_lease_lapsed(true);
+        }
         let (topic, index) = (partition.tp.topic.clone(), partition.tp.partition);
         let replaced = self
             .partitions
@@ -101,6 +107,16 @@ impl ReplicaManager {
         };
         if let Some(partition) = removed {
             partition.mark_removed();
+        }
+    }
+
+    /// The broker's lease with the controller lapsed (it may have been fenced without
+    /// hearing so): it leads nothing until the lease runs again; every held produce and
+    /// long poll on a partition it led ends at once with `NOT_LEADER_OR_FOLLOWER`.
+    pub fn set_lease_lapsed(&self, lapsed: bool) {
+        self.lease_lapsed.store(lapsed, std::sync::atomic::Ordering::Release);
+        for partition in self.partitions() {
+            partition.set_lease_lapsed(lapsed);
         }
     }
 

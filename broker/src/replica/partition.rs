@@ -63,6 +63,9 @@ pub struct Partition {
     pub(crate) watchers: Watchers,
     /// No longer hosted here (deleted, or moved away).
     removed: AtomicBool,
+    /// The broker's lease with the controller ran out: it must act as fenced, leading
+    /// nothing, until it has heard the controller again (`ReplicaManager::set_lease_lapsed`).
+    lease_lapsed: AtomicBool,
 }
 
 /// A leader's append: where the records went, and the leader epoch they were stamped
@@ -117,6 +120,7 @@ impl Partition {
             pending_isr: Mutex::new(None),
             watchers: Watchers::default(),
             removed: AtomicBool::new(false),
+            lease_lapsed: AtomicBool::new(false),
         };
         partition.reset_followers(state);
         partition.advance_high_watermark(&partition.role.read());
@@ -127,8 +131,10 @@ impl Partition {
         self.role.read().clone()
     }
 
+    /// Whether this broker leads the partition and may act on it: the metadata says so,
+    /// and its lease with the controller has not lapsed.
     pub fn is_leader(&self) -> bool {
-        self.leader() == self.broker_id
+        self.leader() == self.broker_id && !self.lease_lapsed.load(Ordering::Acquire)
     }
 
     /// The leader as the metadata last said (without cloning the whole role).
@@ -187,6 +193,13 @@ impl Partition {
         changed
     }
 
+    /// The broker's lease lapsed (`true`) or is running again. A lapse ends every
+    /// operation waiting on the partition as a demotion would.
+    pub(super) fn set_lease_lapsed(&self, lapsed: bool) {
+        self.lease_lapsed.store(lapsed, Ordering::Release);
+        self.watchers.wake();
+    }
+
     /// This broker no longer hosts the partition: every operation waiting on it ends.
     pub(super) fn mark_removed(&self) {
         self.removed.store(true, Ordering::Release);
@@ -198,7 +211,7 @@ impl Partition {
     /// refilled them from the new leader, so a high watermark past them proves nothing
     /// unless this broker still leads at the same epoch (Kafka's DelayedProduce).
     pub fn replication_of(&self, leader_epoch: i32, last_offset: i64) -> Replication {
-        if self.removed.load(Ordering::Acquire) {
+        if self.removed.load(Ordering::Acquire) || self.lease_lapsed.load(Ordering::Acquire) {
             return Replication::Lost(ErrorCode::NotLeaderOrFollower);
         }
         let role = self.role.read();
@@ -249,7 +262,7 @@ impl Partition {
     /// broker no longer leads. Blocking (the append may fsync).
     pub fn append_as_leader(&self, records: &[u8], acks_all: bool) -> Result<LeaderAppend, AppendError> {
         let role = self.role.read();
-        if role.leader != self.broker_id {
+        if role.leader != self.broker_id || self.lease_lapsed.load(Ordering::Acquire) {
             return Err(AppendError::NotLeader);
         }
         let min = self.log.config().min_insync_replicas;

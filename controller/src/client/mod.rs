@@ -3,6 +3,7 @@
 //! broker, heart-beats and keeps a [`MetadataCache`] current through `WatchMetadata`.
 
 mod connection;
+mod lease;
 mod metadata_cache;
 mod session;
 

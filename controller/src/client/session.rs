@@ -12,6 +12,7 @@ use brook_protocol::rpc::{BrokerHeartbeat, ControllerRequest, ControllerResponse
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use super::lease::Lease;
 use super::{ClientError, ControllerClient, MetadataCache};
 
 #[derive(Debug, Clone)]
@@ -53,6 +54,7 @@ struct SessionState {
     shut_down_granted: tokio::sync::Notify,
     /// Sends the next heartbeat now instead of at the next interval.
     heartbeat_now: tokio::sync::Notify,
+    lease: Lease,
 }
 
 pub struct BrokerSession {
@@ -73,7 +75,7 @@ async fn register(
     client: &ControllerClient,
     config: &BrokerSessionConfig,
     incarnation_id: Uuid,
-) -> Result<i64, ClientError> {
+) -> Result<(i64, u64), ClientError> {
     let request = RegisterBroker {
         broker_id: config.broker_id,
         incarnation_id,
@@ -83,7 +85,10 @@ async fn register(
         log_dirs: config.log_dirs.clone(),
     };
     match client.call(ControllerRequest::RegisterBroker(request)).await? {
-        ControllerResponse::RegisterBroker { broker_epoch } => Ok(broker_epoch),
+        ControllerResponse::RegisterBroker {
+            broker_epoch,
+            session_timeout_ms,
+        } => Ok((broker_epoch, session_timeout_ms)),
         other => Err(ClientError::Unexpected(format!("{other:?}"))),
     }
 }
@@ -94,7 +99,8 @@ impl BrokerSession {
     pub async fn start(client: Arc<ControllerClient>, config: BrokerSessionConfig) -> Result<Self, ClientError> {
         let incarnation_id = Uuid::new_v4();
         let deadline = tokio::time::Instant::now() + client.options.request_timeout;
-        let broker_epoch = loop {
+        let (registered, (broker_epoch, session_timeout_ms)) = loop {
+            let sent = tokio::time::Instant::now();
             match register(&client, &config, incarnation_id).await {
                 // A previous process with this id has not expired yet (a fast restart).
                 Err(e)
@@ -107,7 +113,7 @@ impl BrokerSession {
                     );
                     tokio::time::sleep(config.heartbeat_interval.min(Duration::from_millis(500))).await;
                 }
-                outcome => break outcome?,
+                outcome => break (sent, outcome?),
             }
         };
         let state = Arc::new(SessionState {
@@ -116,7 +122,10 @@ impl BrokerSession {
             want_shut_down: AtomicBool::new(false),
             shut_down_granted: tokio::sync::Notify::new(),
             heartbeat_now: tokio::sync::Notify::new(),
+            lease: Lease::new(),
         });
+        state.lease.set_timeout(session_timeout_ms);
+        state.lease.renewed(registered);
         let cache = MetadataCache::default();
         let tasks = vec![
             tokio::spawn(heartbeats(
@@ -127,6 +136,10 @@ impl BrokerSession {
                 cache.clone(),
             )),
             tokio::spawn(follow_metadata(client, config.broker_id, cache.clone())),
+            tokio::spawn({
+                let state = Arc::clone(&state);
+                async move { state.lease.watch_expiry().await }
+            }),
         ];
         Ok(BrokerSession { cache, state, tasks })
     }
@@ -142,6 +155,12 @@ impl BrokerSession {
     /// As of the last heartbeat answer.
     pub fn is_fenced(&self) -> bool {
         *self.state.fenced.borrow()
+    }
+
+    /// Whether this broker must act as fenced because no heartbeat was acknowledged
+    /// within the session timeout (see `lease.rs`); it changes as leases lapse and resume.
+    pub fn lease_lapsed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.state.lease.subscribe()
     }
 
     /// Resolves once a heartbeat answer says this broker is unfenced.
@@ -194,6 +213,7 @@ async fn heartbeats(
         // reaches another one (a connection to a controller that was cut off would
         // otherwise hold every heartbeat until the session runs out).
         let interval = config.heartbeat_interval;
+        let sent = tokio::time::Instant::now();
         let answer = client
             .call_within(ControllerRequest::BrokerHeartbeat(request), interval, interval / 2)
             .await;
@@ -201,8 +221,19 @@ async fn heartbeats(
             Ok(ControllerResponse::BrokerHeartbeat {
                 fenced,
                 should_shut_down,
+                metadata_version,
             }) => {
                 state.fenced.send_replace(fenced);
+                state.lease.renewed(sent);
+                if state.lease.is_lapsed() && !fenced {
+                    // Lead again only with metadata at least as new as the controller's
+                    // now: whatever moved while we could not hear it has reached us.
+                    let (state, cache) = (Arc::clone(&state), cache.clone());
+                    tokio::spawn(async move {
+                        cache.wait_for_version(metadata_version).await;
+                        state.lease.restore();
+                    });
+                }
                 if should_shut_down {
                     state.shut_down_granted.notify_waiters();
                 }
@@ -213,8 +244,11 @@ async fn heartbeats(
             {
                 tracing::warn!(broker_id = config.broker_id, %error, "registration lost; registering again");
                 state.fenced.send_replace(true);
-                if let Ok(epoch) = register(&client, &config, incarnation_id).await {
+                let sent = tokio::time::Instant::now();
+                if let Ok((epoch, session_timeout_ms)) = register(&client, &config, incarnation_id).await {
                     state.broker_epoch.store(epoch, Ordering::Relaxed);
+                    state.lease.set_timeout(session_timeout_ms);
+                    state.lease.renewed(sent);
                 }
             }
             Ok(other) => tracing::warn!(?other, "unexpected heartbeat answer"),

@@ -127,7 +127,10 @@ impl ControllerService {
                 self.leases
                     .renew(broker_id, broker_epoch, self.config.broker_session_timeout);
                 tracing::info!(broker_id, broker_epoch, "broker registered");
-                Ok(ControllerResponse::RegisterBroker { broker_epoch })
+                Ok(ControllerResponse::RegisterBroker {
+                    broker_epoch,
+                    session_timeout_ms: self.config.broker_session_timeout.as_millis() as u64,
+                })
             }
             CommandResult::Refused(error) => Err(error),
             other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
@@ -186,6 +189,7 @@ impl ControllerService {
                 .is_none_or(|b| b.fenced || b.broker_epoch != request.broker_epoch)
         });
         Ok(ControllerResponse::BrokerHeartbeat {
+            metadata_version: self.shared.read(|s| s.version()),
             fenced,
             should_shut_down: request.want_shut_down && fenced,
         })

@@ -64,10 +64,15 @@ pub enum ControllerRequest {
 pub enum ControllerResponse {
     RegisterBroker {
         broker_epoch: i64,
+        /// `broker.session.timeout.ms`: a broker whose heartbeats go unacknowledged this
+        /// long knows the controller has fenced it.
+        session_timeout_ms: u64,
     },
     BrokerHeartbeat {
         fenced: bool,
         should_shut_down: bool,
+        /// The metadata version the controller had applied when it answered.
+        metadata_version: u64,
     },
     Metadata(MetadataUpdate),
     CreateTopics(Vec<TopicResult>),

@@ -1,0 +1,110 @@
+//! The broker's own view of its lease with the controller. The controller fences a broker
+//! `broker.session.timeout.ms` after the last heartbeat it received; a heartbeat is
+//! received after it was sent, so the send time of the last acknowledged heartbeat plus
+//! the session timeout is a moment by which the controller may already have fenced this
+//! broker and moved its leaderships. From then on the broker acts as fenced (the broker
+//! stops leading, answering held produces `NOT_LEADER_OR_FOLLOWER`), even if it cannot
+//! hear the controller say so: a leader cut off from the cluster while clients still
+//! reach it would otherwise hold their writes until the network heals. It acts as itself
+//! again once a heartbeat is acknowledged and its metadata has caught up with what the
+//! controller had then, so any leadership it resumes is current.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::watch;
+use tokio::time::{Duration, Instant};
+
+pub(super) struct Lease {
+    timeout_ms: AtomicU64,
+    /// When the controller may have fenced us, unless a heartbeat is acknowledged first.
+    deadline: watch::Sender<Option<Instant>>,
+    lapsed: watch::Sender<bool>,
+}
+
+impl Lease {
+    pub(super) fn new() -> Lease {
+        Lease {
+            timeout_ms: AtomicU64::new(0),
+            deadline: watch::Sender::new(None),
+            lapsed: watch::Sender::new(false),
+        }
+    }
+
+    /// The controller's session timeout, as it said at registration.
+    pub(super) fn set_timeout(&self, timeout_ms: u64) {
+        self.timeout_ms.store(timeout_ms, Ordering::Relaxed);
+    }
+
+    /// A heartbeat (or registration) sent at `sent` was acknowledged.
+    pub(super) fn renewed(&self, sent: Instant) {
+        let timeout = Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed));
+        if !timeout.is_zero() {
+            self.deadline.send_replace(Some(sent + timeout));
+        }
+    }
+
+    pub(super) fn is_lapsed(&self) -> bool {
+        *self.lapsed.borrow()
+    }
+
+    pub(super) fn subscribe(&self) -> watch::Receiver<bool> {
+        self.lapsed.subscribe()
+    }
+
+    /// Ends a lapse, if the lease is running again (a later lapse stands).
+    pub(super) fn restore(&self) {
+        let running = self.deadline.borrow().is_some_and(|d| d > Instant::now());
+        if running {
+            self.lapsed.send_if_modified(|lapsed| std::mem::replace(lapsed, false));
+        }
+    }
+
+    /// Marks the lease lapsed whenever its deadline passes without a renewal.
+    pub(super) async fn watch_expiry(&self) {
+        let mut deadlines = self.deadline.subscribe();
+        loop {
+            let deadline = *deadlines.borrow_and_update();
+            if let Some(deadline) = deadline.filter(|_| !self.is_lapsed()) {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {
+                        tracing::warn!("no heartbeat acknowledged within the session timeout; acting as fenced");
+                        self.lapsed.send_replace(true);
+                    }
+                    changed = deadlines.changed() => if changed.is_err() { return },
+                }
+            } else if deadlines.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_lapses_without_renewal_and_is_restored_only_while_running() {
+        let lease = std::sync::Arc::new(Lease::new());
+        lease.set_timeout(1000);
+        let watcher = tokio::spawn({
+            let lease = std::sync::Arc::clone(&lease);
+            async move { lease.watch_expiry().await }
+        });
+        lease.renewed(Instant::now());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        lease.renewed(Instant::now());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(!lease.is_lapsed(), "renewed in time");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(lease.is_lapsed(), "1 s without a renewal");
+        lease.restore();
+        assert!(lease.is_lapsed(), "not restored while the lease has not run again");
+        lease.renewed(Instant::now());
+        lease.restore();
+        assert!(!lease.is_lapsed());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(lease.is_lapsed(), "lapses again");
+        watcher.abort();
+    }
+}
