@@ -9,8 +9,10 @@
 //! duplicated or reordered, nothing read and then lost, offsets dense.
 //!
 //! Each fault type runs `BROOK_NETNS_ROUNDS` times (default 1); `BROOK_NETNS_SEED` fixes
-//! the schedule, and a failure prints the seed and the round. Needs root (CI runs as
-//! root); elsewhere it says why it did not run, and under `CI=true` that is a failure.
+//! the schedule, and a failure prints the seed and the round; `BROOK_NETNS_FAULTS` (names
+//! such as `sigstop-leader,leader-cut-from-cluster`) runs only those, and
+//! `BROOK_NETNS_SOCKET_TIMEOUT_MS` sets the producers' `socket.timeout.ms` (5000). Needs
+//! root (CI runs as root); elsewhere it says why it did not run, and under `CI=true` that is a failure.
 
 mod common;
 
@@ -105,7 +107,19 @@ fn acknowledged_writes_survive_network_partitions_kills_and_pauses() {
         .unwrap_or(1);
     eprintln!("fault suite seed {seed} (BROOK_NETNS_SEED), {rounds} round(s) per fault type");
     let mut rng = Rng(seed);
-    let mut schedule: Vec<Fault> = FAULTS.iter().copied().cycle().take(FAULTS.len() * rounds).collect();
+    let chosen: Vec<Fault> = match std::env::var("BROOK_NETNS_FAULTS") {
+        Ok(names) => names
+            .split(',')
+            .map(|name| {
+                FAULTS
+                    .into_iter()
+                    .find(|f| f.name() == name.trim())
+                    .unwrap_or_else(|| panic!("BROOK_NETNS_FAULTS: no fault type {name:?}"))
+            })
+            .collect(),
+        Err(_) => FAULTS.to_vec(),
+    };
+    let mut schedule: Vec<Fault> = chosen.iter().copied().cycle().take(chosen.len() * rounds).collect();
     for i in (1..schedule.len()).rev() {
         schedule.swap(i, rng.below(i as u64 + 1) as usize);
     }
@@ -148,8 +162,9 @@ fn acknowledged_writes_survive_network_partitions_kills_and_pauses() {
         let leader = cluster.partitions(TOPIC)[partition].leader as u32;
         assert!(leader > 0, "{context}: partition {partition} has no leader");
         let fenced_before = fences(&cluster);
+        let lapsed_before = lease_lapses(&cluster);
         // From the moment the fault is in effect (a cut takes a few route changes).
-        let began = inject(&mut cluster, fault, leader, &mut rng, &context);
+        let (began, isolated) = inject(&mut cluster, fault, leader, &mut rng, &context);
         history.send(&format!("fault {} {began}", fault.name()));
         heal(&mut cluster, fault, leader);
         let answer = history
@@ -182,6 +197,24 @@ fn acknowledged_writes_survive_network_partitions_kills_and_pauses() {
                 cluster.logs()
             );
         }
+        // Only a broker the fault cut off from the controller may have let its lease
+        // lapse; a healthy one that did would refuse writes it should take. (A controller
+        // election that outlasts a broker's lease is the one allowed exception.)
+        if fault != Fault::IsolateControllerLeader {
+            for (index, (before, after)) in lapsed_before.iter().zip(lease_lapses(&cluster)).enumerate() {
+                let broker = index as u32 + 1;
+                let cut_off = match fault {
+                    Fault::PauseLeader | Fault::CutLeaderFromCluster => broker == leader,
+                    Fault::IsolateBroker => broker == isolated.unwrap_or(0),
+                    _ => false,
+                };
+                assert!(
+                    after == *before || cut_off,
+                    "{context}: the lease of healthy broker {broker} lapsed\n{}",
+                    cluster.logs()
+                );
+            }
+        }
         eprintln!(
             "{context}: {answer}, back in sync {:?} after the heal",
             healed.elapsed()
@@ -209,8 +242,16 @@ fn fences(cluster: &NetnsCluster) -> usize {
     cluster.logs().matches("broker session expired; fencing it").count()
 }
 
-/// Injects `fault`; returns when it took effect (epoch ms).
-fn inject(cluster: &mut NetnsCluster, fault: Fault, leader: u32, rng: &mut Rng, context: &str) -> u128 {
+/// How many times each broker's lease with the controller has lapsed, so far.
+fn lease_lapses(cluster: &NetnsCluster) -> Vec<usize> {
+    (1..=3)
+        .map(|id| cluster.broker_log(id).matches("acting as fenced").count())
+        .collect()
+}
+
+/// Injects `fault`; returns when it took effect (epoch ms), and the broker isolated if
+/// the fault picked one.
+fn inject(cluster: &mut NetnsCluster, fault: Fault, leader: u32, rng: &mut Rng, context: &str) -> (u128, Option<u32>) {
     let broker = broker_node(leader);
     match fault {
         Fault::KillLeader => cluster.kill_broker(leader),
@@ -222,13 +263,14 @@ fn inject(cluster: &mut NetnsCluster, fault: Fault, leader: u32, rng: &mut Rng, 
                 cluster.terminate_broker(leader),
                 "{context}: a controlled shutdown exits cleanly"
             );
-            return signalled;
+            return (signalled, None);
         }
         Fault::PauseLeader => cluster.pause_broker(leader, true),
         Fault::CutLeaderFromCluster => cluster.network.isolate(&broker, &[CLIENT]),
         Fault::IsolateBroker => {
-            let victim = broker_node(rng.below(3) as u32 + 1);
-            cluster.network.isolate(&victim, &[]);
+            let victim = rng.below(3) as u32 + 1;
+            cluster.network.isolate(&broker_node(victim), &[]);
+            return (epoch_ms(), Some(victim));
         }
         Fault::IsolateControllerLeader => {
             let Some(controller) = cluster.controller_leader() else {
@@ -242,7 +284,7 @@ fn inject(cluster: &mut NetnsCluster, fault: Fault, leader: u32, rng: &mut Rng, 
             cluster.kill_broker(other);
         }
     }
-    epoch_ms()
+    (epoch_ms(), None)
 }
 
 /// Lets a temporary fault last (past the session where that matters), then ends it:

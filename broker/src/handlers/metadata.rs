@@ -12,8 +12,11 @@ use brook_protocol::{ErrorCode, StrBytes};
 
 use super::{Handlers, admin_broker, live_brokers};
 
-fn topic_entry(topic: &TopicState, image: &MetadataImage) -> MetadataResponseTopic {
-    let live = |id: i32| image.brokers.get(&id).is_some_and(|b| !b.fenced);
+/// `lapsed`: this broker, when its lease with the controller has lapsed. It may have been
+/// fenced and replaced without hearing so, so it does not name itself leader: a client
+/// that asked it would otherwise come straight back to it instead of finding the new one.
+fn topic_entry(topic: &TopicState, image: &MetadataImage, lapsed: Option<i32>) -> MetadataResponseTopic {
+    let live = |id: i32| lapsed != Some(id) && image.brokers.get(&id).is_some_and(|b| !b.fenced);
     let partitions = topic
         .partitions
         .iter()
@@ -48,6 +51,7 @@ fn missing_topic(name: &str, code: ErrorCode) -> MetadataResponseTopic {
 impl Handlers {
     pub(super) async fn metadata(&self, request: MetadataRequest, version: i16) -> MetadataResponse {
         let image = self.metadata.image();
+        let lapsed = self.replicas.lease_lapsed().then_some(self.config.broker_id);
         let live = live_brokers(&image);
         let controller_id = admin_broker(self.config.broker_id, &live);
         let brokers = live
@@ -63,7 +67,7 @@ impl Handlers {
         // Before v4 a request always allowed auto-creation.
         let may_create = self.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
         let topics = match &request.topics {
-            None => image.topics.values().map(|t| topic_entry(t, &image)).collect(),
+            None => image.topics.values().map(|t| topic_entry(t, &image, lapsed)).collect(),
             Some(requested) => {
                 let mut entries = Vec::with_capacity(requested.len());
                 for wanted in requested {
@@ -73,7 +77,7 @@ impl Handlers {
                         None => image.topics.get(&wanted.topic_id),
                     };
                     entries.push(match (found, by_name) {
-                        (Some(topic), _) => topic_entry(topic, &image),
+                        (Some(topic), _) => topic_entry(topic, &image, lapsed),
                         (None, Some(name)) if may_create => self.auto_create(name).await,
                         (None, Some(name)) => missing_topic(name, ErrorCode::UnknownTopicOrPartition),
                         (None, None) => MetadataResponseTopic::default()
@@ -121,5 +125,60 @@ impl Handlers {
             }
         };
         missing_topic(name, code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use brook_protocol::rpc::metadata::{BrokerRegistration, MetadataImage, PartitionState, TopicState};
+
+    use super::*;
+
+    fn registered(id: i32) -> BrokerRegistration {
+        BrokerRegistration {
+            broker_id: id,
+            incarnation_id: uuid::Uuid::new_v4(),
+            broker_epoch: 1,
+            endpoints: Vec::new(),
+            rack: None,
+            fenced: false,
+            log_dirs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_broker_whose_lease_lapsed_does_not_name_itself_leader() {
+        let mut image = MetadataImage::default();
+        for id in 1..=3 {
+            image.brokers.insert(id, registered(id));
+        }
+        let partition = |index: i32, leader: i32| PartitionState {
+            partition: index,
+            replicas: vec![1, 2, 3],
+            isr: vec![1, 2, 3],
+            leader,
+            leader_epoch: 4,
+            partition_epoch: 4,
+        };
+        let topic = TopicState {
+            topic_id: uuid::Uuid::new_v4(),
+            name: "t".into(),
+            configs: BTreeMap::new(),
+            partitions: vec![partition(0, 1), partition(1, 2)],
+        };
+        let leaders = |lapsed| {
+            topic_entry(&topic, &image, lapsed)
+                .partitions
+                .iter()
+                .map(|p| (p.leader_id.0, p.error_code))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(leaders(None), vec![(1, 0), (2, 0)]);
+        // Broker 1 may have been replaced without hearing so: a client is sent elsewhere
+        // to learn the new leader, and broker 2's leadership is untouched.
+        let unavailable = ErrorCode::LeaderNotAvailable.code();
+        assert_eq!(leaders(Some(1)), vec![(-1, unavailable), (2, 0)]);
     }
 }

@@ -120,6 +120,10 @@ impl ReplicaManager {
         }
     }
 
+    pub fn lease_lapsed(&self) -> bool {
+        self.lease_lapsed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The broker is stopping: every operation waiting on any partition ends now
     /// (`NOT_LEADER_OR_FOLLOWER`), before the logs close under it.
     pub fn shutdown(&self) {

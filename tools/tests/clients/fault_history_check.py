@@ -17,6 +17,7 @@ runs the checks; the last line is a JSON summary.
 Usage: fault_history_check.py BOOTSTRAP TOPIC PARTITIONS PRODUCERS
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -40,6 +41,12 @@ fatal = []
 stop = threading.Event()
 
 
+# How long librdkafka waits for an answer on a connection. An idempotent producer keeps
+# its requests in flight to a frozen leader until they resolve, so this bounds write
+# failover after SIGSTOP; BROOK_NETNS_SOCKET_TIMEOUT_MS tries other values.
+SOCKET_TIMEOUT_MS = int(os.environ.get("BROOK_NETNS_SOCKET_TIMEOUT_MS", "5000"))
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -47,7 +54,7 @@ def now_ms():
 def produce(index):
     config = {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
               "linger.ms": 2, "message.timeout.ms": 120_000, "retry.backoff.ms": 50,
-              "socket.timeout.ms": 5000, "topic.metadata.refresh.interval.ms": 1000,
+              "socket.timeout.ms": SOCKET_TIMEOUT_MS, "topic.metadata.refresh.interval.ms": 1000,
               "error_cb": lambda err: on_error(index, err)}
     producer = Producer(config)
 

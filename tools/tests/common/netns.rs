@@ -390,11 +390,17 @@ impl NetnsCluster {
     pub fn logs(&self) -> String {
         node_logs(self.root.path())
     }
+
+    /// One broker's log so far (every incarnation's).
+    pub fn broker_log(&self, id: u32) -> String {
+        let name = format!("{}.log", broker_node(id));
+        std::fs::read_to_string(self.root.path().join(name)).unwrap_or_default()
+    }
 }
 
 impl Drop for NetnsCluster {
-    /// Processes first (their namespaces go with the network); a failed test keeps the
-    /// data and logs and says where.
+    /// Processes first (their namespaces go with the network); a failed test (or any,
+    /// with `BROOK_NETNS_KEEP` set) keeps the data and logs and says where.
     fn drop(&mut self) {
         for process in self.brokers.iter_mut().chain(self.controllers.iter_mut()) {
             if let Some(p) = process.take() {
@@ -403,7 +409,7 @@ impl Drop for NetnsCluster {
                 drop(p);
             }
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("BROOK_NETNS_KEEP").is_some() {
             let root = std::mem::replace(&mut self.root, tempfile::tempdir().unwrap());
             eprintln!("cluster data and logs kept in {}", root.keep().display());
         }
