@@ -300,6 +300,10 @@ impl Producer {
         let queue = &mut topic.partitions[partition];
         let batch = queue.open.get_or_insert_with(|| {
             *unfinished += 1;
+            // The sender may be asleep with no deadline (nothing was open): it must learn
+            // this batch's linger deadline, or a slow trickle would leave only when a
+            // batch fills.
+            shared.wake.notify_one();
             OpenBatch {
                 // A record that would take a batch past batch.size starts the next one,
                 // so reserving batch.size up front keeps the batch from being copied as it

@@ -127,6 +127,35 @@ async fn keyed_records_land_where_librdkafkas_murmur2_puts_them_and_acks_0_sends
     assert_eq!(read, expected);
 }
 
+/// A record that arrives alone leaves after `linger`, not when its batch fills or on a
+/// flush (issue 18: the sender slept with no deadline while a new batch waited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_record_leaves_after_linger_without_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let client = Arc::new(Client::new(ClientConfig::new(cluster.kafka.clone())));
+    topic(&client, "trickle").await;
+    let config = ProducerConfig {
+        linger: std::time::Duration::from_millis(20),
+        ..ProducerConfig::default()
+    };
+    let producer = Producer::new(Arc::clone(&client), config);
+    for i in 0..5 {
+        let value = format!("slow-{i}");
+        let delivery = producer
+            .send(Record::new("trickle").partition(0).value(value.as_bytes()))
+            .await
+            .unwrap();
+        // No flush: only the linger deadline can send it. The bound is generous (a
+        // liveness check, not a latency figure); without the wake-up it never returns.
+        let landed = tokio::time::timeout(std::time::Duration::from_secs(20), delivery.wait())
+            .await
+            .unwrap_or_else(|_| panic!("record {i} never left its batch"))
+            .unwrap();
+        assert_eq!(landed.offset, i);
+    }
+}
+
 #[test]
 fn brook_produce_sends_stdin_lines_with_keys_and_headers() {
     let dir = tempfile::tempdir().unwrap();
