@@ -115,7 +115,7 @@ fn name(topic: &str) -> TopicName {
 
 /// `Ok` for error code 0, else the Kafka error naming `what` and the broker's message.
 fn check_with_message(code: i16, message: Option<&StrBytes>, what: &str) -> Result<()> {
-    check(code, || match message {
+    check(code, || match message.filter(|m| !m.is_empty()) {
         Some(message) => format!("{what}: {message}"),
         None => what.to_owned(),
     })

@@ -20,7 +20,7 @@ pub enum Error {
     #[error("the broker does not support {api:?} versions {min}..={max}")]
     UnsupportedApi { api: ApiKey, min: i16, max: i16 },
     /// The broker answered with a Kafka error code.
-    #[error("{context}: {} (error code {code})", error_name(*code))]
+    #[error("{}{} (error code {code})", prefix(context), error_name(*code))]
     Kafka { code: i16, context: String },
     #[error("unexpected answer: {0}")]
     Unexpected(String),
@@ -82,6 +82,15 @@ impl Error {
     }
 }
 
+/// `context: `, or nothing for an empty context (no `: NAME` with nothing before it).
+fn prefix(context: &str) -> String {
+    if context.is_empty() {
+        String::new()
+    } else {
+        format!("{context}: ")
+    }
+}
+
 /// Kafka's name for an error code (`NON_EMPTY_GROUP`), as its tools print it.
 pub fn error_name(code: i16) -> String {
     let Some(error) = ErrorCode::try_from_code(code) else {
@@ -113,6 +122,18 @@ pub(crate) fn check(code: i16, context: impl FnOnce() -> String) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_kafka_error_prints_its_context_once_and_no_empty_prefix() {
+        assert_eq!(
+            super::Error::kafka(6, "orders-0").to_string(),
+            "orders-0: NOT_LEADER_OR_FOLLOWER (error code 6)"
+        );
+        assert_eq!(
+            super::Error::kafka(6, "").to_string(),
+            "NOT_LEADER_OR_FOLLOWER (error code 6)"
+        );
+    }
+
     #[test]
     fn error_names_are_kafkas() {
         assert_eq!(super::error_name(68), "NON_EMPTY_GROUP");

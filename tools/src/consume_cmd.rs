@@ -121,7 +121,8 @@ pub async fn run(args: ConsumeArgs, connect: &Connect) -> Result<()> {
     let closed = consumer.close().await;
     let count = read?;
     closed.context("cannot commit on leaving")?;
-    eprintln!("consumed {count} records");
+    // Not eprintln!: stderr may be closed too, and the group is already left.
+    let _ = writeln!(std::io::stderr(), "consumed {count} records");
     Ok(())
 }
 
@@ -151,12 +152,13 @@ async fn assigned(client: &Arc<Client>, partitions: Vec<TopicPartition>, start: 
     Ok(consumer)
 }
 
-/// Prints records until the end (`-e`), the count, Ctrl-C, or a closed stdout.
+/// Prints records until the end (`-e`), the count, Ctrl-C or SIGTERM (a group member
+/// then leaves its group at once, as `kill` or `timeout` expect), or a closed stdout.
 async fn consume(consumer: &mut Consumer, args: &ConsumeArgs, format: Option<&Format>) -> Result<u64> {
     // Not `stdout().lock()`: that lock would be held across every `poll().await`.
     let mut out = BufWriter::new(std::io::stdout());
     let mut printed = 0u64;
-    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut interrupted = std::pin::pin!(crate::signals::interrupted());
     loop {
         let records = tokio::select! {
             records = consumer.poll(Duration::from_millis(500)) => records.context("cannot consume")?,

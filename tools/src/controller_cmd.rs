@@ -13,8 +13,8 @@ pub async fn run(matches: &ArgMatches) -> Result<()> {
     let node = ControllerNode::start(config.clone())
         .await
         .context("starting the controller")?;
-    println!(
-        "brook controller {} listening on {} (voters: {}), data in {}",
+    let mut banner = format!(
+        "brook controller {} listening on {} (voters: {}), data in {}\n",
         config.node_id,
         node.local_addr(),
         config
@@ -26,8 +26,9 @@ pub async fn run(matches: &ArgMatches) -> Result<()> {
         config.data_dir.display()
     );
     if let Some(addr) = node.metrics_addr() {
-        println!("metrics on http://{addr}/metrics");
+        banner.push_str(&format!("metrics on http://{addr}/metrics\n"));
     }
+    crate::banner::print(&banner);
     crate::signals::wait_for_shutdown().await;
     node.shutdown().await;
     Ok(())

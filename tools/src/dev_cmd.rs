@@ -1,16 +1,58 @@
 //! `brook dev`: a whole cluster in one process: one controller (a single-voter quorum)
 //! and one broker, with data in one directory. Restarting on the same directory keeps
-//! everything.
+//! everything. Every broker and controller setting is accepted as `brook broker` and
+//! `brook controller` take them (`--config FILE`, `BROOK_*` env, a flag per key), except
+//! the identities and addresses `brook dev` derives from its own flags.
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use brook_broker::BrokerNode;
-use brook_broker::config::BrokerConfig;
-use brook_controller::properties::Properties;
+use brook_broker::config::{BROKER_KEYS, BrokerConfig};
+use brook_controller::config::CONTROLLER_KEYS;
+use brook_controller::properties::{ConfigKey, Properties};
 use brook_controller::{ControllerConfig, ControllerNode};
-use clap::Args;
+use clap::{ArgMatches, Args};
+
+use crate::settings;
+
+/// Settings `brook dev` sets itself, from `--data-dir` and the address flags.
+const DERIVED: &[&str] = &[
+    "node.id",
+    "controller.quorum.voters",
+    "listeners",
+    "log.dirs",
+    "metadata.log.dir",
+    "metrics.addr",
+];
+
+/// Every broker and controller setting but the derived ones, each once.
+pub fn dev_keys() -> &'static [ConfigKey] {
+    static KEYS: LazyLock<Vec<ConfigKey>> = LazyLock::new(|| {
+        let mut keys: Vec<ConfigKey> = Vec::new();
+        for key in CONTROLLER_KEYS.iter().chain(BROKER_KEYS) {
+            if !DERIVED.contains(&key.name) && !keys.iter().any(|k| k.name == key.name) {
+                keys.push(*key);
+            }
+        }
+        keys
+    });
+    &KEYS
+}
+
+/// The settings among `all` that one process (with `keys`) takes.
+fn only(all: &Properties, keys: &[ConfigKey]) -> Properties {
+    let mut chosen = Properties::default();
+    for key in keys {
+        if let Some(value) = all.get(key.name) {
+            chosen.set(key.name, value);
+        }
+    }
+    chosen
+}
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
@@ -26,32 +68,33 @@ pub struct DevArgs {
     /// Prometheus metrics at http://ADDR/metrics.
     #[arg(long, default_value = "127.0.0.1:9644", env = "BROOK_METRICS_ADDR")]
     metrics_addr: SocketAddr,
-    /// Partitions of an auto-created topic.
-    #[arg(long, default_value_t = 1)]
-    num_partitions: u32,
 }
 
-pub async fn run(args: DevArgs) -> Result<()> {
+pub async fn run(args: DevArgs, matches: &ArgMatches) -> Result<()> {
+    let settings = settings::properties(matches, dev_keys())?;
+    if let Some(derived) = DERIVED.iter().find(|k| settings.get(k).is_some()) {
+        bail!("brook dev sets {derived} itself (see --data-dir and the address flags)");
+    }
+    settings.check_known(dev_keys()).context("brook dev settings")?;
     // One endpoint for both the controller's and the broker's metrics; bound first so a
     // taken port fails before anything starts.
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
         .with_context(|| format!("listening for metrics on {}", args.metrics_addr))?;
     let voters = format!("1@{}", args.controller_addr);
-    let mut controller = Properties::default();
+    let mut controller = only(&settings, CONTROLLER_KEYS);
     controller.set("node.id", "1");
     controller.set("controller.quorum.voters", voters.clone());
     controller.set(
         "metadata.log.dir",
         args.data_dir.join("controller").display().to_string(),
     );
-    controller.set("num.partitions", args.num_partitions.to_string());
     let controller = ControllerConfig::from_properties(&controller).context("controller settings")?;
     let controller = ControllerNode::start(controller)
         .await
         .context("starting the controller")?;
 
-    let mut broker = Properties::default();
+    let mut broker = only(&settings, BROKER_KEYS);
     broker.set("node.id", "1");
     broker.set("controller.quorum.voters", voters);
     broker.set("listeners", format!("PLAINTEXT://{}", args.kafka_addr));
@@ -66,14 +109,16 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let metrics = tokio::spawn(brook_controller::serve_metrics(metrics_listener, registries));
 
     let kafka = broker.local_addr();
-    println!("brook dev: a single-node cluster");
-    println!("  Kafka      {kafka}");
-    println!("  controller {}", controller.local_addr());
-    println!("  metrics    http://{}/metrics", args.metrics_addr);
-    println!("  data       {}", args.data_dir.display());
-    println!();
-    println!("  produce:   echo hello | kcat -P -b {kafka} -t demo");
-    println!("  consume:   kcat -C -b {kafka} -t demo -o beginning -e");
+    let mut banner = String::new();
+    let _ = writeln!(banner, "brook dev: a single-node cluster");
+    let _ = writeln!(banner, "  Kafka      {kafka}");
+    let _ = writeln!(banner, "  controller {}", controller.local_addr());
+    let _ = writeln!(banner, "  metrics    http://{}/metrics", args.metrics_addr);
+    let _ = writeln!(banner, "  data       {}", args.data_dir.display());
+    let _ = writeln!(banner);
+    let _ = writeln!(banner, "  produce:   echo hello | kcat -P -b {kafka} -t demo");
+    let _ = writeln!(banner, "  consume:   kcat -C -b {kafka} -t demo -o beginning -e");
+    crate::banner::print(&banner);
     crate::signals::wait_for_shutdown().await;
     metrics.abort();
     broker.shutdown().await;

@@ -1,5 +1,6 @@
 //! `brook`: one command line for Brook.
 
+mod banner;
 mod bench;
 mod broker_cmd;
 mod cluster_cmd;
@@ -31,7 +32,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a single-node cluster (one controller, one broker) for development.
+    /// Run a single-node cluster (one controller, one broker) for development; takes every
+    /// broker and controller setting (--config FILE, flags, BROOK_* env).
     Dev(dev_cmd::DevArgs),
     /// Run one broker (settings: --config FILE, flags, BROOK_* env).
     Broker,
@@ -96,12 +98,25 @@ fn init_logging() {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        // A server whose stderr went away keeps serving: the default reports a failed
+        // write with eprintln!, which panics on a closed stderr.
+        .log_internal_errors(false)
         .init();
+}
+
+/// One-shot commands die of SIGPIPE when their reader goes away (`brook topic list |
+/// head -1`), quietly and with the shell's status 141, as Unix tools do. Rust ignores
+/// SIGPIPE, which turns the next print into a panic instead.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition at start-up, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn main() {
     if let Err(e) = run() {
-        eprintln!("error: {e:#}");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("error: {e:#}\n").as_bytes());
         std::process::exit(1);
     }
 }
@@ -112,15 +127,25 @@ fn command() -> clap::Command {
     Cli::command()
         .mut_subcommand("controller", |sub| settings::with_key_flags(sub, CONTROLLER_KEYS))
         .mut_subcommand("broker", |sub| settings::with_key_flags(sub, BROKER_KEYS))
+        .mut_subcommand("dev", |sub| settings::with_key_flags(sub, dev_cmd::dev_keys()))
 }
 
 fn run() -> Result<()> {
     let matches = command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Servers and the group consumer handle a closed output themselves (a consumer must
+    // leave its group first).
+    if !matches!(
+        cli.command,
+        Command::Dev(_) | Command::Broker | Command::Controller | Command::Consume { .. }
+    ) {
+        die_quietly_on_closed_pipe();
+    }
     match cli.command {
         Command::Dev(args) => {
             init_logging();
-            tokio::runtime::Runtime::new()?.block_on(dev_cmd::run(args))
+            let sub = matches.subcommand_matches("dev").expect("dev was chosen");
+            tokio::runtime::Runtime::new()?.block_on(dev_cmd::run(args, sub))
         }
         Command::Broker => {
             init_logging();

@@ -2,7 +2,7 @@
 //! through brook-client's producer.
 
 use std::collections::VecDeque;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -101,16 +101,107 @@ pub struct ProduceArgs {
     /// Send every record to this partition (default: by key, or sticky).
     #[arg(long, short = 'p')]
     partition: Option<i32>,
-    /// At most this many records per second.
-    #[arg(long)]
+    /// At most this many records per second (a positive number).
+    #[arg(long, value_parser = positive_rate)]
     rate: Option<f64>,
     #[command(flatten)]
     producer: ProducerArgs,
 }
 
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a positive number of records per second")),
+    }
+}
+
 /// Deliveries waited for as they go, so memory stays bounded on long inputs.
 const OUTSTANDING: usize = 100_000;
 
+/// Input lines travel from the reading thread in chunks of about this many bytes, so a
+/// record costs no allocation or channel message of its own.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Lines read: their bytes, back to back, and where each ends.
+struct Chunk {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Chunk {
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| &self.bytes[start..end])
+    }
+}
+
+/// Reads `inputs` (standard input when empty) line by line on a thread of its own, so a
+/// blocking read never stalls the producer, and bytes go as they are (no UTF-8 check).
+/// A line's `\n` is dropped, nothing else. What was read goes on whenever the next read
+/// would wait for more input, so a slow writer's lines are not held back.
+fn read_lines(inputs: Vec<std::fs::File>) -> tokio::sync::mpsc::Receiver<std::io::Result<Chunk>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    std::thread::spawn(move || {
+        let sources: Vec<Box<dyn Read + Send>> = if inputs.is_empty() {
+            vec![Box::new(std::io::stdin())]
+        } else {
+            inputs
+                .into_iter()
+                .map(|f| Box::new(f) as Box<dyn Read + Send>)
+                .collect()
+        };
+        let empty = || Chunk {
+            bytes: Vec::with_capacity(CHUNK_BYTES),
+            ends: Vec::new(),
+        };
+        let mut chunk = empty();
+        for source in sources {
+            let mut reader = std::io::BufReader::with_capacity(CHUNK_BYTES, source);
+            loop {
+                match reader.read_until(b'\n', &mut chunk.bytes) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        if chunk.bytes.last() == Some(&b'\n') {
+                            chunk.bytes.pop();
+                        }
+                        chunk.ends.push(chunk.bytes.len());
+                    }
+                    Err(e) => {
+                        let _ = sender.blocking_send(Ok(chunk));
+                        let _ = sender.blocking_send(Err(e));
+                        return;
+                    }
+                }
+                let would_wait = reader.buffer().is_empty();
+                if (chunk.bytes.len() >= CHUNK_BYTES || would_wait)
+                    && sender
+                        .blocking_send(Ok(std::mem::replace(&mut chunk, empty())))
+                        .is_err()
+                {
+                    return; // the producer stopped reading
+                }
+            }
+        }
+        let _ = sender.blocking_send(Ok(chunk));
+    });
+    receiver
+}
+
+/// Splits `line` at the first `separator` (kcat's -K): no separator, no key.
+fn split_key<'a>(line: &'a [u8], separator: &[u8]) -> (Option<&'a [u8]>, &'a [u8]) {
+    if separator.is_empty() {
+        return (None, line);
+    }
+    match line.windows(separator.len()).position(|w| w == separator) {
+        Some(at) => (Some(&line[..at]), &line[at + separator.len()..]),
+        None => (None, line),
+    }
+}
+
+/// Sends every line read; Ctrl-C or SIGTERM stops the reading, and what was read is still
+/// delivered before the command exits (as kcat does).
 pub async fn run(args: ProduceArgs, connect: &Connect) -> Result<()> {
     let headers: Vec<(String, String)> = args
         .headers
@@ -128,39 +219,55 @@ pub async fn run(args: ProduceArgs, connect: &Connect) -> Result<()> {
             value: Some(v.as_bytes()),
         })
         .collect();
+    // Opened here, so a missing file fails before anything is sent.
+    let files = args
+        .files
+        .iter()
+        .map(|path| std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display())))
+        .collect::<Result<Vec<_>>>()?;
     let producer = Producer::new(Arc::new(connect.client()), args.producer.config());
-    let inputs: Vec<Box<dyn BufRead>> = if args.files.is_empty() {
-        vec![Box::new(std::io::stdin().lock())]
-    } else {
-        args.files
-            .iter()
-            .map(|path| {
-                let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-                Ok(Box::new(std::io::BufReader::new(file)) as Box<dyn BufRead>)
-            })
-            .collect::<Result<_>>()?
-    };
+    let mut lines = read_lines(files);
+    let mut interrupt = std::pin::pin!(crate::signals::interrupted());
     let started = Instant::now();
     let mut outstanding: VecDeque<DeliveryFuture> = VecDeque::new();
     let mut sent = 0u64;
     let mut failed = 0u64;
     let mut first_error = None;
-    for input in inputs {
-        for line in input.lines() {
-            let line = line.context("cannot read the input")?;
+    // Why reading ended early: `Some(None)` for Ctrl-C or SIGTERM, else the read error.
+    let mut stopped_by: Option<Option<std::io::Error>> = None;
+    'reading: loop {
+        let chunk = tokio::select! {
+            chunk = lines.recv() => chunk,
+            _ = &mut interrupt => {
+                stopped_by = Some(None);
+                break;
+            }
+        };
+        let chunk = match chunk {
+            None => break,
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => {
+                stopped_by = Some(Some(e));
+                break;
+            }
+        };
+        for line in chunk.lines() {
             let (key, value) = match &args.key_separator {
-                Some(sep) => match line.split_once(sep.as_str()) {
-                    Some((k, v)) => (Some(k.as_bytes()), v.as_bytes()),
-                    None => (None, line.as_bytes()),
-                },
-                None => (None, line.as_bytes()),
+                Some(separator) => split_key(line, separator.as_bytes()),
+                None => (None, line),
             };
             let mut record = Record::new(&args.topic).value(value).headers(&header_refs);
             record.key = key;
             record.partition = args.partition;
             if let Some(rate) = args.rate {
                 let due = started + Duration::from_secs_f64(sent as f64 / rate);
-                tokio::time::sleep_until(due.into()).await;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due.into()) => {}
+                    _ = &mut interrupt => {
+                        stopped_by = Some(None);
+                        break 'reading;
+                    }
+                }
             }
             outstanding.push_back(producer.send(record).await.context("cannot produce")?);
             sent += 1;
@@ -175,8 +282,10 @@ pub async fn run(args: ProduceArgs, connect: &Connect) -> Result<()> {
     for delivery in outstanding {
         settle(delivery, &mut failed, &mut first_error).await;
     }
+    let interrupted = matches!(stopped_by, Some(None));
     eprintln!(
-        "produced {} records to {} in {:.2}s",
+        "{}produced {} records to {} in {:.2}s",
+        if interrupted { "interrupted: " } else { "" },
         sent - failed,
         args.topic,
         started.elapsed().as_secs_f64()
@@ -184,7 +293,10 @@ pub async fn run(args: ProduceArgs, connect: &Connect) -> Result<()> {
     if let Some(e) = first_error {
         bail!("{failed} records failed, the first with: {e}");
     }
-    Ok(())
+    match stopped_by {
+        Some(Some(e)) => Err(e).context("cannot read the input"),
+        _ => Ok(()),
+    }
 }
 
 /// Waits for one delivery, counting a failure and keeping the first error.
@@ -192,5 +304,40 @@ async fn settle(delivery: DeliveryFuture, failed: &mut u64, first_error: &mut Op
     if let Err(e) = delivery.wait().await {
         *failed += 1;
         first_error.get_or_insert(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_split_off_at_the_first_separator_bytes() {
+        assert_eq!(split_key(b"k:v:w", b":"), (Some(&b"k"[..]), &b"v:w"[..]));
+        assert_eq!(split_key(b"no key", b":"), (None, &b"no key"[..]));
+        assert_eq!(
+            split_key(b"\xff\xfe::\x00", b"::"),
+            (Some(&b"\xff\xfe"[..]), &b"\x00"[..])
+        );
+        assert_eq!(split_key(b"v", b""), (None, &b"v"[..]));
+    }
+
+    #[test]
+    fn chunks_give_back_their_lines() {
+        let chunk = Chunk {
+            bytes: b"ab\xffc".to_vec(),
+            ends: vec![2, 2, 4],
+        };
+        let lines: Vec<&[u8]> = chunk.lines().collect();
+        assert_eq!(lines, vec![&b"ab"[..], &b""[..], &b"\xffc"[..]]);
+    }
+
+    #[test]
+    fn a_rate_must_be_positive_and_finite() {
+        assert_eq!(positive_rate("50"), Ok(50.0));
+        assert!(positive_rate("0").is_err());
+        assert!(positive_rate("-1").is_err());
+        assert!(positive_rate("inf").is_err());
+        assert!(positive_rate("NaN").is_err());
     }
 }

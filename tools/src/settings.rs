@@ -9,7 +9,7 @@ use brook_controller::properties::{ConfigKey, Properties};
 use clap::{Arg, ArgMatches, Command};
 
 /// Adds `--config` and one flag (with its env var) per key to `command`.
-pub fn with_key_flags(command: Command, keys: &'static [ConfigKey]) -> Command {
+pub fn with_key_flags(command: Command, keys: &[ConfigKey]) -> Command {
     let config = Arg::new("config")
         .long("config")
         .value_name("FILE")

@@ -1,11 +1,23 @@
-//! Waiting for Ctrl-C or SIGTERM, the two ways a node is asked to stop.
+//! Ctrl-C and SIGTERM: the two ways a node, or a command that must clean up (a group
+//! consumer leaving its group, a producer flushing), is asked to stop.
+
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Resolves on the first Ctrl-C or SIGTERM after it is first polled.
+pub async fn interrupted() {
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        },
+        // No SIGTERM handler to be had: Ctrl-C still works.
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
 
 pub async fn wait_for_shutdown() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    interrupted().await;
     tracing::info!("shutting down");
 }

@@ -321,7 +321,8 @@ fn report(outcomes: &[PartitionOutcome], done: &str) -> Result<()> {
             Ok(()) => println!("{}-{}: {done}", o.topic, o.partition),
             Err(e) => {
                 refused += 1;
-                eprintln!("{}-{}: {e}", o.topic, o.partition);
+                // The error names its partition already.
+                eprintln!("{e}");
             }
         }
     }

@@ -14,6 +14,8 @@ use super::{Handlers, live_brokers};
 use crate::groups::group::JoinRequest;
 
 const GROUP_KEY: i8 = 0;
+/// FindCoordinator's key type for a transactional id.
+const TRANSACTION_KEY: i8 = 1;
 
 pub(super) fn text(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
@@ -32,11 +34,19 @@ impl Handlers {
     pub(super) fn find_coordinator(&self, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
         let live = live_brokers(&self.metadata.image());
         let locate = |key: &str| -> Result<(BrokerId, StrBytes, i32), (i16, &'static str)> {
-            if request.key_type != GROUP_KEY {
-                return Err((
-                    ErrorCode::CoordinatorNotAvailable.code(),
-                    "transactions are not supported",
-                ));
+            // What Brook does not coordinate gets a non-retriable error, so clients fail
+            // at once: librdkafka and the Java client treat this one as fatal for a
+            // transactional producer (COORDINATOR_NOT_AVAILABLE had them retry until
+            // their timeout).
+            match request.key_type {
+                GROUP_KEY => {}
+                TRANSACTION_KEY => {
+                    return Err((
+                        ErrorCode::TransactionalIdAuthorizationFailed.code(),
+                        "transactions are not supported by Brook yet",
+                    ));
+                }
+                _ => return Err((ErrorCode::InvalidRequest.code(), "unknown coordinator type")),
             }
             let id = self
                 .groups

@@ -47,6 +47,8 @@ pub struct Budget {
     count: Option<u64>,
     deadline: Instant,
     claimed: AtomicU64,
+    /// Ctrl-C or SIGTERM ended the run early.
+    interrupted: std::sync::atomic::AtomicBool,
 }
 
 impl Budget {
@@ -55,11 +57,25 @@ impl Budget {
             count: length.count,
             deadline: Instant::now() + Duration::from_secs_f64(length.duration.max(0.0)),
             claimed: AtomicU64::new(0),
+            interrupted: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Ends the run at the first Ctrl-C or SIGTERM, so that it still cleans up after
+    /// itself and reports; abort the task once the run is over.
+    pub fn end_on_interrupt(self: &std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let budget = std::sync::Arc::clone(self);
+        tokio::spawn(async move {
+            crate::signals::interrupted().await;
+            budget.interrupted.store(true, Ordering::Relaxed);
+        })
     }
 
     /// Whether one more operation may start.
     pub fn claim(&self) -> bool {
+        if self.interrupted.load(Ordering::Relaxed) {
+            return false;
+        }
         match self.count {
             Some(count) => self.claimed.fetch_add(1, Ordering::Relaxed) < count,
             None => Instant::now() < self.deadline,

@@ -65,6 +65,8 @@ pub async fn run(connect: &Connect, args: OffsetCommitArgs) -> Result<Report> {
         .unwrap_or_default()
         .as_millis();
     let budget = Arc::new(Budget::new(&args.length));
+    // Interrupted, the run stops committing but still deletes its groups.
+    let interrupt = budget.end_on_interrupt();
     let progress = Progress::start("commits");
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.clients)
@@ -96,6 +98,7 @@ pub async fn run(connect: &Connect, args: OffsetCommitArgs) -> Result<Report> {
     for task in tasks {
         committers.push(task.await.context("a committer panicked")?);
     }
+    interrupt.abort();
     let elapsed = started.elapsed();
     progress.finish();
 

@@ -73,11 +73,18 @@ pub struct DevCluster {
     controller: String,
     pub metrics: String,
     partitions: u32,
+    /// More `brook dev` flags (broker and controller settings).
+    settings: Vec<String>,
     pub process: Option<Process>,
 }
 
 impl DevCluster {
     pub fn start(data_dir: &Path, partitions: u32) -> DevCluster {
+        DevCluster::start_with(data_dir, partitions, &[])
+    }
+
+    /// `brook dev` with more flags, e.g. `["--auto-create-topics-enable", "false"]`.
+    pub fn start_with(data_dir: &Path, partitions: u32, settings: &[&str]) -> DevCluster {
         let ip = loopback_ip();
         let mut cluster = DevCluster {
             data_dir: data_dir.to_path_buf(),
@@ -85,6 +92,7 @@ impl DevCluster {
             controller: format!("{ip}:{}", free_port(&ip)),
             metrics: format!("{ip}:{}", free_port(&ip)),
             partitions,
+            settings: settings.iter().map(|s| s.to_string()).collect(),
             process: None,
         };
         cluster.restart();
@@ -100,6 +108,7 @@ impl DevCluster {
             .args(["--controller-addr", &self.controller])
             .args(["--metrics-addr", &self.metrics])
             .args(["--num-partitions", &self.partitions.to_string()])
+            .args(&self.settings)
             .env("RUST_LOG", "info,openraft=warn")
             .stdout(Stdio::null())
             .stderr(self.log_file())

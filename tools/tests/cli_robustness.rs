@@ -1,0 +1,255 @@
+//! The `brook` command line where a user's shell meets it (issue 18): a reader that goes
+//! away, signals, bytes that are not UTF-8, a slow trickle of records, settings given to
+//! `brook dev`, and transactional clients that must be refused at once.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{DevCluster, Process, brook_ok, brook_refused, kcat, kcat_unchecked, python_client, wait_until};
+
+fn brook() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brook"))
+}
+
+/// Runs `brook ARGS` with its standard output closed before it writes anything: it must
+/// end quietly, of SIGPIPE (the shell's 141) or with status 0, never with a panic.
+fn assert_quiet_on_closed_stdout(args: &[&str]) {
+    let mut child = brook()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc_sigpipe()),
+        "brook {args:?} with a closed stdout: {:?}\n{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "brook {args:?} panicked: {stderr}");
+}
+
+fn libc_sigpipe() -> i32 {
+    13
+}
+
+#[test]
+fn a_closed_stdout_ends_admin_commands_quietly_and_never_kills_brook_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    for i in 0..20 {
+        brook_ok(&["topic", "create", &format!("piped-{i:02}"), "-b", b]);
+    }
+    assert_quiet_on_closed_stdout(&["topic", "list", "-b", b]);
+    assert_quiet_on_closed_stdout(&["topic", "describe", "piped-00", "-b", b]);
+    assert_quiet_on_closed_stdout(&["group", "list", "-b", b]);
+    assert_quiet_on_closed_stdout(&["cluster", "status", "-b", b]);
+
+    // A server whose output pipes are gone keeps serving and still stops cleanly.
+    let ip = common::loopback_ip();
+    let port = |ip: &str| common::free_port(ip).to_string();
+    let kafka = format!("{ip}:{}", port(&ip));
+    let data = tempfile::tempdir().unwrap();
+    let mut child = brook()
+        .args(["dev", "--data-dir", data.path().to_str().unwrap()])
+        .args(["--kafka-addr", &kafka])
+        .args(["--controller-addr", &format!("{ip}:{}", port(&ip))])
+        .args(["--metrics-addr", &format!("{ip}:{}", port(&ip))])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let dev = Process(child);
+    wait_until("brook dev serves", Duration::from_secs(30), || {
+        kcat_unchecked(&["-L", "-b", &kafka, "-m", "2"], b"").status.success()
+    });
+    let status = dev.terminate();
+    assert!(
+        status.success(),
+        "brook dev with closed output pipes stopped with {status:?}"
+    );
+}
+
+#[test]
+fn sigterm_makes_a_group_consumer_leave_its_group_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 2);
+    let b = cluster.kafka.as_str();
+    brook_ok(&["topic", "create", "leaving", "-p", "2", "-b", b]);
+    kcat(&["-P", "-b", b, "-t", "leaving"], b"one\ntwo\n");
+    let mut consumer = brook()
+        .args(["consume", "leaving", "-G", "leavers", "-b", b])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = consumer.stdout.take().unwrap();
+    let mut first = [0u8; 4];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("the consumer prints records");
+    let member_count = |b: &str| -> String { brook_ok(&["group", "describe", "leavers", "-b", b]) };
+    assert!(member_count(b).contains("1 member(s)"), "{}", member_count(b));
+
+    let status = Process(consumer).terminate();
+    assert!(status.success(), "the consumer stopped with {status:?}");
+    // It left: the group is empty now, not after its session timeout, so an offset reset
+    // (refused for a group with members) goes through at once.
+    let describe = member_count(b);
+    assert!(describe.contains("0 member(s)"), "{describe}");
+    brook_ok(&[
+        "group",
+        "reset-offsets",
+        "leavers",
+        "--topic",
+        "leaving",
+        "--to-earliest",
+        "--execute",
+        "-b",
+        b,
+    ]);
+}
+
+#[test]
+fn produce_sends_bytes_as_they_are_and_refuses_a_zero_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    brook_ok(&["topic", "create", "raw", "-b", b]);
+    // Latin-1 bytes, a NUL, a lone continuation byte and a CR: none of it is UTF-8 text.
+    let input: &[u8] = b"caf\xe9\nk\xff:v\x00al\nplain\n\x80\r\n";
+    let mut child = brook()
+        .args(["produce", "raw", "-K", ":", "-b", b])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = kcat(&["-C", "-b", b, "-t", "raw", "-e", "-q", "-f", "%K %k|%s\n"], b"").stdout;
+    let expected: &[u8] = b"-1 |caf\xe9\n2 k\xff|v\x00al\n-1 |plain\n-1 |\x80\r\n";
+    assert_eq!(
+        String::from_utf8_lossy(&read),
+        String::from_utf8_lossy(expected),
+        "every line byte for byte"
+    );
+    assert_eq!(read, expected);
+
+    let refused = brook_refused(&["produce", "raw", "--rate", "0", "-b", b]);
+    assert!(refused.contains("positive"), "{refused}");
+    assert!(!refused.contains("panicked"), "{refused}");
+}
+
+#[test]
+fn an_interrupted_slow_produce_delivers_what_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    brook_ok(&["topic", "create", "trickle", "-b", b]);
+    let mut child = brook()
+        .args(["produce", "trickle", "--rate", "20", "-b", b])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The input stays open: only the signal ends the command.
+    let mut stdin = child.stdin.take().unwrap();
+    let lines: String = (0..1000).map(|i| format!("slow-{i}\n")).collect();
+    stdin.write_all(lines.as_bytes()).unwrap();
+    // Records leave by their linger deadline while the command is still reading.
+    wait_until(
+        "records arrive while brook produce runs",
+        Duration::from_secs(30),
+        // -c 1: kcat's -e alone keeps reading while records trickle in.
+        || {
+            !kcat_unchecked(&["-C", "-b", b, "-t", "trickle", "-e", "-c", "1", "-q"], b"")
+                .stdout
+                .is_empty()
+        },
+    );
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    let produced: usize = stderr
+        .split("produced ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {stderr:?}"));
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let read = common::consume_formatted(b, "trickle", "%s\n");
+    assert!(produced > 0 && produced < 1000, "{produced} of 1000 at 20/s");
+    assert_eq!(read.len(), produced, "every record read before the signal, no more");
+    let expected: Vec<String> = (0..produced).map(|i| format!("slow-{i}")).collect();
+    let mut sorted = read.clone();
+    sorted.sort_by_key(|s| s[5..].parse::<usize>().unwrap());
+    assert_eq!(sorted, expected);
+}
+
+#[test]
+fn brook_dev_takes_broker_and_controller_settings() {
+    let help = brook_ok(&["dev", "--help"]);
+    for flag in [
+        "--auto-create-topics-enable",
+        "--default-replication-factor",
+        "--log-retention-ms",
+        "--config",
+    ] {
+        assert!(help.contains(flag), "brook dev --help lacks {flag}");
+    }
+    let refused = brook_refused(&["dev", "--node-id", "7"]);
+    assert!(refused.contains("unexpected argument"), "{refused}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start_with(dir.path(), 1, &["--auto-create-topics-enable", "false"]);
+    let b = cluster.kafka.as_str();
+    let out = kcat_unchecked(&["-P", "-b", b, "-t", "never-created", "-m", "5"], b"x\n");
+    assert!(!out.status.success(), "auto-creation is off, yet kcat produced");
+    let topics = brook_ok(&["topic", "list", "-b", b]);
+    assert!(!topics.contains("never-created"), "{topics}");
+}
+
+#[test]
+fn transactional_clients_fail_at_once_saying_transactions_are_not_supported() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let started = Instant::now();
+    let out = python_client("transactions_refused_check.py")
+        .arg(&cluster.kafka)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for line in stdout.lines() {
+        let result: serde_json::Value = serde_json::from_str(line).unwrap();
+        let error = result["error"].as_str().unwrap_or_else(|| panic!("no error: {result}"));
+        assert!(
+            result["seconds"].as_f64().unwrap() < 2.0,
+            "{}: took {} s to fail",
+            result["client"],
+            result["seconds"]
+        );
+        assert!(
+            error.to_lowercase().contains("transactional") || error.contains("not supported"),
+            "{}: {error}",
+            result["client"]
+        );
+        if result["client"] == "confluent-kafka" {
+            assert!(error.contains("not supported by Brook"), "{error}");
+            assert_eq!(result["fatal"], true, "{result}");
+        }
+    }
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    eprintln!("{stdout}took {:?}", started.elapsed());
+}
