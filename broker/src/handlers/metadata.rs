@@ -13,8 +13,9 @@ use brook_protocol::{ErrorCode, StrBytes};
 use super::{Handlers, admin_broker, live_brokers};
 
 /// `lapsed`: this broker, when its lease with the controller has lapsed. It may have been
-/// fenced and replaced without hearing so, so it does not name itself leader: a client
-/// that asked it would otherwise come straight back to it instead of finding the new one.
+/// fenced and replaced without hearing so, so it does not name itself leader (nor, in the
+/// answer's broker list, live): a client that asked it would otherwise come straight back
+/// to it instead of finding the new leader.
 fn topic_entry(topic: &TopicState, image: &MetadataImage, lapsed: Option<i32>) -> MetadataResponseTopic {
     let live = |id: i32| lapsed != Some(id) && image.brokers.get(&id).is_some_and(|b| !b.fenced);
     let partitions = topic
@@ -52,7 +53,10 @@ impl Handlers {
     pub(super) async fn metadata(&self, request: MetadataRequest, version: i16) -> MetadataResponse {
         let image = self.metadata.image();
         let lapsed = self.replicas.lease_lapsed().then_some(self.config.broker_id);
-        let live = live_brokers(&image);
+        let mut live = live_brokers(&image);
+        // A lapsed broker leaves itself out, as the live brokers' answers already do once
+        // the controller has fenced it: clients then ask them, not it, where leaders are.
+        live.retain(|b| lapsed != Some(b.id.0));
         let controller_id = admin_broker(self.config.broker_id, &live);
         let brokers = live
             .into_iter()

@@ -2,7 +2,10 @@
 //! `broker.session.timeout.ms` after the last heartbeat it received; a heartbeat is
 //! received after it was sent, so the send time of the last acknowledged heartbeat plus
 //! the session timeout is a moment by which the controller may already have fenced this
-//! broker and moved its leaderships. From then on the broker acts as fenced (the broker
+//! broker and moved its leaderships. A little after that (a tenth of the session: the
+//! controller checks leases every twentieth of it, then commits the fence and the new
+//! leaders), the rest of the cluster knows the new leaders, and the broker acts as fenced
+//! (the broker
 //! stops leading, answering held produces `NOT_LEADER_OR_FOLLOWER`), even if it cannot
 //! hear the controller say so: a leader cut off from the cluster while clients still
 //! reach it would otherwise hold their writes until the network heals. It acts as itself
@@ -39,7 +42,11 @@ impl Lease {
     pub(super) fn renewed(&self, sent: Instant) {
         let timeout = Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed));
         if !timeout.is_zero() {
-            self.deadline.send_replace(Some(sent + timeout));
+            // Letting go a little after the controller may have fenced us, not at that
+            // moment: a client told NOT_LEADER_OR_FOLLOWER then asks another broker,
+            // which must already know the new leader, or it would send the client back.
+            // Safety never rests on the lease (epochs and the high watermark do).
+            self.deadline.send_replace(Some(sent + timeout + timeout / 10));
         }
     }
 
@@ -94,16 +101,16 @@ mod tests {
         lease.renewed(Instant::now());
         tokio::time::sleep(Duration::from_millis(600)).await;
         lease.renewed(Instant::now());
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        assert!(!lease.is_lapsed(), "renewed in time");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(lease.is_lapsed(), "1 s without a renewal");
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+        assert!(!lease.is_lapsed(), "renewed in time (the session and a tenth)");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(lease.is_lapsed(), "1.1 s without a renewal");
         lease.restore();
         assert!(lease.is_lapsed(), "not restored while the lease has not run again");
         lease.renewed(Instant::now());
         lease.restore();
         assert!(!lease.is_lapsed());
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
         assert!(lease.is_lapsed(), "lapses again");
         watcher.abort();
     }
