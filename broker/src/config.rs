@@ -53,6 +53,11 @@ pub const INITIAL_REBALANCE_DELAY: ConfigKey = key(
     Some("3000"),
     "How long the first rebalance of an empty group waits for more members",
 );
+pub const RETENTION_CHECK_INTERVAL: ConfigKey = key(
+    "log.retention.check.interval.ms",
+    Some("300000"),
+    "How often the broker deletes segments past their retention",
+);
 pub const REPLICA_LAG_TIME_MAX: ConfigKey = key(
     "replica.lag.time.max.ms",
     Some("30000"),
@@ -88,6 +93,7 @@ pub const BROKER_KEYS: &[ConfigKey] = &[
     MAX_REQUEST_BYTES,
     INITIAL_REBALANCE_DELAY,
     REPLICA_LAG_TIME_MAX,
+    RETENTION_CHECK_INTERVAL,
     MIN_INSYNC_REPLICAS,
     SEGMENT_BYTES,
     RETENTION_MS,
@@ -113,6 +119,7 @@ pub struct BrokerConfig {
     pub max_request_bytes: usize,
     pub initial_rebalance_delay: Duration,
     pub replica_lag_time_max: Duration,
+    pub retention_check_interval: Duration,
     /// Log settings a topic gets unless its configs say otherwise.
     pub log_defaults: LogConfig,
 }
@@ -158,6 +165,18 @@ impl BrokerConfig {
         if log_dirs.is_empty() {
             return Err(invalid(&LOG_DIRS, &dirs, "no directory"));
         }
+        // The broker's log settings take the values their topic configs take (one table,
+        // `topic_config`), so no broker default is one a topic could not be given.
+        for def in brook_controller::topic_config::TOPIC_CONFIGS {
+            let Some(setting) = def.broker_setting else { continue };
+            let Some(key) = BROKER_KEYS.iter().find(|k| k.name == setting) else {
+                continue;
+            };
+            if let Some(value) = props.get(setting).or(key.default) {
+                brook_controller::topic_config::check(def.kind, setting, value)
+                    .map_err(|reason| invalid(key, value, &reason))?;
+            }
+        }
         let log_defaults = LogConfig {
             segment_bytes: props.require(&SEGMENT_BYTES)?,
             retention_ms: props.require(&RETENTION_MS)?,
@@ -168,9 +187,6 @@ impl BrokerConfig {
             min_insync_replicas: props.require(&MIN_INSYNC_REPLICAS)?,
             ..LogConfig::default()
         };
-        log_defaults
-            .validate()
-            .map_err(|reason| invalid(&SEGMENT_BYTES, "", &reason))?;
         Ok(BrokerConfig {
             broker_id: props.require(&NODE_ID)?,
             controller_voters: parse_voters(&props.require::<String>(&QUORUM_VOTERS)?)?,
@@ -185,6 +201,7 @@ impl BrokerConfig {
             max_request_bytes: props.require(&MAX_REQUEST_BYTES)?,
             initial_rebalance_delay: Duration::from_millis(props.require(&INITIAL_REBALANCE_DELAY)?),
             replica_lag_time_max: Duration::from_millis(props.require(&REPLICA_LAG_TIME_MAX)?),
+            retention_check_interval: Duration::from_millis(props.require(&RETENTION_CHECK_INTERVAL)?),
             log_defaults,
         })
     }

@@ -61,6 +61,7 @@ impl BrokerNode {
     pub async fn start(config: BrokerConfig) -> Result<Self, BrokerStartError> {
         let mut log_config = LogManagerConfig::new(config.log_dirs.clone());
         log_config.log_config = config.log_defaults.clone();
+        log_config.retention_check_interval = config.retention_check_interval;
         let logs = tokio::task::spawn_blocking(move || LogManager::open(log_config))
             .await
             .map_err(|e| BrokerStartError::Logs(e.to_string()))?

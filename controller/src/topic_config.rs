@@ -1,11 +1,20 @@
-//! The topic configs Brook knows, with the kind of value each takes, so a bad
-//! `CreateTopics` or `AlterConfigs` is refused with `INVALID_CONFIG` at the controller
-//! instead of being stored and failing later on every broker.
+//! The one table of the configs Brook knows: each topic config's name, the kind and
+//! bounds of its value, Kafka's default, and the broker setting that is its default
+//! (`log.retention.ms` for `retention.ms`). The controller validates `CreateTopics` and
+//! `AlterConfigs` with it (a bad value is refused with `INVALID_CONFIG` and changes
+//! nothing), the broker's `LogConfig` resolves a partition's settings with it (topic
+//! override, then the cluster-wide dynamic default, then the broker's own setting), and
+//! DescribeConfigs reports values, sources and types from it.
 
 /// The kind of value a config takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigKind {
-    /// A signed integer no smaller than the bound (-1 for "unlimited" where allowed).
+    /// A 32-bit integer within the bounds (Kafka's INT).
+    Int {
+        min: i32,
+        max: i32,
+    },
+    /// A 64-bit integer no smaller than the bound (-1 for "unlimited" where allowed).
     Long {
         min: i64,
     },
@@ -19,97 +28,202 @@ pub enum ConfigKind {
 
 const COMPRESSION_TYPES: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 
-/// Kafka's topic-level configs (names, and the smallest value Kafka accepts).
-pub const TOPIC_CONFIGS: &[(&str, ConfigKind)] = &[
-    ("cleanup.policy", ConfigKind::ChoiceList(&["delete", "compact"])),
-    ("compression.type", ConfigKind::Choice(COMPRESSION_TYPES)),
-    ("delete.retention.ms", ConfigKind::Long { min: 0 }),
-    ("file.delete.delay.ms", ConfigKind::Long { min: 0 }),
-    ("flush.messages", ConfigKind::Long { min: 1 }),
-    ("flush.ms", ConfigKind::Long { min: 0 }),
-    ("index.interval.bytes", ConfigKind::Long { min: 0 }),
-    ("max.compaction.lag.ms", ConfigKind::Long { min: 1 }),
-    ("max.message.bytes", ConfigKind::Long { min: 0 }),
-    ("message.timestamp.after.max.ms", ConfigKind::Long { min: 0 }),
-    ("message.timestamp.before.max.ms", ConfigKind::Long { min: 0 }),
-    ("message.timestamp.difference.max.ms", ConfigKind::Long { min: 0 }),
-    (
-        "message.timestamp.type",
-        ConfigKind::Choice(&["CreateTime", "LogAppendTime"]),
-    ),
-    ("min.cleanable.dirty.ratio", ConfigKind::Double),
-    ("min.compaction.lag.ms", ConfigKind::Long { min: 0 }),
-    ("min.insync.replicas", ConfigKind::Long { min: 1 }),
-    ("preallocate", ConfigKind::Boolean),
-    ("retention.bytes", ConfigKind::Long { min: -1 }),
-    ("retention.ms", ConfigKind::Long { min: -1 }),
-    ("segment.bytes", ConfigKind::Long { min: 1024 }),
-    ("segment.index.bytes", ConfigKind::Long { min: 4096 }),
-    ("segment.jitter.ms", ConfigKind::Long { min: 0 }),
-    ("segment.ms", ConfigKind::Long { min: 1 }),
-    ("unclean.leader.election.enable", ConfigKind::Boolean),
-];
-
-/// Cluster-wide dynamic configs (AlterConfigs on the broker resource with an empty name).
-pub const CLUSTER_CONFIGS: &[(&str, ConfigKind)] = &[
-    ("auto.create.topics.enable", ConfigKind::Boolean),
-    ("num.partitions", ConfigKind::Long { min: 1 }),
-    ("default.replication.factor", ConfigKind::Long { min: 1 }),
-    ("min.insync.replicas", ConfigKind::Long { min: 1 }),
-    ("log.retention.ms", ConfigKind::Long { min: -1 }),
-    ("log.retention.bytes", ConfigKind::Long { min: -1 }),
-    ("log.segment.bytes", ConfigKind::Long { min: 1024 }),
-    ("unclean.leader.election.enable", ConfigKind::Boolean),
-];
-
-/// Kafka's default for a topic config: what a topic without an override gets. (A broker
-/// answers its own `log.*` defaults for the log settings.)
-pub fn kafka_default(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "cleanup.policy" => "delete",
-        "compression.type" => "producer",
-        "delete.retention.ms" => "86400000",
-        "file.delete.delay.ms" => "60000",
-        "flush.messages" | "flush.ms" | "max.compaction.lag.ms" => "9223372036854775807",
-        "message.timestamp.difference.max.ms" | "message.timestamp.before.max.ms" => "9223372036854775807",
-        "message.timestamp.after.max.ms" => "3600000",
-        "index.interval.bytes" => "4096",
-        "max.message.bytes" => "1048588",
-        "message.timestamp.type" => "CreateTime",
-        "min.cleanable.dirty.ratio" => "0.5",
-        "min.compaction.lag.ms" => "0",
-        "min.insync.replicas" => "1",
-        "preallocate" => "false",
-        "retention.bytes" => "-1",
-        "retention.ms" => "604800000",
-        "segment.bytes" => "1073741824",
-        "segment.index.bytes" => "10485760",
-        "segment.jitter.ms" => "0",
-        "segment.ms" => "604800000",
-        "unclean.leader.election.enable" => "false",
-        _ => return None,
-    })
+/// One topic config.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicConfig {
+    pub name: &'static str,
+    pub kind: ConfigKind,
+    /// Kafka's default.
+    pub default: &'static str,
+    /// The broker setting a topic without an override gets this config from, when Brook
+    /// applies it: set in the broker's own settings, or cluster-wide (AlterConfigs on the
+    /// broker resource with an empty name), which wins over the broker's own.
+    pub broker_setting: Option<&'static str>,
 }
 
-/// The type Kafka's DescribeConfigs reports for a kind (BOOLEAN 1, STRING 2, LONG 5,
-/// DOUBLE 6, LIST 7).
+const fn config(name: &'static str, kind: ConfigKind, default: &'static str) -> TopicConfig {
+    TopicConfig {
+        name,
+        kind,
+        default,
+        broker_setting: None,
+    }
+}
+
+const fn from_broker(
+    name: &'static str,
+    kind: ConfigKind,
+    default: &'static str,
+    broker_setting: &'static str,
+) -> TopicConfig {
+    TopicConfig {
+        name,
+        kind,
+        default,
+        broker_setting: Some(broker_setting),
+    }
+}
+
+const MAX_LONG: &str = "9223372036854775807";
+
+/// Kafka's topic-level configs: names, the values Kafka accepts, Kafka's defaults.
+pub const TOPIC_CONFIGS: &[TopicConfig] = &[
+    config(
+        "cleanup.policy",
+        ConfigKind::ChoiceList(&["delete", "compact"]),
+        "delete",
+    ),
+    config("compression.type", ConfigKind::Choice(COMPRESSION_TYPES), "producer"),
+    config("delete.retention.ms", ConfigKind::Long { min: 0 }, "86400000"),
+    config("file.delete.delay.ms", ConfigKind::Long { min: 0 }, "60000"),
+    from_broker(
+        "flush.messages",
+        ConfigKind::Long { min: 1 },
+        MAX_LONG,
+        "log.flush.interval.messages",
+    ),
+    from_broker(
+        "flush.ms",
+        ConfigKind::Long { min: 0 },
+        MAX_LONG,
+        "log.flush.interval.ms",
+    ),
+    from_broker(
+        "index.interval.bytes",
+        ConfigKind::Int { min: 0, max: i32::MAX },
+        "4096",
+        "log.index.interval.bytes",
+    ),
+    config("max.compaction.lag.ms", ConfigKind::Long { min: 1 }, MAX_LONG),
+    from_broker(
+        "max.message.bytes",
+        ConfigKind::Int { min: 0, max: i32::MAX },
+        "1048588",
+        "message.max.bytes",
+    ),
+    config("message.timestamp.after.max.ms", ConfigKind::Long { min: 0 }, "3600000"),
+    config("message.timestamp.before.max.ms", ConfigKind::Long { min: 0 }, MAX_LONG),
+    config(
+        "message.timestamp.difference.max.ms",
+        ConfigKind::Long { min: 0 },
+        MAX_LONG,
+    ),
+    config(
+        "message.timestamp.type",
+        ConfigKind::Choice(&["CreateTime", "LogAppendTime"]),
+        "CreateTime",
+    ),
+    config("min.cleanable.dirty.ratio", ConfigKind::Double, "0.5"),
+    config("min.compaction.lag.ms", ConfigKind::Long { min: 0 }, "0"),
+    from_broker(
+        "min.insync.replicas",
+        ConfigKind::Int { min: 1, max: i32::MAX },
+        "1",
+        "min.insync.replicas",
+    ),
+    config("preallocate", ConfigKind::Boolean, "false"),
+    from_broker(
+        "retention.bytes",
+        ConfigKind::Long { min: -1 },
+        "-1",
+        "log.retention.bytes",
+    ),
+    from_broker(
+        "retention.ms",
+        ConfigKind::Long { min: -1 },
+        "604800000",
+        "log.retention.ms",
+    ),
+    from_broker(
+        "segment.bytes",
+        ConfigKind::Int {
+            min: 1024,
+            max: i32::MAX,
+        },
+        "1073741824",
+        "log.segment.bytes",
+    ),
+    from_broker(
+        "segment.index.bytes",
+        ConfigKind::Int {
+            min: 4096,
+            max: i32::MAX,
+        },
+        "10485760",
+        "log.index.size.max.bytes",
+    ),
+    config("segment.jitter.ms", ConfigKind::Long { min: 0 }, "0"),
+    from_broker("segment.ms", ConfigKind::Long { min: 1 }, "604800000", "log.roll.ms"),
+    from_broker(
+        "unclean.leader.election.enable",
+        ConfigKind::Boolean,
+        "false",
+        "unclean.leader.election.enable",
+    ),
+];
+
+/// Cluster-wide dynamic settings that are not a topic config's default.
+const CLUSTER_ONLY: &[(&str, ConfigKind)] = &[
+    ("auto.create.topics.enable", ConfigKind::Boolean),
+    ("num.partitions", ConfigKind::Int { min: 1, max: i32::MAX }),
+    (
+        "default.replication.factor",
+        ConfigKind::Int {
+            min: 1,
+            max: i16::MAX as i32,
+        },
+    ),
+];
+
+pub fn topic_config(name: &str) -> Option<&'static TopicConfig> {
+    TOPIC_CONFIGS.iter().find(|c| c.name == name)
+}
+
+/// The cluster-wide dynamic settings (AlterConfigs on the broker resource with an empty
+/// name): every topic config's broker setting, and a few of the cluster's own.
+pub fn cluster_configs() -> impl Iterator<Item = (&'static str, ConfigKind)> {
+    let defaults = TOPIC_CONFIGS.iter().filter_map(|c| Some((c.broker_setting?, c.kind)));
+    CLUSTER_ONLY.iter().copied().chain(defaults)
+}
+
+/// Kafka's default for a topic config: what a topic without an override gets where no
+/// broker setting says otherwise.
+pub fn kafka_default(name: &str) -> Option<&'static str> {
+    topic_config(name).map(|c| c.default)
+}
+
+/// The type Kafka's DescribeConfigs reports for a kind (BOOLEAN 1, STRING 2, INT 3,
+/// LONG 5, DOUBLE 6, LIST 7).
 pub fn describe_type(kind: ConfigKind) -> i8 {
     match kind {
         ConfigKind::Boolean => 1,
         ConfigKind::Choice(_) => 2,
+        ConfigKind::Int { .. } => 3,
         ConfigKind::Long { .. } => 5,
         ConfigKind::Double => 6,
         ConfigKind::ChoiceList(_) => 7,
     }
 }
 
-/// Checks `key = value` against `table`; the error says what is wrong.
-pub fn validate(table: &[(&str, ConfigKind)], key: &str, value: &str) -> Result<(), String> {
-    let Some((_, kind)) = table.iter().find(|(name, _)| *name == key) else {
-        return Err(format!("unknown config {key:?}"));
-    };
+/// Checks a topic config's `key = value`; the error says what is wrong.
+pub fn validate_topic(key: &str, value: &str) -> Result<(), String> {
+    let config = topic_config(key).ok_or_else(|| format!("unknown config {key:?}"))?;
+    check(config.kind, key, value)
+}
+
+/// Checks a cluster-wide setting's `key = value`.
+pub fn validate_cluster(key: &str, value: &str) -> Result<(), String> {
+    let (_, kind) = cluster_configs()
+        .find(|(name, _)| *name == key)
+        .ok_or_else(|| format!("{key:?} is not a cluster-wide dynamic config Brook applies"))?;
+    check(kind, key, value)
+}
+
+/// Checks `value` against `kind`; the error says what is wrong.
+pub fn check(kind: ConfigKind, key: &str, value: &str) -> Result<(), String> {
     let ok = match kind {
-        ConfigKind::Long { min } => value.trim().parse::<i64>().is_ok_and(|v| v >= *min),
+        ConfigKind::Int { min, max } => value.trim().parse::<i32>().is_ok_and(|v| (min..=max).contains(&v)),
+        ConfigKind::Long { min } => value.trim().parse::<i64>().is_ok_and(|v| v >= min),
         ConfigKind::Boolean => value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"),
         ConfigKind::Double => value.trim().parse::<f64>().is_ok_and(f64::is_finite),
         ConfigKind::Choice(words) => words.contains(&value.trim()),
@@ -120,13 +234,14 @@ pub fn validate(table: &[(&str, ConfigKind)], key: &str, value: &str) -> Result<
     } else {
         Err(format!(
             "invalid value {value:?} for {key}: expected {}",
-            describe(kind)
+            describe(&kind)
         ))
     }
 }
 
 fn describe(kind: &ConfigKind) -> String {
     match kind {
+        ConfigKind::Int { min, max } => format!("an integer within {min}..={max}"),
         ConfigKind::Long { min } => format!("an integer >= {min}"),
         ConfigKind::Boolean => "true or false".to_string(),
         ConfigKind::Double => "a number".to_string(),
@@ -141,34 +256,41 @@ mod tests {
 
     #[test]
     fn known_keys_with_good_values_pass() {
-        assert!(validate(TOPIC_CONFIGS, "retention.ms", "-1").is_ok());
-        assert!(validate(TOPIC_CONFIGS, "cleanup.policy", "compact,delete").is_ok());
-        assert!(validate(TOPIC_CONFIGS, "compression.type", "zstd").is_ok());
-        assert!(validate(TOPIC_CONFIGS, "preallocate", "TRUE").is_ok());
+        assert!(validate_topic("retention.ms", "-1").is_ok());
+        assert!(validate_topic("cleanup.policy", "compact,delete").is_ok());
+        assert!(validate_topic("compression.type", "zstd").is_ok());
+        assert!(validate_topic("preallocate", "TRUE").is_ok());
+        // Kafka takes 0 (every batch is then too large); so does Brook's log.
+        assert!(validate_topic("max.message.bytes", "0").is_ok());
+        assert!(validate_cluster("log.retention.ms", "1000").is_ok());
+        assert!(validate_cluster("auto.create.topics.enable", "false").is_ok());
     }
 
     #[test]
-    fn every_topic_config_has_a_valid_default() {
-        for (name, _) in TOPIC_CONFIGS {
-            let default = kafka_default(name).unwrap_or_else(|| panic!("{name} has no default"));
-            validate(TOPIC_CONFIGS, name, default).unwrap();
+    fn every_default_is_valid_and_every_broker_setting_is_named_once() {
+        for config in TOPIC_CONFIGS {
+            validate_topic(config.name, config.default).unwrap();
         }
+        let mut names: Vec<&str> = cluster_configs().map(|(name, _)| name).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a cluster setting appears twice");
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused_with_a_reason() {
+        assert!(validate_topic("retention.mss", "1").unwrap_err().contains("unknown"));
+        assert!(validate_topic("segment.bytes", "10").unwrap_err().contains("1024..="));
+        // Past a 32-bit int: Kafka refuses it, and so must the controller (the broker's
+        // log could not take it).
+        assert!(validate_topic("segment.bytes", "3000000000").is_err());
+        assert!(validate_topic("min.insync.replicas", "two").is_err());
+        assert!(validate_topic("cleanup.policy", "delete,forever").is_err());
         assert!(
-            validate(TOPIC_CONFIGS, "retention.mss", "1")
-                .unwrap_err()
-                .contains("unknown")
+            validate_cluster("retention.ms", "1").is_err(),
+            "a topic name, not a cluster one"
         );
-        assert!(
-            validate(TOPIC_CONFIGS, "segment.bytes", "10")
-                .unwrap_err()
-                .contains(">= 1024")
-        );
-        assert!(validate(TOPIC_CONFIGS, "min.insync.replicas", "two").is_err());
-        assert!(validate(TOPIC_CONFIGS, "cleanup.policy", "delete,forever").is_err());
-        assert!(validate(CLUSTER_CONFIGS, "retention.ms", "1").is_err());
+        assert!(validate_cluster("log.segment.bytes", "3000000000").is_err());
     }
 }

@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result, bail};
 use brook_client::{Client, GroupDescription, OffsetSpec};
 use clap::{Args, Subcommand};
+use serde::Serialize;
 
 use crate::connect::Connect;
+use crate::output::{self, Format};
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
@@ -58,27 +60,94 @@ struct ResetTarget {
     shift_by: Option<i64>,
 }
 
-pub async fn run(command: GroupCommand, connect: &Connect) -> Result<()> {
+/// One line of `group list`.
+#[derive(Serialize)]
+struct GroupRow {
+    group: String,
+    state: String,
+    protocol_type: String,
+}
+
+/// `group describe`.
+#[derive(Serialize)]
+struct GroupView {
+    group: String,
+    state: String,
+    /// The assignor (`range`, ...); empty when the group has none.
+    protocol: String,
+    members: usize,
+    partitions: Vec<GroupPartition>,
+}
+
+#[derive(Serialize)]
+struct GroupPartition {
+    topic: String,
+    partition: i32,
+    /// `null`: nothing committed.
+    current_offset: Option<i64>,
+    log_end_offset: Option<i64>,
+    lag: Option<i64>,
+    /// The member it is assigned to, if any.
+    consumer_id: Option<String>,
+    host: Option<String>,
+    client_id: Option<String>,
+}
+
+/// `group reset-offsets`.
+#[derive(Serialize)]
+struct ResetView {
+    group: String,
+    executed: bool,
+    offsets: Vec<NewOffset>,
+}
+
+#[derive(Serialize)]
+struct NewOffset {
+    topic: String,
+    partition: i32,
+    new_offset: i64,
+}
+
+pub async fn run(command: GroupCommand, connect: &Connect, format: Format) -> Result<()> {
     let client = connect.client();
     match command {
         GroupCommand::List => {
-            let groups = client.list_groups().await?;
-            println!("{:<40} {:<22} PROTOCOL-TYPE", "GROUP", "STATE");
-            for g in groups {
-                println!("{:<40} {:<22} {}", g.group_id, g.state, g.protocol_type);
-            }
+            let rows: Vec<GroupRow> = client
+                .list_groups()
+                .await?
+                .into_iter()
+                .map(|g| GroupRow {
+                    group: g.group_id,
+                    state: g.state,
+                    protocol_type: g.protocol_type,
+                })
+                .collect();
+            output::print(format, &rows, |rows| {
+                let mut text = format!("{:<40} {:<22} PROTOCOL-TYPE\n", "GROUP", "STATE");
+                for g in rows {
+                    text += &format!("{:<40} {:<22} {}\n", g.group, g.state, g.protocol_type);
+                }
+                text
+            })?;
         }
-        GroupCommand::Describe { group } => describe(&client, &group).await?,
+        GroupCommand::Describe { group } => {
+            let view = describe(&client, &group).await?;
+            output::print(format, &view, describe_text)?;
+        }
         GroupCommand::Delete { groups } => {
+            let mut deleted = Vec::new();
             for group in groups {
                 client
                     .delete_group(&group)
                     .await
                     .with_context(|| format!("cannot delete group {group}"))?;
-                println!("deleted group {group}");
+                deleted.push(group);
             }
+            output::print(format, &deleted, |deleted| {
+                deleted.iter().map(|g| format!("deleted group {g}\n")).collect()
+            })?;
         }
-        GroupCommand::ResetOffsets(args) => reset(&client, args).await?,
+        GroupCommand::ResetOffsets(args) => reset(&client, args, format).await?,
     }
     Ok(())
 }
@@ -91,7 +160,7 @@ async fn existing_group(client: &Client, group: &str) -> Result<GroupDescription
     Ok(description)
 }
 
-async fn describe(client: &Client, group: &str) -> Result<()> {
+async fn describe(client: &Client, group: &str) -> Result<GroupView> {
     let description = existing_group(client, group).await?;
     let committed = client.committed_offsets(group).await?;
     // Every partition the group has a commit for or a member is assigned.
@@ -110,46 +179,65 @@ async fn describe(client: &Client, group: &str) -> Result<()> {
     } else {
         client.list_offsets(&partitions, OffsetSpec::Latest).await?
     };
-    println!(
-        "Group {group}: {}, {} member(s), assignor {}",
-        description.state,
-        description.members.len(),
-        if description.protocol.is_empty() {
-            "-"
-        } else {
-            &description.protocol
-        }
-    );
-    println!(
-        "{:<24} {:<24} {:>9} {:>15} {:>15} {:>8}  {:<40} {:<16} CLIENT-ID",
-        "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST"
-    );
-    let dash = || "-".to_owned();
-    for key in &partitions {
-        let current = committed.get(key);
-        let end = ends.get(key);
-        let lag = match (current, end) {
-            (Some(c), Some(e)) => (e - c).max(0).to_string(),
-            _ => dash(),
-        };
-        let (member, host, client_id) = owners.get(key).copied().unwrap_or(("-", "-", "-"));
-        println!(
-            "{:<24} {:<24} {:>9} {:>15} {:>15} {:>8}  {:<40} {:<16} {}",
-            group,
-            key.0,
-            key.1,
-            current.map_or_else(dash, i64::to_string),
-            end.map_or_else(dash, i64::to_string),
-            lag,
-            member,
-            host,
-            client_id
-        );
-    }
-    Ok(())
+    let partitions = partitions
+        .into_iter()
+        .map(|key| {
+            let current = committed.get(&key).copied();
+            let end = ends.get(&key).copied();
+            let owner = owners.get(&key);
+            GroupPartition {
+                lag: current.zip(end).map(|(c, e)| (e - c).max(0)),
+                current_offset: current,
+                log_end_offset: end,
+                consumer_id: owner.map(|o| o.0.to_owned()),
+                host: owner.map(|o| o.1.to_owned()),
+                client_id: owner.map(|o| o.2.to_owned()),
+                topic: key.0,
+                partition: key.1,
+            }
+        })
+        .collect();
+    Ok(GroupView {
+        group: group.to_owned(),
+        state: description.state,
+        protocol: description.protocol,
+        members: description.members.len(),
+        partitions,
+    })
 }
 
-async fn reset(client: &Client, args: ResetArgs) -> Result<()> {
+/// `kafka-consumer-groups --describe`'s table, after a summary line.
+fn describe_text(view: &GroupView) -> String {
+    let mut text = format!(
+        "Group {}: {}, {} member(s), assignor {}\n",
+        view.group,
+        view.state,
+        view.members,
+        if view.protocol.is_empty() { "-" } else { &view.protocol }
+    );
+    text += &format!(
+        "{:<24} {:<24} {:>9} {:>15} {:>15} {:>8}  {:<40} {:<16} CLIENT-ID\n",
+        "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST"
+    );
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+    for p in &view.partitions {
+        text += &format!(
+            "{:<24} {:<24} {:>9} {:>15} {:>15} {:>8}  {:<40} {:<16} {}\n",
+            view.group,
+            p.topic,
+            p.partition,
+            or_dash(p.current_offset.map(|o| o.to_string())),
+            or_dash(p.log_end_offset.map(|o| o.to_string())),
+            or_dash(p.lag.map(|o| o.to_string())),
+            or_dash(p.consumer_id.clone()),
+            or_dash(p.host.clone()),
+            or_dash(p.client_id.clone())
+        );
+    }
+    text
+}
+
+async fn reset(client: &Client, args: ResetArgs, format: Format) -> Result<()> {
     let group = args.group.as_str();
     let description = client.describe_group(group).await?;
     if !matches!(description.state.as_str(), "Empty" | "Dead") {
@@ -192,20 +280,39 @@ async fn reset(client: &Client, args: ResetArgs) -> Result<()> {
         };
         targets.insert(key.clone(), wanted.clamp(low, high));
     }
-    println!(
-        "{:<24} {:<24} {:>9} {:>12}",
-        "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"
-    );
-    for ((topic, partition), offset) in &targets {
-        println!("{group:<24} {topic:<24} {partition:>9} {offset:>12}");
-    }
     if args.execute {
         client.commit_offsets(group, &targets).await?;
-        println!("committed {} offset(s) for group {group}", targets.len());
-    } else {
-        println!("(dry run: add --execute to commit these offsets)");
     }
-    Ok(())
+    let view = ResetView {
+        group: group.to_owned(),
+        executed: args.execute,
+        offsets: targets
+            .into_iter()
+            .map(|((topic, partition), new_offset)| NewOffset {
+                topic,
+                partition,
+                new_offset,
+            })
+            .collect(),
+    };
+    output::print(format, &view, |view| {
+        let mut text = format!(
+            "{:<24} {:<24} {:>9} {:>12}\n",
+            "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"
+        );
+        for o in &view.offsets {
+            text += &format!(
+                "{:<24} {:<24} {:>9} {:>12}\n",
+                view.group, o.topic, o.partition, o.new_offset
+            );
+        }
+        if view.executed {
+            text += &format!("committed {} offset(s) for group {}\n", view.offsets.len(), view.group);
+        } else {
+            text += "(dry run: add --execute to commit these offsets)\n";
+        }
+        text
+    })
 }
 
 async fn chosen_partitions(

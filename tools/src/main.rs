@@ -9,6 +9,7 @@ mod consume_cmd;
 mod controller_cmd;
 mod dev_cmd;
 mod group_cmd;
+mod output;
 mod partition_spec;
 mod produce_cmd;
 mod protocol_cmd;
@@ -46,6 +47,8 @@ enum Command {
     Topic {
         #[command(flatten)]
         connect: connect::Connect,
+        #[command(flatten)]
+        output: output::OutputArgs,
         #[command(subcommand)]
         command: topic_cmd::TopicCommand,
     },
@@ -67,6 +70,8 @@ enum Command {
     Cluster {
         #[command(flatten)]
         connect: connect::Connect,
+        #[command(flatten)]
+        output: output::OutputArgs,
         #[command(subcommand)]
         command: cluster_cmd::ClusterCommand,
     },
@@ -74,6 +79,8 @@ enum Command {
     Group {
         #[command(flatten)]
         connect: connect::Connect,
+        #[command(flatten)]
+        output: output::OutputArgs,
         #[command(subcommand)]
         command: group_cmd::GroupCommand,
     },
@@ -158,21 +165,27 @@ fn run() -> Result<()> {
             tokio::runtime::Runtime::new()?.block_on(controller_cmd::run(sub))
         }
         Command::Protocol(command) => protocol_cmd::run(command),
-        Command::Topic { connect, command } => {
-            tokio::runtime::Runtime::new()?.block_on(topic_cmd::run(command, &connect))
-        }
+        Command::Topic {
+            connect,
+            output,
+            command,
+        } => tokio::runtime::Runtime::new()?.block_on(topic_cmd::run(command, &connect, output.format)),
         Command::Produce { connect, args } => {
             tokio::runtime::Runtime::new()?.block_on(produce_cmd::run(args, &connect))
         }
         Command::Consume { connect, args } => {
             tokio::runtime::Runtime::new()?.block_on(consume_cmd::run(args, &connect))
         }
-        Command::Cluster { connect, command } => {
-            tokio::runtime::Runtime::new()?.block_on(cluster_cmd::run(command, &connect))
-        }
-        Command::Group { connect, command } => {
-            tokio::runtime::Runtime::new()?.block_on(group_cmd::run(command, &connect))
-        }
+        Command::Cluster {
+            connect,
+            output,
+            command,
+        } => tokio::runtime::Runtime::new()?.block_on(cluster_cmd::run(command, &connect, output.format)),
+        Command::Group {
+            connect,
+            output,
+            command,
+        } => tokio::runtime::Runtime::new()?.block_on(group_cmd::run(command, &connect, output.format)),
         Command::Completions { shell } => {
             // Generated into memory: clap_complete panics on a failed write, and a reader
             // that goes away (`| head`) is no error.

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use brook_client::{Client, ConfigChange, Election, NewTopic, PartitionOutcome, TopicInfo};
 use clap::{Args, Subcommand};
+use serde::Serialize;
 
 use crate::connect::Connect;
+use crate::output::{self, Format};
 use crate::partition_spec;
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +123,56 @@ fn key_value(text: &str) -> Result<(String, String), String> {
     Ok((key.trim().to_owned(), value.to_owned()))
 }
 
-pub async fn run(command: TopicCommand, connect: &Connect) -> Result<()> {
+/// One line of `topic list`.
+#[derive(Serialize)]
+struct TopicRow {
+    name: String,
+    partitions: usize,
+    replicas: usize,
+}
+
+/// One topic of `topic describe`.
+#[derive(Serialize)]
+struct TopicView {
+    name: String,
+    partitions: Vec<PartitionView>,
+    /// With `-c`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    configs: Option<Vec<ConfigView>>,
+}
+
+#[derive(Serialize)]
+struct PartitionView {
+    partition: i32,
+    /// -1: offline.
+    leader: i32,
+    replicas: Vec<i32>,
+    isr: Vec<i32>,
+    /// `offline`, `under-replicated`, `reassigning (+adding -removing)`.
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ConfigView {
+    name: String,
+    /// `null` when sensitive or unset.
+    value: Option<String>,
+    source: String,
+    sensitive: bool,
+}
+
+/// What a create, delete or change did to one topic.
+#[derive(Serialize)]
+struct TopicDone {
+    topic: String,
+    done: String,
+}
+
+fn done_text(done: &[TopicDone]) -> String {
+    done.iter().map(|d| format!("{}\n", d.done)).collect()
+}
+
+pub async fn run(command: TopicCommand, connect: &Connect, format: Format) -> Result<()> {
     let client = connect.client();
     match command {
         TopicCommand::Create {
@@ -130,6 +181,7 @@ pub async fn run(command: TopicCommand, connect: &Connect) -> Result<()> {
             replicas,
             configs,
         } => {
+            let mut done = Vec::new();
             for name in topics {
                 let topic = NewTopic {
                     name: name.clone(),
@@ -138,40 +190,64 @@ pub async fn run(command: TopicCommand, connect: &Connect) -> Result<()> {
                     configs: configs.clone(),
                 };
                 client.create_topic(&topic).await.context("cannot create the topic")?;
-                println!("created topic {name}");
+                done.push(TopicDone {
+                    done: format!("created topic {name}"),
+                    topic: name,
+                });
             }
+            output::print(format, done.as_slice(), done_text)?;
         }
         TopicCommand::List => {
-            println!("{:<40} {:>10} {:>8}", "NAME", "PARTITIONS", "REPLICAS");
-            for topic in client.topics(None).await? {
-                let replicas = topic.partitions.first().map_or(0, |p| p.replicas.len());
-                println!("{:<40} {:>10} {:>8}", topic.name, topic.partitions.len(), replicas);
-            }
+            let rows: Vec<TopicRow> = client
+                .topics(None)
+                .await?
+                .into_iter()
+                .map(|topic| TopicRow {
+                    replicas: topic.partitions.first().map_or(0, |p| p.replicas.len()),
+                    partitions: topic.partitions.len(),
+                    name: topic.name,
+                })
+                .collect();
+            output::print(format, &rows, |rows| {
+                let mut text = format!("{:<40} {:>10} {:>8}\n", "NAME", "PARTITIONS", "REPLICAS");
+                for r in rows {
+                    text += &format!("{:<40} {:>10} {:>8}\n", r.name, r.partitions, r.replicas);
+                }
+                text
+            })?;
         }
         TopicCommand::Describe { topics, print_configs } => {
-            describe(&client, &topics).await?;
-            if print_configs {
-                configs(&client, &topics).await?;
-            }
+            let views = describe(&client, &topics, print_configs).await?;
+            output::print(format, views.as_slice(), describe_text)?;
         }
         TopicCommand::Delete { topics } => {
+            let mut done = Vec::new();
             for topic in topics {
                 client.delete_topic(&topic).await.context("cannot delete the topic")?;
-                println!("deleted topic {topic}");
+                done.push(TopicDone {
+                    done: format!("deleted topic {topic}"),
+                    topic,
+                });
             }
+            output::print(format, done.as_slice(), done_text)?;
         }
         TopicCommand::AddPartitions { topics, num } => {
             if num <= 0 {
                 bail!("--num must be at least 1");
             }
+            let mut done = Vec::new();
             for topic in topics {
                 let current = existing(&client, &topic).await?.partitions.len() as i32;
                 client
                     .add_partitions(&topic, current + num)
                     .await
                     .context("cannot add partitions")?;
-                println!("topic {topic}: {current} -> {} partitions", current + num);
+                done.push(TopicDone {
+                    done: format!("topic {topic}: {current} -> {} partitions", current + num),
+                    topic,
+                });
             }
+            output::print(format, done.as_slice(), done_text)?;
         }
         TopicCommand::AlterConfig { topics, set, delete } => {
             if set.is_empty() && delete.is_empty() {
@@ -182,13 +258,18 @@ pub async fn run(command: TopicCommand, connect: &Connect) -> Result<()> {
                 .map(|(k, v)| ConfigChange::Set(k, v))
                 .chain(delete.into_iter().map(ConfigChange::Delete))
                 .collect();
+            let mut done = Vec::new();
             for topic in topics {
                 client
                     .alter_topic_configs(&topic, &changes)
                     .await
                     .context("cannot change the configs")?;
-                println!("topic {topic}: configs changed");
+                done.push(TopicDone {
+                    done: format!("topic {topic}: configs changed"),
+                    topic,
+                });
             }
+            output::print(format, done.as_slice(), done_text)?;
         }
         TopicCommand::Reassign(args) => reassign(&client, args).await?,
         TopicCommand::Reassignments { partitions } => {
@@ -249,68 +330,100 @@ async fn existing(client: &Client, topic: &str) -> Result<TopicInfo> {
     topics.pop().with_context(|| format!("topic {topic} does not exist"))
 }
 
-async fn describe(client: &Client, names: &[String]) -> Result<()> {
+async fn describe(client: &Client, names: &[String], with_configs: bool) -> Result<Vec<TopicView>> {
     let topics = client
         .topics(if names.is_empty() { None } else { Some(names) })
         .await
         .context("cannot describe topics")?;
     let ongoing = client.list_reassignments(None).await.unwrap_or_default();
-    println!(
-        "{:<32} {:>9} {:>7}  {:<16} {:<16} NOTE",
+    let mut views = Vec::with_capacity(topics.len());
+    for topic in topics {
+        let partitions = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                let mut notes = Vec::new();
+                if p.leader < 0 {
+                    notes.push("offline".to_owned());
+                } else if p.isr.len() < p.replicas.len() {
+                    notes.push("under-replicated".to_owned());
+                }
+                if let Some(r) = ongoing
+                    .iter()
+                    .find(|r| r.topic == topic.name && r.partition == p.partition)
+                {
+                    notes.push(format!("reassigning (+{} -{})", ids(&r.adding), ids(&r.removing)));
+                }
+                PartitionView {
+                    partition: p.partition,
+                    leader: p.leader,
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    notes,
+                }
+            })
+            .collect();
+        let configs = if with_configs {
+            let entries = client
+                .describe_topic_configs(&topic.name)
+                .await
+                .with_context(|| format!("cannot describe the configs of {}", topic.name))?;
+            Some(
+                entries
+                    .into_iter()
+                    .map(|e| ConfigView {
+                        value: if e.sensitive { None } else { e.value },
+                        name: e.name,
+                        source: e.source.to_string(),
+                        sensitive: e.sensitive,
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        views.push(TopicView {
+            name: topic.name,
+            partitions,
+            configs,
+        });
+    }
+    Ok(views)
+}
+
+/// The partition table, then each topic's configs (name, value, source; rpk's `-c`).
+fn describe_text(views: &[TopicView]) -> String {
+    let mut text = format!(
+        "{:<32} {:>9} {:>7}  {:<16} {:<16} NOTE\n",
         "TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR"
     );
-    for topic in topics {
+    for topic in views {
         for p in &topic.partitions {
-            let moving = ongoing
-                .iter()
-                .find(|r| r.topic == topic.name && r.partition == p.partition);
-            let mut notes = Vec::new();
-            if p.leader < 0 {
-                notes.push("offline".to_owned());
-            } else if p.isr.len() < p.replicas.len() {
-                notes.push("under-replicated".to_owned());
-            }
-            if let Some(r) = moving {
-                notes.push(format!("reassigning (+{} -{})", ids(&r.adding), ids(&r.removing)));
-            }
-            println!(
-                "{:<32} {:>9} {:>7}  {:<16} {:<16} {}",
+            text += &format!(
+                "{:<32} {:>9} {:>7}  {:<16} {:<16} {}\n",
                 topic.name,
                 p.partition,
                 p.leader,
                 ids(&p.replicas),
                 ids(&p.isr),
-                notes.join(", ")
+                p.notes.join(", ")
             );
         }
     }
-    Ok(())
-}
-
-/// Each topic's configs: name, value and where it comes from (rpk's `-c`).
-async fn configs(client: &Client, names: &[String]) -> Result<()> {
-    let names: Vec<String> = if names.is_empty() {
-        client.topics(None).await?.into_iter().map(|t| t.name).collect()
-    } else {
-        names.to_vec()
-    };
-    for topic in names {
-        let entries = client
-            .describe_topic_configs(&topic)
-            .await
-            .with_context(|| format!("cannot describe the configs of {topic}"))?;
-        println!();
-        println!("{:<44} {:<24} SOURCE", format!("CONFIGS OF {topic}"), "VALUE");
-        for entry in entries {
-            let value = match (&entry.value, entry.sensitive) {
-                (_, true) => "(sensitive)".to_owned(),
-                (Some(v), false) => v.clone(),
-                (None, false) => "-".to_owned(),
+    for topic in views {
+        let Some(configs) = &topic.configs else { continue };
+        text += "\n";
+        text += &format!("{:<44} {:<24} SOURCE\n", format!("CONFIGS OF {}", topic.name), "VALUE");
+        for c in configs {
+            let value = match (&c.value, c.sensitive) {
+                (_, true) => "(sensitive)",
+                (Some(v), false) => v.as_str(),
+                (None, false) => "-",
             };
-            println!("{:<44} {value:<24} {}", entry.name, entry.source);
+            text += &format!("{:<44} {value:<24} {}\n", c.name, c.source);
         }
     }
-    Ok(())
+    text
 }
 
 /// Prints each partition's outcome; fails if any was refused.

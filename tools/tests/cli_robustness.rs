@@ -253,3 +253,117 @@ fn transactional_clients_fail_at_once_saying_transactions_are_not_supported() {
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     eprintln!("{stdout}took {:?}", started.elapsed());
 }
+
+/// Cluster-wide `log.retention.ms` deletes old segments, and a topic config past its
+/// bounds is refused with INVALID_CONFIG, leaving the topic's configs as they were.
+#[test]
+fn cluster_wide_defaults_apply_and_a_refused_topic_config_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start_with(dir.path(), 1, &["--log-retention-check-interval-ms", "200"]);
+    let out = python_client("cluster_config_check.py")
+        .arg(&cluster.kafka)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.log()
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["log_start_before"], 0, "{result}");
+    assert!(
+        result["log_start_after"].as_i64().unwrap() > 0,
+        "the cluster-wide retention deleted nothing: {result}"
+    );
+    assert_eq!(
+        result["retention_described"][0], "1000",
+        "DescribeConfigs shows the cluster-wide value: {result}"
+    );
+    // confluent-kafka's ConfigSource 3: DYNAMIC_DEFAULT_BROKER_CONFIG.
+    assert_eq!(result["retention_described"][1], "3", "{result}");
+    assert_eq!(result["refused"], "INVALID_CONFIG", "{result}");
+    assert_eq!(result["guarded_segment_bytes"][0], "1073741824", "{result}");
+    assert_eq!(result["guarded_retention_ms"][0], "60000", "{result}");
+}
+
+/// `--format json|yaml` on the admin commands, parsed as scripts would.
+#[test]
+fn admin_commands_print_json_and_yaml_with_stable_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json", "-b", b]);
+        serde_json::from_str(&brook_ok(&all)).unwrap_or_else(|e| panic!("brook {args:?}: {e}"))
+    };
+    let created = json(&["topic", "create", "shaped", "-p", "2", "-c", "retention.ms=60000"]);
+    assert_eq!(created[0]["topic"], "shaped", "{created}");
+    let listed = json(&["topic", "list"]);
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "shaped")
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(row["partitions"], 2);
+    assert_eq!(row["replicas"], 1);
+    let described = json(&["topic", "describe", "shaped", "-c"]);
+    let partitions = described[0]["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 2, "{described}");
+    assert_eq!(partitions[0]["leader"], 1);
+    assert_eq!(partitions[0]["isr"], serde_json::json!([1]));
+    let retention = described[0]["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "retention.ms")
+        .unwrap_or_else(|| panic!("{described}"));
+    assert_eq!(retention["value"], "60000");
+    assert_eq!(retention["source"], "DYNAMIC_TOPIC_CONFIG");
+
+    kcat(&["-P", "-b", b, "-t", "shaped", "-p", "0"], b"one\n");
+    kcat(
+        &[
+            "-C",
+            "-b",
+            b,
+            "-G",
+            "shapers",
+            "shaped",
+            "-e",
+            "-q",
+            "-X",
+            "auto.offset.reset=earliest",
+        ],
+        b"",
+    );
+    let groups = json(&["group", "list"]);
+    assert!(
+        groups.as_array().unwrap().iter().any(|g| g["group"] == "shapers"),
+        "{groups}"
+    );
+    let group = json(&["group", "describe", "shapers"]);
+    assert_eq!(group["members"], 0, "{group}");
+    let p0 = group["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partition"] == 0)
+        .unwrap_or_else(|| panic!("{group}"));
+    assert_eq!(p0["current_offset"], 1, "{group}");
+    assert_eq!(p0["lag"], 0, "{group}");
+    assert!(p0["consumer_id"].is_null(), "{group}");
+
+    let status = json(&["cluster", "status"]);
+    assert_eq!(status["brokers"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(status["quorum"]["leader"], 1, "{status}");
+    assert!(status["partitions"]["total"].as_u64().unwrap() >= 2, "{status}");
+    let yaml = brook_ok(&["cluster", "status", "--format", "yaml", "-b", b]);
+    assert!(
+        yaml.contains("brokers:") && yaml.contains("under_replicated:"),
+        "{yaml}"
+    );
+}

@@ -4,18 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use brook_controller::topic_config::{self, CLUSTER_CONFIGS, ConfigKind, TOPIC_CONFIGS};
+use brook_controller::topic_config::{self, ConfigKind, TOPIC_CONFIGS, TopicConfig};
 use brook_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
 use brook_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, alter_configs_response,
     incremental_alter_configs_response,
 };
+use brook_protocol::rpc::metadata::MetadataImage;
 use brook_protocol::rpc::{AlterConfigs, ConfigOp, ConfigResource, ResourceResult};
 use brook_protocol::{ErrorCode, StrBytes};
 
 use super::Handlers;
-use crate::log::LogConfig;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
@@ -74,29 +74,17 @@ fn entry(name: &str, value: &str, source: i8, kind: ConfigKind, version: i16) ->
 }
 
 impl Handlers {
-    /// A topic config's default as this broker applies it: its `log.*` settings for the
-    /// log configs, Kafka's default for the rest.
-    fn topic_default(&self, name: &str) -> Option<(String, i8)> {
-        let log_value = |config: &LogConfig| -> Option<String> {
-            Some(match name {
-                "segment.bytes" => config.segment_bytes.to_string(),
-                "retention.ms" => config.retention_ms.to_string(),
-                "retention.bytes" => config.retention_bytes.to_string(),
-                "flush.messages" => config.flush_messages.to_string(),
-                "flush.ms" => config.flush_ms.to_string(),
-                "max.message.bytes" => config.max_message_bytes.to_string(),
-                _ => return None,
-            })
-        };
-        if let Some(ours) = log_value(&self.config.log_defaults) {
-            let source = if log_value(&LogConfig::default()).as_ref() == Some(&ours) {
-                DEFAULT_CONFIG
-            } else {
-                STATIC_BROKER_CONFIG
-            };
-            return Some((ours, source));
+    /// What a topic without an override gets for `config`, and from where: the
+    /// cluster-wide dynamic default, this broker's own setting, or Kafka's default (the
+    /// order `LogConfig::resolve` applies them in).
+    fn topic_default(&self, config: &TopicConfig, image: &MetadataImage) -> (String, i8) {
+        if let Some(value) = config.broker_setting.and_then(|s| image.cluster_configs.get(s)) {
+            return (value.clone(), DYNAMIC_DEFAULT_BROKER_CONFIG);
         }
-        topic_config::kafka_default(name).map(|v| (v.to_owned(), DEFAULT_CONFIG))
+        match self.config.log_defaults.get(config.name) {
+            Some(ours) if ours != config.default => (ours, STATIC_BROKER_CONFIG),
+            _ => (config.default.to_owned(), DEFAULT_CONFIG),
+        }
     }
 
     pub(super) fn describe_configs(&self, request: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
@@ -118,13 +106,13 @@ impl Handlers {
                     Ok(ConfigResource::Topic(topic)) => match image.topic_by_name(&topic) {
                         Some(state) => Ok(TOPIC_CONFIGS
                             .iter()
-                            .filter(|(key, _)| wanted(key))
-                            .filter_map(|(key, kind)| {
-                                let (value, source) = match state.configs.get(*key) {
+                            .filter(|config| wanted(config.name))
+                            .map(|config| {
+                                let (value, source) = match state.configs.get(config.name) {
                                     Some(v) => (v.clone(), DYNAMIC_TOPIC_CONFIG),
-                                    None => self.topic_default(key)?,
+                                    None => self.topic_default(config, &image),
                                 };
-                                Some(entry(key, &value, source, *kind, version))
+                                entry(config.name, &value, source, config.kind, version)
                             })
                             .collect()),
                         None => Err((
@@ -132,12 +120,11 @@ impl Handlers {
                             format!("topic '{topic}' does not exist"),
                         )),
                     },
-                    Ok(_) => Ok(CLUSTER_CONFIGS
-                        .iter()
+                    Ok(_) => Ok(topic_config::cluster_configs()
                         .filter(|(key, _)| wanted(key))
                         .filter_map(|(key, kind)| {
-                            let value = image.cluster_configs.get(*key)?;
-                            Some(entry(key, value, DYNAMIC_DEFAULT_BROKER_CONFIG, *kind, version))
+                            let value = image.cluster_configs.get(key)?;
+                            Some(entry(key, value, DYNAMIC_DEFAULT_BROKER_CONFIG, kind, version))
                         })
                         .collect()),
                     Err(refusal) => Err(refusal),

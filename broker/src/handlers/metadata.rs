@@ -69,7 +69,14 @@ impl Handlers {
             })
             .collect();
         // Before v4 a request always allowed auto-creation.
-        let may_create = self.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+        // The cluster-wide dynamic setting wins over this broker's own, as in Kafka.
+        let auto_create = image
+            .cluster_configs
+            .get("auto.create.topics.enable")
+            .map_or(self.config.auto_create_topics, |v| {
+                v.trim().eq_ignore_ascii_case("true")
+            });
+        let may_create = auto_create && (version < 4 || request.allow_auto_topic_creation);
         let topics = match &request.topics {
             None => image.topics.values().map(|t| topic_entry(t, &image, lapsed)).collect(),
             Some(requested) => {

@@ -1,5 +1,9 @@
 //! Per-partition log settings, named after Kafka's topic configs.
 
+use std::collections::BTreeMap;
+
+use brook_controller::topic_config::{self, TOPIC_CONFIGS};
+
 /// Topic-level log settings (Kafka's names and defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -43,20 +47,42 @@ impl Default for LogConfig {
 }
 
 impl LogConfig {
-    /// These defaults with a topic's overrides (Kafka's topic config names) applied. The
-    /// controller validated the values; one that still does not parse keeps the default.
-    pub fn with_topic_configs<'a>(&self, configs: impl IntoIterator<Item = (&'a String, &'a String)>) -> LogConfig {
+    /// A partition's settings: these (the broker's own) under the cluster-wide dynamic
+    /// defaults (`log.retention.ms`, ...), under the topic's overrides, key by key as in
+    /// Kafka. A value the shared table refuses (the controller validates with the same
+    /// table, so only an older controller could have stored one) is skipped, keeping the
+    /// layer below for that key alone.
+    pub fn resolve(&self, cluster: &BTreeMap<String, String>, topic: &BTreeMap<String, String>) -> LogConfig {
         let mut config = self.clone();
-        for (key, value) in configs {
-            if !config.set(key, value) {
-                tracing::warn!(key, value, "topic config not applied to the log");
+        for def in TOPIC_CONFIGS {
+            let cluster_value = def.broker_setting.and_then(|setting| cluster.get(setting));
+            for value in [cluster_value, topic.get(def.name)].into_iter().flatten() {
+                match topic_config::check(def.kind, def.name, value) {
+                    Ok(()) => {
+                        config.set(def.name, value);
+                    }
+                    Err(reason) => tracing::warn!(%reason, "config not applied to the log"),
+                }
             }
         }
-        if let Err(reason) = config.validate() {
-            tracing::warn!(%reason, "topic configs out of range; using the defaults");
-            return self.clone();
-        }
         config
+    }
+
+    /// A log setting's value by its topic config name, as DescribeConfigs shows it.
+    pub fn get(&self, key: &str) -> Option<String> {
+        Some(match key {
+            "segment.bytes" => self.segment_bytes.to_string(),
+            "segment.ms" => self.segment_ms.to_string(),
+            "segment.index.bytes" => self.segment_index_bytes.to_string(),
+            "index.interval.bytes" => self.index_interval_bytes.to_string(),
+            "flush.messages" => self.flush_messages.to_string(),
+            "flush.ms" => self.flush_ms.to_string(),
+            "retention.ms" => self.retention_ms.to_string(),
+            "retention.bytes" => self.retention_bytes.to_string(),
+            "max.message.bytes" => self.max_message_bytes.to_string(),
+            "min.insync.replicas" => self.min_insync_replicas.to_string(),
+            _ => return None,
+        })
     }
 
     /// Sets one setting by its Kafka name; `false` if the name is not a log setting or the
@@ -113,38 +139,58 @@ impl LogConfig {
                 self.min_insync_replicas
             ));
         }
-        if self.max_message_bytes == 0 {
-            return Err("max.message.bytes must be positive".to_string());
-        }
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
     #[test]
-    fn topic_configs_override_the_defaults_and_bad_ones_are_ignored() {
-        let configs: BTreeMap<String, String> = [
+    fn topic_overrides_beat_cluster_defaults_which_beat_the_brokers_own() {
+        let broker = LogConfig {
+            retention_ms: 5000,
+            segment_bytes: 1 << 20,
+            ..LogConfig::default()
+        };
+        let cluster = map(&[("log.retention.ms", "1000"), ("min.insync.replicas", "2")]);
+        let topic = map(&[("retention.ms", "3000"), ("cleanup.policy", "delete")]);
+        let config = broker.resolve(&cluster, &topic);
+        assert_eq!(config.retention_ms, 3000, "the topic's override");
+        assert_eq!(config.min_insync_replicas, 2, "the cluster-wide default");
+        assert_eq!(config.segment_bytes, 1 << 20, "the broker's own");
+        assert_eq!(broker.resolve(&cluster, &map(&[])).retention_ms, 1000);
+    }
+
+    #[test]
+    fn one_bad_value_costs_only_its_own_key() {
+        let topic = map(&[
             ("retention.ms", "1000"),
-            ("segment.bytes", "1048576"),
-            ("cleanup.policy", "delete"),
+            ("segment.bytes", "3000000000"),
             ("flush.messages", "many"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let config = LogConfig::default().with_topic_configs(&configs);
-        assert_eq!(config.retention_ms, 1000);
-        assert_eq!(config.segment_bytes, 1 << 20);
+        ]);
+        let config = LogConfig::default().resolve(&map(&[]), &topic);
+        assert_eq!(config.retention_ms, 1000, "the good override still applies");
+        assert_eq!(config.segment_bytes, LogConfig::default().segment_bytes);
         assert_eq!(config.flush_messages, i64::MAX);
-        let too_small: BTreeMap<String, String> = [("segment.bytes".to_string(), "10".to_string())].into();
-        assert_eq!(
-            LogConfig::default().with_topic_configs(&too_small),
-            LogConfig::default()
-        );
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn every_log_setting_reads_back_by_its_topic_config_name() {
+        let config = LogConfig::default();
+        for def in TOPIC_CONFIGS {
+            if let Some(value) = config.get(def.name) {
+                assert_eq!(value, def.default, "{}: Brook's default is Kafka's", def.name);
+                let mut copy = config.clone();
+                assert!(copy.set(def.name, &value));
+                assert_eq!(copy, config);
+            }
+        }
     }
 }

@@ -137,7 +137,7 @@ impl ReplicaManager {
     pub fn apply_metadata(&self, image: &MetadataImage) {
         let mut wanted = HashSet::new();
         for topic in image.topics.values() {
-            let log_config = self.log_defaults.with_topic_configs(&topic.configs);
+            let log_config = self.log_defaults.resolve(&image.cluster_configs, &topic.configs);
             for state in topic.partitions.iter().filter(|p| p.replicas.contains(&self.broker_id)) {
                 let tp = TopicPartition::new(topic.name.clone(), state.partition);
                 wanted.insert(tp.clone());

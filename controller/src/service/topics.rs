@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::ControllerService;
 use crate::placement::place_partitions;
 use crate::state_machine::{Command, CommandResult, ControllerState, NewTopic, PlacedPartitions, invalid_replica_list};
-use crate::topic_config::{self, TOPIC_CONFIGS};
+use crate::topic_config;
 
 type Refusal = (ErrorCode, String);
 
@@ -92,7 +92,7 @@ impl ControllerService {
         }
         let mut configs = BTreeMap::new();
         for (key, value) in &topic.configs {
-            topic_config::validate(TOPIC_CONFIGS, key, value).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+            topic_config::validate_topic(key, value).map_err(|m| (ErrorCode::InvalidConfig, m))?;
             configs.insert(key.clone(), value.clone());
         }
         let assignments = if topic.assignments.is_empty() {

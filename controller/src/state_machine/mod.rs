@@ -27,7 +27,7 @@ pub use leader_balance::imbalanced_partitions;
 pub use offsets::OffsetStore;
 pub use partitions::{NO_LEADER, invalid_replica_list};
 
-use crate::topic_config::{self, CLUSTER_CONFIGS, TOPIC_CONFIGS};
+use crate::topic_config;
 
 /// How many recent metadata records are kept for watchers; one further behind gets the
 /// whole image instead.
@@ -100,6 +100,9 @@ fn election(topic: &TopicState, image: &MetadataImage) -> partitions::Election {
         partitions::Election::Clean
     }
 }
+
+/// Checks one `key = value` of a config resource (`topic_config::validate_*`).
+type Validator = fn(&str, &str) -> Result<(), String>;
 
 fn kafka_error(code: ErrorCode, message: impl Into<String>) -> (i16, Option<String>) {
     (code.code(), Some(message.into()))
@@ -518,12 +521,12 @@ impl ControllerState {
         changes: &[(String, ConfigOp)],
         replace: bool,
     ) -> Result<Vec<MetadataRecord>, (i16, Option<String>)> {
-        let (table, current, topic_id) = match resource {
+        let (validate, current, topic_id): (Validator, _, _) = match resource {
             ConfigResource::Topic(name) => {
                 let topic = self.topic(name).ok_or_else(|| unknown_topic(name))?;
-                (TOPIC_CONFIGS, &topic.configs, Some(topic.topic_id))
+                (topic_config::validate_topic, &topic.configs, Some(topic.topic_id))
             }
-            ConfigResource::Cluster => (CLUSTER_CONFIGS, &self.image.cluster_configs, None),
+            ConfigResource::Cluster => (topic_config::validate_cluster, &self.image.cluster_configs, None),
             ConfigResource::Broker(id) => {
                 return Err(kafka_error(
                     ErrorCode::InvalidRequest,
@@ -541,8 +544,7 @@ impl ControllerState {
         for (key, op) in changes {
             match op {
                 ConfigOp::Set(value) => {
-                    topic_config::validate(table, key, value)
-                        .map_err(|message| kafka_error(ErrorCode::InvalidConfig, message))?;
+                    validate(key, value).map_err(|message| kafka_error(ErrorCode::InvalidConfig, message))?;
                     target.insert(key.clone(), Some(value.clone()));
                 }
                 ConfigOp::Delete => {
