@@ -94,10 +94,10 @@ pub async fn run(args: ConsumeArgs, connect: &Connect) -> Result<()> {
                     bail!("with --group, --offset is beginning or end: where partitions with no committed offset start")
                 }
             };
-            let config = ConsumerConfig {
+            let config = connect.consumer_config(ConsumerConfig {
                 auto_offset_reset: reset,
                 ..ConsumerConfig::with_group(group.clone())
-            };
+            })?;
             let mut consumer = Consumer::new(Arc::clone(&client), config);
             consumer.subscribe(&args.topics)?;
             consumer
@@ -114,7 +114,13 @@ pub async fn run(args: ConsumeArgs, connect: &Connect) -> Result<()> {
             if partitions.is_empty() {
                 bail!("no partition {:?} in {}", args.partitions, args.topics.join(", "));
             }
-            assigned(&client, partitions, args.offset).await?
+            assigned(
+                &client,
+                connect.consumer_config(ConsumerConfig::default())?,
+                partitions,
+                args.offset,
+            )
+            .await?
         }
     };
     let read = consume(&mut consumer, &args, format.as_ref()).await;
@@ -127,8 +133,13 @@ pub async fn run(args: ConsumeArgs, connect: &Connect) -> Result<()> {
 }
 
 /// A consumer of exactly `partitions`, positioned at `start`.
-async fn assigned(client: &Arc<Client>, partitions: Vec<TopicPartition>, start: Start) -> Result<Consumer> {
-    let mut consumer = Consumer::new(Arc::clone(client), ConsumerConfig::default());
+async fn assigned(
+    client: &Arc<Client>,
+    config: ConsumerConfig,
+    partitions: Vec<TopicPartition>,
+    start: Start,
+) -> Result<Consumer> {
+    let mut consumer = Consumer::new(Arc::clone(client), config);
     consumer.assign(&partitions)?;
     match start {
         Start::Beginning => consumer.seek_to(&partitions, OffsetSpec::Earliest).await?,

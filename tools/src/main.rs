@@ -3,6 +3,7 @@
 mod banner;
 mod bench;
 mod broker_cmd;
+mod client_settings;
 mod cluster_cmd;
 mod connect;
 mod consume_cmd;
@@ -147,6 +148,19 @@ fn run() -> Result<()> {
         Command::Dev(_) | Command::Broker | Command::Controller | Command::Consume { .. }
     ) {
         die_quietly_on_closed_pipe();
+    }
+    // -X and -F: a setting the command would not apply, or a bad value, fails now.
+    let uses = match &cli.command {
+        Command::Topic { connect, .. } | Command::Cluster { connect, .. } | Command::Group { connect, .. } => {
+            Some((connect, client_settings::Uses::Client))
+        }
+        Command::Produce { connect, .. } => Some((connect, client_settings::Uses::Producer)),
+        Command::Consume { connect, .. } => Some((connect, client_settings::Uses::Consumer)),
+        Command::Bench { connect, .. } => Some((connect, client_settings::Uses::Both)),
+        _ => None,
+    };
+    if let Some((connect, uses)) = uses {
+        connect.settings(uses)?;
     }
     match cli.command {
         Command::Dev(args) => {

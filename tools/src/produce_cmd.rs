@@ -225,7 +225,8 @@ pub async fn run(args: ProduceArgs, connect: &Connect) -> Result<()> {
         .iter()
         .map(|path| std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display())))
         .collect::<Result<Vec<_>>>()?;
-    let producer = Producer::new(Arc::new(connect.client()), args.producer.config());
+    let config = connect.producer_config(args.producer.config())?;
+    let producer = Producer::new(Arc::new(connect.client()), config);
     let mut lines = read_lines(files);
     let mut interrupt = std::pin::pin!(crate::signals::interrupted());
     let started = Instant::now();

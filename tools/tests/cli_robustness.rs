@@ -367,3 +367,77 @@ fn admin_commands_print_json_and_yaml_with_stable_fields() {
         "{yaml}"
     );
 }
+
+/// kcat's `-X key=value` and `-F FILE`: applied where the command uses them, refused
+/// where it does not, and bad values refused before anything is sent.
+#[test]
+fn client_settings_from_x_and_a_file_are_applied_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    brook_ok(&["topic", "create", "set-up", "-b", b]);
+    // -F alone says where the cluster is.
+    let file = dir.path().join("client.properties");
+    std::fs::write(
+        &file,
+        format!("# as kcat -F reads it\nbootstrap.servers={b}\nclient.id=from-file\n"),
+    )
+    .unwrap();
+    let listed = Command::new(env!("CARGO_BIN_EXE_brook"))
+        .args(["topic", "list", "-F", file.to_str().unwrap()])
+        .env_remove("BROOK_BOOTSTRAP")
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("set-up"));
+
+    let refused = brook_refused(&["topic", "list", "-X", "linger.ms=5", "-b", b]);
+    assert!(refused.contains("-X linger.ms"), "{refused}");
+    let refused = brook_refused(&["produce", "set-up", "-X", "linger.ms=soon", "-b", b]);
+    assert!(refused.contains("linger.ms=soon"), "{refused}");
+    let refused = brook_refused(&["produce", "set-up", "-X", "enable.idempotence=true", "-b", b]);
+    assert!(refused.contains("not idempotent"), "{refused}");
+
+    // -X acks=0 reaches the producer: on a topic that wants two in-sync replicas of a
+    // single broker, acks=all (the flag's default) is refused and acks=0 is not.
+    brook_ok(&["topic", "create", "strict", "-c", "min.insync.replicas=2", "-b", b]);
+    let produce = |extra: &[&str]| {
+        let mut child = brook()
+            .args(["produce", "strict", "-b", b])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"blind\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let strict = produce(&["-X", "delivery.timeout.ms=3000"]);
+    assert!(
+        !strict.status.success(),
+        "acks=all with one replica of two needed succeeded"
+    );
+    assert!(
+        String::from_utf8_lossy(&strict.stderr).contains("NOT_ENOUGH_REPLICAS"),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
+    let blind = produce(&["-X", "acks=0"]);
+    assert!(blind.status.success(), "{}", String::from_utf8_lossy(&blind.stderr));
+    wait_until("the acks=0 record arrives", Duration::from_secs(20), || {
+        common::consume_formatted(b, "strict", "%s\n") == ["blind"]
+    });
+    // A consumer setting reaches brook consume: from the end, nothing old is printed.
+    let tail = brook_ok(&[
+        "consume",
+        "set-up",
+        "-o",
+        "end",
+        "-e",
+        "-X",
+        "fetch.max.wait.ms=50",
+        "-b",
+        b,
+    ]);
+    assert!(tail.is_empty(), "{tail}");
+}

@@ -106,7 +106,8 @@ pub async fn run(connect: &Connect, args: E2eArgs) -> Result<Report> {
             None => bail!("no message was read (the run was too short?)"),
         }
     }
-    let mut notes = super::send_notes(&args.topic.topic, partitions, &shape, &args.send, args.workload);
+    let config = connect.producer_config(args.send.producer.config())?;
+    let mut notes = super::send_notes(&args.topic.topic, partitions, &shape, &config, args.workload);
     notes.push(("consumers", json!(consumer_count)));
     notes.push(("acknowledged", json!(sent.acknowledged)));
     if let Some(acks) = &sent.latencies {

@@ -303,9 +303,10 @@ pub async fn run_producers(
     acked: Arc<AtomicU64>,
 ) -> Result<Sent> {
     let budget = Arc::new(Budget::new(length));
+    let config = connect.producer_config(send.producer.config())?;
     let tasks: Vec<_> = (0..shape.producers)
         .map(|_| {
-            let producer = Producer::new(Arc::new(connect.client()), send.producer.config());
+            let producer = Producer::new(Arc::new(connect.client()), config.clone());
             tokio::spawn(
                 ProduceLoop {
                     producer,
@@ -369,12 +370,12 @@ pub async fn consumers(
             .step_by(count)
             .map(|p| (topic.to_owned(), p))
             .collect();
-        let config = ConsumerConfig {
+        let config = connect.consumer_config(ConsumerConfig {
             // Whole 1 MiB partition fetches, up to 50 MiB a fetch (the Java defaults),
             // and enough records a poll to keep up with them.
             max_poll_records: 10_000,
             ..ConsumerConfig::default()
-        };
+        })?;
         let mut consumer = Consumer::new(Arc::new(connect.client()), config);
         consumer.assign(&mine)?;
         consumer.seek_to(&mine, start).await?;

@@ -17,7 +17,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use crate::connect::Connect;
-use load::{OmbWorkload, SendArgs, Shape};
+use load::{OmbWorkload, Shape};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -118,14 +118,19 @@ pub async fn run(connect: &Connect, command: BenchCommand) -> Result<()> {
 }
 
 /// The settings of a run that sends, for its report.
+/// `config`: the producers' settings, the flags' with any -X over them.
 fn send_notes(
     topic: &str,
     partitions: i32,
     shape: &Shape,
-    send: &SendArgs,
+    config: &brook_client::ProducerConfig,
     workload: Option<OmbWorkload>,
 ) -> Vec<(&'static str, serde_json::Value)> {
-    let config = send.producer.config();
+    let acks = match config.acks {
+        brook_client::Acks::None => "0",
+        brook_client::Acks::Leader => "1",
+        brook_client::Acks::All => "all",
+    };
     let mut notes = vec![
         ("topic", topic.into()),
         ("partitions", partitions.into()),
@@ -135,12 +140,7 @@ fn send_notes(
             "target_rate",
             shape.rate.map_or_else(|| "max".into(), |r| serde_json::json!(r)),
         ),
-        (
-            "acks",
-            clap::ValueEnum::to_possible_value(&send.producer.acks)
-                .map(|v| v.get_name().to_owned())
-                .into(),
-        ),
+        ("acks", acks.into()),
         ("compression", config.compression.name().into()),
         ("batch_size", config.batch_size.into()),
         ("linger_ms", (config.linger.as_millis() as u64).into()),

@@ -52,7 +52,8 @@ pub async fn run(connect: &Connect, args: ProduceBenchArgs) -> Result<Report> {
             None => bail!("no message was sent (the run was too short)"),
         }
     }
-    let mut notes = super::send_notes(&args.topic.topic, partitions, &shape, &args.send, args.workload);
+    let config = connect.producer_config(args.send.producer.config())?;
+    let mut notes = super::send_notes(&args.topic.topic, partitions, &shape, &config, args.workload);
     if let Some(e) = &sent.first_error {
         notes.push(("first_error", e.to_string().into()));
     }
