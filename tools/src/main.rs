@@ -36,15 +36,35 @@ struct Cli {
 enum Command {
     /// Run a single-node cluster (one controller, one broker) for development; takes every
     /// broker and controller setting (--config FILE, flags, BROOK_* env).
+    #[command(after_help = "Examples:
+  brook dev                                    # Kafka on 127.0.0.1:9092, data in ./brook-data
+  brook dev --data-dir /tmp/b --kafka-addr 127.0.0.1:19092
+  brook dev --num-partitions 3 --auto-create-topics-enable false
+  BROOK_LOG_RETENTION_MS=3600000 brook dev")]
     Dev(dev_cmd::DevArgs),
     /// Run one broker (settings: --config FILE, flags, BROOK_* env).
+    #[command(after_help = "Examples:
+  brook broker --node-id 1 --controller-quorum-voters 1@127.0.0.1:9093 \\
+    --listeners PLAINTEXT://127.0.0.1:9092 --log-dirs /var/lib/brook/1
+  brook broker --config broker.toml")]
     Broker,
     /// Run one controller node of the metadata quorum (settings: --config FILE, flags, BROOK_* env).
+    #[command(after_help = "Examples:
+  brook controller --node-id 1 --controller-quorum-voters 1@127.0.0.1:9093 \\
+    --metadata-log-dir /var/lib/brook/controller-1
+  brook controller --config controller.toml")]
     Controller,
     /// Inspect the Kafka wire protocol as Brook speaks it.
     #[command(subcommand)]
     Protocol(protocol_cmd::ProtocolCommand),
     /// Topics: create, list, describe, delete, add partitions, configs, reassign, elect leaders.
+    #[command(after_help = "Examples:
+  brook topic create orders -p 6 -r 3 -c retention.ms=86400000
+  brook topic list --format json
+  brook topic describe orders -c
+  brook topic alter-config orders --set retention.ms=3600000
+  brook topic reassign orders --to-brokers 1,2,3 --wait
+  brook topic delete orders")]
     Topic {
         #[command(flatten)]
         connect: connect::Connect,
@@ -54,6 +74,10 @@ enum Command {
         command: topic_cmd::TopicCommand,
     },
     /// Produce one record per input line (stdin or files), like `kcat -P`.
+    #[command(after_help = "Examples:
+  printf 'k1:hello\\nk2:world\\n' | brook produce demo -K :
+  brook produce demo events.txt --acks 1 -z zstd
+  brook produce demo --rate 100 -X linger.ms=20 < lines.txt")]
     Produce {
         #[command(flatten)]
         connect: connect::Connect,
@@ -61,6 +85,11 @@ enum Command {
         args: produce_cmd::ProduceArgs,
     },
     /// Print records as they arrive, like `kcat -C` (or `kcat -G` with --group).
+    #[command(after_help = "Examples:
+  brook consume demo -o beginning -e
+  brook consume demo -f '%k %s (partition %p, offset %o)\\n'
+  brook consume demo -G readers              # share the partitions with the group
+  brook consume demo -o -10 -J               # the last 10 of each partition, as JSON")]
     Consume {
         #[command(flatten)]
         connect: connect::Connect,
@@ -68,6 +97,9 @@ enum Command {
         args: consume_cmd::ConsumeArgs,
     },
     /// The cluster's health: brokers, controller quorum, under-replicated partitions.
+    #[command(after_help = "Examples:
+  brook cluster status
+  brook cluster status --format yaml -b broker1:9092")]
     Cluster {
         #[command(flatten)]
         connect: connect::Connect,
@@ -77,6 +109,11 @@ enum Command {
         command: cluster_cmd::ClusterCommand,
     },
     /// Consumer groups: list, describe (with lag), delete, reset offsets.
+    #[command(after_help = "Examples:
+  brook group list
+  brook group describe readers --format json
+  brook group reset-offsets readers --topic demo --to-earliest --execute
+  brook group delete readers")]
     Group {
         #[command(flatten)]
         connect: connect::Connect,
@@ -91,6 +128,10 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Load generators reporting rates and latency percentiles, against any Kafka-compatible cluster.
+    #[command(after_help = "Examples:
+  brook bench produce --topic bench --acks 1 --duration 10
+  brook bench e2e --topic e2e --acks 1 --rate 10000 --duration 15 --json
+  brook bench consume --topic bench --consumers 2")]
     Bench {
         #[command(flatten)]
         connect: connect::Connect,

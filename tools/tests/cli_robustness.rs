@@ -441,3 +441,25 @@ fn client_settings_from_x_and_a_file_are_applied_or_refused() {
     ]);
     assert!(tail.is_empty(), "{tail}");
 }
+
+#[test]
+fn every_subcommand_help_shows_examples() {
+    for sub in [
+        "dev",
+        "broker",
+        "controller",
+        "topic",
+        "produce",
+        "consume",
+        "cluster",
+        "group",
+        "bench",
+    ] {
+        let help = brook_ok(&[sub, "--help"]);
+        assert!(
+            help.contains("Examples:"),
+            "brook {sub} --help has no examples:\n{help}"
+        );
+        assert!(help.contains(&format!("brook {sub}")), "brook {sub} --help: {help}");
+    }
+}
