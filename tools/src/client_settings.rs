@@ -79,6 +79,14 @@ impl ClientSettings {
         Ok(ClientSettings { values })
     }
 
+    /// Settings layered under these (a profile's): ours win.
+    pub fn over(mut self, base: &BTreeMap<String, String>) -> Self {
+        for (key, value) in base {
+            self.values.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        self
+    }
+
     /// Refuses a key the command would not apply.
     pub fn check(&self, uses: Uses) -> Result<()> {
         let known: Vec<&str> = match uses {

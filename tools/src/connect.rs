@@ -1,6 +1,6 @@
 //! Where the client commands find the cluster and how their clients are set up:
-//! `--bootstrap` / `BROOK_BOOTSTRAP`, and Kafka client settings with kcat's `-X key=value`
-//! and `-F FILE` (see `client_settings`).
+//! `--bootstrap` / `BROOK_BOOTSTRAP`, Kafka client settings with kcat's `-X key=value`
+//! and `-F FILE` (see `client_settings`), over a named profile (`profile_cmd`).
 
 use std::path::PathBuf;
 
@@ -9,6 +9,7 @@ use brook_client::{Client, ConsumerConfig, ProducerConfig};
 use clap::Args;
 
 use crate::client_settings::{ClientSettings, Uses};
+use crate::profile_cmd::{self, Profile};
 
 /// Where `--bootstrap`, `BROOK_BOOTSTRAP` and `-X bootstrap.servers` all leave it unsaid.
 const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
@@ -26,9 +27,13 @@ pub struct Connect {
     /// A file of `key=value` client settings (kcat's -F); -X wins over it.
     #[arg(short = 'F', value_name = "FILE", global = true)]
     settings_file: Option<PathBuf>,
+    /// The profile to use (default: the current one; see `brook profile`).
+    #[arg(long, env = "BROOK_PROFILE", global = true)]
+    profile: Option<String>,
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+/// `key=value` from the command line (`-X`, `-c`, `--set`).
+pub fn key_value(text: &str) -> Result<(String, String), String> {
     let (key, value) = text
         .split_once('=')
         .ok_or_else(|| format!("{text:?} is not key=value"))?;
@@ -36,23 +41,36 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 }
 
 impl Connect {
+    /// The profile's settings under -F's under -X's, and the profile.
+    fn layers(&self) -> Result<(ClientSettings, Option<Profile>)> {
+        let profile = profile_cmd::active(self.profile.as_deref())?;
+        let mut settings = ClientSettings::load(self.settings_file.as_deref(), &self.settings)?;
+        if let Some(profile) = &profile {
+            settings = settings.over(&profile.settings);
+        }
+        Ok((settings, profile))
+    }
+
     /// The settings given, checked against what the command applies.
     pub fn settings(&self, uses: Uses) -> Result<ClientSettings> {
-        let settings = ClientSettings::load(self.settings_file.as_deref(), &self.settings)?;
+        let (settings, _) = self.layers()?;
         settings.check(uses)?;
         Ok(settings)
     }
 
     /// The settings, already checked by `settings` when the command started (`main`).
-    fn resolved(&self) -> ClientSettings {
-        ClientSettings::load(self.settings_file.as_deref(), &self.settings).unwrap_or_default()
+    fn resolved(&self) -> (ClientSettings, Option<Profile>) {
+        self.layers().unwrap_or_default()
     }
 
+    /// `--bootstrap`/`BROOK_BOOTSTRAP`, else `-X bootstrap.servers`, else the profile's,
+    /// else 127.0.0.1:9092.
     pub fn bootstrap(&self) -> String {
-        let settings = self.resolved();
+        let (settings, profile) = self.resolved();
         self.bootstrap
             .clone()
             .or_else(|| settings.bootstrap().map(str::to_owned))
+            .or_else(|| profile.map(|p| p.bootstrap))
             .unwrap_or_else(|| DEFAULT_BOOTSTRAP.to_owned())
     }
 
@@ -60,6 +78,7 @@ impl Connect {
         let bootstrap = self.bootstrap();
         let config = self
             .resolved()
+            .0
             .client_config(&bootstrap)
             .unwrap_or_else(|_| brook_client::ClientConfig::new(bootstrap));
         Client::new(config)
@@ -67,11 +86,11 @@ impl Connect {
 
     /// `base` (from the command's flags) with the -X producer settings over it.
     pub fn producer_config(&self, base: ProducerConfig) -> Result<ProducerConfig> {
-        self.resolved().producer_config(base)
+        self.resolved().0.producer_config(base)
     }
 
     /// `base` with the -X consumer settings over it.
     pub fn consumer_config(&self, base: ConsumerConfig) -> Result<ConsumerConfig> {
-        self.resolved().consumer_config(base)
+        self.resolved().0.consumer_config(base)
     }
 }

@@ -13,6 +13,7 @@ mod group_cmd;
 mod output;
 mod partition_spec;
 mod produce_cmd;
+mod profile_cmd;
 mod protocol_cmd;
 mod record_format;
 mod settings;
@@ -122,6 +123,9 @@ enum Command {
         #[command(subcommand)]
         command: group_cmd::GroupCommand,
     },
+    /// Named connection profiles (bootstrap and client settings), like `rpk profile`.
+    #[command(subcommand)]
+    Profile(profile_cmd::ProfileCommand),
     /// Print a shell completion script: `brook completions bash > /etc/bash_completion.d/brook`.
     Completions {
         #[arg(value_enum)]
@@ -220,6 +224,7 @@ fn run() -> Result<()> {
             tokio::runtime::Runtime::new()?.block_on(controller_cmd::run(sub))
         }
         Command::Protocol(command) => protocol_cmd::run(command),
+        Command::Profile(command) => profile_cmd::run(command),
         Command::Topic {
             connect,
             output,

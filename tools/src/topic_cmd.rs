@@ -25,7 +25,7 @@ pub enum TopicCommand {
         #[arg(long, short = 'r')]
         replicas: Option<i16>,
         /// A topic config, `key=value`; repeatable.
-        #[arg(long = "config", short = 'c', value_parser = key_value)]
+        #[arg(long = "config", short = 'c', value_parser = crate::connect::key_value)]
         configs: Vec<(String, String)>,
     },
     /// List topics with their partition count and replication factor.
@@ -56,7 +56,7 @@ pub enum TopicCommand {
         #[arg(required = true)]
         topics: Vec<String>,
         /// `key=value`; repeatable.
-        #[arg(long = "set", short = 's', value_parser = key_value)]
+        #[arg(long = "set", short = 's', value_parser = crate::connect::key_value)]
         set: Vec<(String, String)>,
         /// A key to return to its default; repeatable.
         #[arg(long = "delete", short = 'd')]
@@ -114,13 +114,6 @@ struct ReassignHow {
     /// {"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}.
     #[arg(long)]
     plan: Option<std::path::PathBuf>,
-}
-
-fn key_value(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not key=value"))?;
-    Ok((key.trim().to_owned(), value.to_owned()))
 }
 
 /// One line of `topic list`.

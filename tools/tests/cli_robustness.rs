@@ -463,3 +463,53 @@ fn every_subcommand_help_shows_examples() {
         assert!(help.contains(&format!("brook {sub}")), "brook {sub} --help: {help}");
     }
 }
+
+/// `brook profile create|use|list|delete`, and the client commands using the current
+/// profile (or `--profile NAME`) when no `-b` is given.
+#[test]
+fn profiles_hold_the_bootstrap_and_settings_the_commands_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    brook_ok(&["topic", "create", "profiled", "-b", b]);
+    let config = dir.path().join("profiles.toml");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_brook"))
+            .args(args)
+            .env("BROOK_CONFIG", &config)
+            .env_remove("BROOK_BOOTSTRAP")
+            .env_remove("BROOK_PROFILE")
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "brook {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(&["profile", "create", "nowhere", "-b", "127.0.0.1:1"]);
+    ok(&["profile", "create", "here", "-b", b, "-X", "client.id=profiled"]);
+    let listed = ok(&["profile", "list"]);
+    assert!(listed.contains("* here") && listed.contains("  nowhere"), "{listed}");
+    // The current profile says where the cluster is.
+    assert!(ok(&["topic", "list"]).contains("profiled"));
+    // --profile picks another, and a flag wins over the profile.
+    let elsewhere = run(&["topic", "list", "--profile", "nowhere", "-X", "request.timeout.ms=2000"]);
+    assert!(
+        !elsewhere.status.success(),
+        "a profile pointing nowhere reached a cluster"
+    );
+    assert!(ok(&["topic", "list", "--profile", "nowhere", "-b", b]).contains("profiled"));
+    assert!(!run(&["topic", "list", "--profile", "missing"]).status.success());
+    assert!(!run(&["profile", "use", "missing"]).status.success());
+    let refused = run(&["profile", "create", "bad", "-b", b, "-X", "nonsense=1"]);
+    assert!(!refused.status.success());
+    ok(&["profile", "use", "nowhere"]);
+    assert!(ok(&["profile", "list"]).contains("* nowhere"));
+    ok(&["profile", "delete", "nowhere"]);
+    assert!(!ok(&["profile", "list"]).contains("nowhere"));
+}
