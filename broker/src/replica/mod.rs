@@ -49,8 +49,9 @@ pub struct ReplicaManager {
     /// By topic, then partition: a lookup borrows the request's topic name instead of
     /// building a `TopicPartition` key (an allocation per partition per request).
     partitions: RwLock<HashMap<String, HashMap<i32, Arc<Partition>>>>,
-    /// The broker's lease with the controller has lapsed (see `Partition::is_leader`).
-    lease_lapsed: std::sync::atomic::AtomicBool,
+    /// The broker's lease with the controller has lapsed (see `Partition::is_leader`);
+    /// every hosted partition reads this one flag.
+    lease_lapsed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ReplicaManager {
@@ -60,7 +61,7 @@ impl ReplicaManager {
             logs,
             log_defaults,
             partitions: RwLock::new(HashMap::new()),
-            lease_lapsed: std::sync::atomic::AtomicBool::new(false),
+            lease_lapsed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -76,10 +77,8 @@ impl ReplicaManager {
             .collect()
     }
 
-    fn insert(&self, partition: Partition) {
-        if self.lease_lapsed.load(std::sync::atomic::Ordering::Acquire) {
-            partition.set_lease_lapsed(true);
-        }
+    fn insert(&self, mut partition: Partition) {
+        partition.share_lease(Arc::clone(&self.lease_lapsed));
         let (topic, index) = (partition.tp.topic.clone(), partition.tp.partition);
         let replaced = self
             .partitions
@@ -116,7 +115,7 @@ impl ReplicaManager {
     pub fn set_lease_lapsed(&self, lapsed: bool) {
         self.lease_lapsed.store(lapsed, std::sync::atomic::Ordering::Release);
         for partition in self.partitions() {
-            partition.set_lease_lapsed(lapsed);
+            partition.watchers.wake();
         }
     }
 

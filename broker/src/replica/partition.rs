@@ -64,8 +64,9 @@ pub struct Partition {
     /// No longer hosted here (deleted, or moved away).
     removed: AtomicBool,
     /// The broker's lease with the controller ran out: it must act as fenced, leading
-    /// nothing, until it has heard the controller again (`ReplicaManager::set_lease_lapsed`).
-    lease_lapsed: AtomicBool,
+    /// nothing, until it has heard the controller again. One flag for the whole broker,
+    /// shared by its partitions (`ReplicaManager::set_lease_lapsed`).
+    lease_lapsed: Arc<AtomicBool>,
 }
 
 /// A leader's append: where the records went, and the leader epoch they were stamped
@@ -120,7 +121,7 @@ impl Partition {
             pending_isr: Mutex::new(None),
             watchers: Watchers::default(),
             removed: AtomicBool::new(false),
-            lease_lapsed: AtomicBool::new(false),
+            lease_lapsed: Arc::new(AtomicBool::new(false)),
         };
         partition.reset_followers(state);
         partition.advance_high_watermark(&partition.role.read());
@@ -193,8 +194,15 @@ impl Partition {
         changed
     }
 
-    /// The broker's lease lapsed (`true`) or is running again. A lapse ends every
-    /// operation waiting on the partition as a demotion would.
+    /// Follows the broker's lease flag instead of its own (before the partition is
+    /// published, so no lapse can be missed).
+    pub(super) fn share_lease(&mut self, lease: Arc<AtomicBool>) {
+        self.lease_lapsed = lease;
+    }
+
+    /// The lease lapsed (`true`) or is running again, for a partition on its own. A lapse
+    /// ends every operation waiting on the partition as a demotion would.
+    #[cfg(test)]
     pub(super) fn set_lease_lapsed(&self, lapsed: bool) {
         self.lease_lapsed.store(lapsed, Ordering::Release);
         self.watchers.wake();
