@@ -22,6 +22,8 @@ pub(super) struct Lease {
     /// When the controller may have fenced us, unless a heartbeat is acknowledged first.
     deadline: watch::Sender<Option<Instant>>,
     lapsed: watch::Sender<bool>,
+    /// A restoration is waiting for the metadata to catch up (at most one at a time).
+    restoring: std::sync::atomic::AtomicBool,
 }
 
 impl Lease {
@@ -30,6 +32,7 @@ impl Lease {
             timeout_ms: AtomicU64::new(0),
             deadline: watch::Sender::new(None),
             lapsed: watch::Sender::new(false),
+            restoring: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -58,12 +61,20 @@ impl Lease {
         self.lapsed.subscribe()
     }
 
-    /// Ends a lapse, if the lease is running again (a later lapse stands).
+    /// Claims the one restoration that may wait for the metadata; `false` while another
+    /// waits already (heartbeats go on every interval, restorations need not pile up).
+    pub(super) fn claim_restore(&self) -> bool {
+        !self.restoring.swap(true, Ordering::AcqRel)
+    }
+
+    /// Ends a lapse, if the lease is running again (a later lapse stands), and releases
+    /// the claim.
     pub(super) fn restore(&self) {
         let running = self.deadline.borrow().is_some_and(|d| d > Instant::now());
         if running {
             self.lapsed.send_if_modified(|lapsed| std::mem::replace(lapsed, false));
         }
+        self.restoring.store(false, Ordering::Release);
     }
 
     /// Marks the lease lapsed whenever its deadline passes without a renewal.
@@ -105,8 +116,11 @@ mod tests {
         assert!(!lease.is_lapsed(), "renewed in time (the session and a tenth)");
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(lease.is_lapsed(), "1.1 s without a renewal");
+        assert!(lease.claim_restore());
+        assert!(!lease.claim_restore(), "one restoration at a time");
         lease.restore();
         assert!(lease.is_lapsed(), "not restored while the lease has not run again");
+        assert!(lease.claim_restore(), "the claim ends with the attempt");
         lease.renewed(Instant::now());
         lease.restore();
         assert!(!lease.is_lapsed());

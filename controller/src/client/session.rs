@@ -225,7 +225,7 @@ async fn heartbeats(
             }) => {
                 state.fenced.send_replace(fenced);
                 state.lease.renewed(sent);
-                if state.lease.is_lapsed() && !fenced {
+                if state.lease.is_lapsed() && !fenced && state.lease.claim_restore() {
                     // Lead again only with metadata at least as new as the controller's
                     // now: whatever moved while we could not hear it has reached us.
                     let (state, cache) = (Arc::clone(&state), cache.clone());
