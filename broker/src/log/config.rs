@@ -113,31 +113,13 @@ impl LogConfig {
         }
     }
 
-    /// Checks the limits Kafka enforces (positions and relative offsets are 32-bit).
+    /// Checks every setting against the bounds Kafka gives its topic config (the shared
+    /// table, so the controller, the broker's own settings and the log agree).
     pub fn validate(&self) -> Result<(), String> {
-        if self.segment_bytes < 1024 || self.segment_bytes > i32::MAX as u32 {
-            return Err(format!(
-                "segment.bytes {} must be within 1024..=2147483647",
-                self.segment_bytes
-            ));
-        }
-        if self.segment_index_bytes < 4096 || self.segment_index_bytes > i32::MAX as u32 {
-            return Err(format!(
-                "segment.index.bytes {} must be at least 4096",
-                self.segment_index_bytes
-            ));
-        }
-        if self.segment_ms < 1 {
-            return Err(format!("segment.ms {} must be positive", self.segment_ms));
-        }
-        if self.flush_messages < 1 || self.flush_ms < 0 {
-            return Err("flush.messages must be at least 1 and flush.ms not negative".to_string());
-        }
-        if self.min_insync_replicas < 1 {
-            return Err(format!(
-                "min.insync.replicas {} must be at least 1",
-                self.min_insync_replicas
-            ));
+        for def in TOPIC_CONFIGS {
+            if let Some(value) = self.get(def.name) {
+                topic_config::check(def.kind, def.name, &value)?;
+            }
         }
         Ok(())
     }
@@ -179,6 +161,11 @@ mod tests {
         assert_eq!(config.segment_bytes, LogConfig::default().segment_bytes);
         assert_eq!(config.flush_messages, i64::MAX);
         assert!(config.validate().is_ok());
+        let too_big = LogConfig {
+            segment_bytes: u32::MAX,
+            ..LogConfig::default()
+        };
+        assert!(too_big.validate().unwrap_err().contains("segment.bytes"));
     }
 
     #[test]
