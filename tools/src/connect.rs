@@ -3,6 +3,7 @@
 //! and `-F FILE` (see `client_settings`), over a named profile (`profile_cmd`).
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use anyhow::Result;
 use brook_client::{Client, ConsumerConfig, ProducerConfig};
@@ -30,6 +31,10 @@ pub struct Connect {
     /// The profile to use (default: the current one; see `brook profile`).
     #[arg(long, env = "BROOK_PROFILE", global = true)]
     profile: Option<String>,
+    /// The settings and profile, read once (the files are not read again for each
+    /// client, producer or consumer a command builds).
+    #[arg(skip)]
+    resolved: OnceLock<(ClientSettings, Option<Profile>)>,
 }
 
 /// `key=value` from the command line (`-X`, `-c`, `--set`).
@@ -51,16 +56,18 @@ impl Connect {
         Ok((settings, profile))
     }
 
-    /// The settings given, checked against what the command applies.
-    pub fn settings(&self, uses: Uses) -> Result<ClientSettings> {
-        let (settings, _) = self.layers()?;
+    /// Reads and checks the settings against what the command applies; `main` calls it
+    /// before the command runs, so a bad setting fails before anything is sent.
+    pub fn settings(&self, uses: Uses) -> Result<()> {
+        let (settings, profile) = self.layers()?;
         settings.check(uses)?;
-        Ok(settings)
+        let _ = self.resolved.set((settings, profile));
+        Ok(())
     }
 
-    /// The settings, already checked by `settings` when the command started (`main`).
-    fn resolved(&self) -> (ClientSettings, Option<Profile>) {
-        self.layers().unwrap_or_default()
+    /// The settings `settings` checked (read now if it was not called).
+    fn resolved(&self) -> &(ClientSettings, Option<Profile>) {
+        self.resolved.get_or_init(|| self.layers().unwrap_or_default())
     }
 
     /// `--bootstrap`/`BROOK_BOOTSTRAP`, else `-X bootstrap.servers`, else the profile's,
@@ -70,12 +77,13 @@ impl Connect {
         self.bootstrap
             .clone()
             .or_else(|| settings.bootstrap().map(str::to_owned))
-            .or_else(|| profile.map(|p| p.bootstrap))
+            .or_else(|| profile.as_ref().map(|p| p.bootstrap.clone()))
             .unwrap_or_else(|| DEFAULT_BOOTSTRAP.to_owned())
     }
 
     pub fn client(&self) -> Client {
         let bootstrap = self.bootstrap();
+        // The values were checked by `settings`; a failure here cannot happen.
         let config = self
             .resolved()
             .0
