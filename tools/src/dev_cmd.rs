@@ -75,6 +75,16 @@ pub async fn run(args: DevArgs, matches: &ArgMatches) -> Result<()> {
     if let Some(derived) = DERIVED.iter().find(|k| settings.get(k).is_some()) {
         bail!("brook dev sets {derived} itself (see --data-dir and the address flags)");
     }
+    // These have no flag here, so clap would not read their BROOK_* variables: refuse
+    // them rather than ignore them (BROOK_METRICS_ADDR is --metrics-addr's own).
+    let env_var = |key: &str| format!("BROOK_{}", key.replace(['.', '-'], "_").to_ascii_uppercase());
+    if let Some(var) = DERIVED
+        .iter()
+        .map(|key| env_var(key))
+        .find(|var| var != "BROOK_METRICS_ADDR" && std::env::var_os(var).is_some())
+    {
+        bail!("brook dev sets {var} itself (see --data-dir and the address flags)");
+    }
     settings.check_known(dev_keys()).context("brook dev settings")?;
     // One endpoint for both the controller's and the broker's metrics; bound first so a
     // taken port fails before anything starts.

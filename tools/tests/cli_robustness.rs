@@ -28,16 +28,15 @@ fn assert_quiet_on_closed_stdout(args: &[&str]) {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.success() || out.status.signal() == Some(libc_sigpipe()),
+        out.status.success() || out.status.signal() == Some(SIGPIPE),
         "brook {args:?} with a closed stdout: {:?}\n{stderr}",
         out.status
     );
     assert!(!stderr.contains("panicked"), "brook {args:?} panicked: {stderr}");
 }
 
-fn libc_sigpipe() -> i32 {
-    13
-}
+/// The signal a writer to a closed pipe dies of.
+const SIGPIPE: i32 = 13;
 
 #[test]
 fn a_closed_stdout_ends_admin_commands_quietly_and_never_kills_brook_dev() {
@@ -210,6 +209,13 @@ fn brook_dev_takes_broker_and_controller_settings() {
     }
     let refused = brook_refused(&["dev", "--node-id", "7"]);
     assert!(refused.contains("unexpected argument"), "{refused}");
+    let by_env = Command::new(env!("CARGO_BIN_EXE_brook"))
+        .arg("dev")
+        .env("BROOK_LOG_DIRS", "/tmp/elsewhere")
+        .output()
+        .unwrap();
+    assert!(!by_env.status.success());
+    assert!(String::from_utf8_lossy(&by_env.stderr).contains("BROOK_LOG_DIRS"));
 
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start_with(dir.path(), 1, &["--auto-create-topics-enable", "false"]);
