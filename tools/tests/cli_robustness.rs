@@ -9,7 +9,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{DevCluster, Process, brook_ok, brook_refused, kcat, kcat_unchecked, python_client, wait_until};
+use common::{
+    DevCluster, Process, brook_ok, brook_refused, kcat, kcat_unchecked, node_client, python_client, wait_until,
+};
 
 fn brook() -> Command {
     Command::new(env!("CARGO_BIN_EXE_brook"))
@@ -226,38 +228,56 @@ fn brook_dev_takes_broker_and_controller_settings() {
     assert!(!topics.contains("never-created"), "{topics}");
 }
 
+/// Every client fails `init_transactions()` at once with the fatal
+/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED that InitProducerId answers; the broker logs why.
 #[test]
-fn transactional_clients_fail_at_once_saying_transactions_are_not_supported() {
+fn transactional_clients_fail_at_once_with_a_fatal_error() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let started = Instant::now();
-    let out = python_client("transactions_refused_check.py")
-        .arg(&cluster.kafka)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    for line in stdout.lines() {
+    let mut lines = Vec::new();
+    for mut client in [
+        python_client("transactions_refused_check.py"),
+        node_client("kafkajs_check.js"),
+    ] {
+        let out = client
+            .arg(&cluster.kafka)
+            .args(["txn-refused", "transactions"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        lines.extend(stdout.lines().map(str::to_owned));
+    }
+    let mut clients = Vec::new();
+    for line in &lines {
         let result: serde_json::Value = serde_json::from_str(line).unwrap();
         let error = result["error"].as_str().unwrap_or_else(|| panic!("no error: {result}"));
+        let client = result["client"].as_str().unwrap().to_owned();
         assert!(
             result["seconds"].as_f64().unwrap() < 2.0,
-            "{}: took {} s to fail",
-            result["client"],
+            "{client}: took {} s to fail",
             result["seconds"]
         );
         assert!(
-            error.to_lowercase().contains("transactional") || error.contains("not supported"),
-            "{}: {error}",
-            result["client"]
+            error
+                .to_lowercase()
+                .replace(' ', "")
+                .contains("transactionalidauthorizationfailed"),
+            "{client}: {error}"
         );
-        if result["client"] == "confluent-kafka" {
-            assert!(error.contains("not supported by Brook"), "{error}");
+        if client == "confluent-kafka" {
             assert_eq!(result["fatal"], true, "{result}");
         }
+        clients.push(client);
     }
-    assert_eq!(stdout.lines().count(), 2, "{stdout}");
-    eprintln!("{stdout}took {:?}", started.elapsed());
+    assert_eq!(clients, ["confluent-kafka", "aiokafka", "kafkajs"], "{lines:?}");
+    assert!(
+        cluster.log().contains("transactions are not supported by Brook yet"),
+        "{}",
+        cluster.log()
+    );
+    eprintln!("{lines:#?}\ntook {:?}", started.elapsed());
 }
 
 /// Cluster-wide `log.retention.ms` deletes old segments, and a topic config past its

@@ -34,18 +34,13 @@ impl Handlers {
     pub(super) fn find_coordinator(&self, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
         let live = live_brokers(&self.metadata.image());
         let locate = |key: &str| -> Result<(BrokerId, StrBytes, i32), (i16, &'static str)> {
-            // What Brook does not coordinate gets a non-retriable error, so clients fail
-            // at once: librdkafka and the Java client treat this one as fatal for a
-            // transactional producer (COORDINATOR_NOT_AVAILABLE had them retry until
-            // their timeout).
+            // A transactional id is located like a group, so that every client reaches
+            // InitProducerId and fails there at once with a fatal error (see
+            // `init_producer_id`). Refusing here instead reads well in librdkafka, but
+            // kafkajs drops FindCoordinator's error and reports "failed to find group
+            // coordinator".
             match request.key_type {
-                GROUP_KEY => {}
-                TRANSACTION_KEY => {
-                    return Err((
-                        ErrorCode::TransactionalIdAuthorizationFailed.code(),
-                        "transactions are not supported by Brook yet",
-                    ));
-                }
+                GROUP_KEY | TRANSACTION_KEY => {}
                 _ => return Err((ErrorCode::InvalidRequest.code(), "unknown coordinator type")),
             }
             let id = self

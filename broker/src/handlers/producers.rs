@@ -2,7 +2,8 @@
 //!
 //! Brook has no transactions: a transactional id gets
 //! `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`, a fatal error clients report at once
-//! (`init_transactions()` fails instead of retrying until its timeout).
+//! (`init_transactions()` fails instead of retrying until its timeout). FindCoordinator
+//! locates transactional ids like groups so that every client gets this far.
 
 use brook_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProducerId, SaslAuthenticateRequest, SaslAuthenticateResponse,
@@ -20,7 +21,8 @@ impl Handlers {
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1)
         };
-        if request.transactional_id.is_some() {
+        if let Some(id) = &request.transactional_id {
+            tracing::warn!(transactional_id = %id.0, "refused InitProducerId: transactions are not supported by Brook yet");
             return refused(ErrorCode::TransactionalIdAuthorizationFailed);
         }
         // Without a transactional id, every call is a new producer (as in Kafka): a

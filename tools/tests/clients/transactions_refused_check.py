@@ -1,9 +1,9 @@
 """Transactional producers against Brook fail at once, saying why (issue 18).
 
 Brook has no transactions yet. confluent-kafka (librdkafka) and aiokafka must fail fast
-with a non-retriable error that says transactions are not supported, not retry until
-their timeouts. Prints one JSON line per client: how long the failure took and its text.
-Usage: transactions_refused_check.py BOOTSTRAP
+with the fatal TRANSACTIONAL_ID_AUTHORIZATION_FAILED, not retry until their timeouts.
+Prints one JSON line per client: how long the failure took and its text.
+Usage: transactions_refused_check.py BOOTSTRAP [IGNORED...]
 """
 import asyncio
 import json

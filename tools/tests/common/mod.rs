@@ -264,6 +264,20 @@ pub fn python_script(script: &str) -> (String, PathBuf) {
     )
 }
 
+/// `node` running a kafkajs check script from `tests/clients/js`, whose `node_modules`
+/// `.ci/run` installs with `npm ci`.
+pub fn node_client(script: &str) -> Command {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/js");
+    assert!(
+        dir.join("node_modules/kafkajs").is_dir(),
+        "kafkajs is not installed: run `npm ci --prefix {}` (.ci/run does)",
+        dir.display()
+    );
+    let mut command = Command::new("node");
+    command.arg(dir.join(script));
+    command
+}
+
 /// A client check script that talks in lines: what it prints is read on a thread (so a
 /// silent script cannot hang a test), and the test's answers go to its stdin.
 pub struct LineScript {
