@@ -264,28 +264,26 @@ pub async fn run(command: TopicCommand, connect: &Connect, format: Format) -> Re
             }
             output::print(format, done.as_slice(), done_text)?;
         }
-        TopicCommand::Reassign(args) => reassign(&client, args).await?,
+        TopicCommand::Reassign(args) => reassign(&client, args, format).await?,
         TopicCommand::Reassignments { partitions } => {
             let named = if partitions.is_empty() {
                 None
             } else {
                 Some(partition_spec::resolve(&client, &partitions).await?)
             };
-            let ongoing = client.list_reassignments(named.as_deref()).await?;
-            println!(
-                "{:<32} {:>9}  {:<16} {:<12} REMOVING",
-                "TOPIC", "PARTITION", "REPLICAS", "ADDING"
-            );
-            for r in ongoing {
-                println!(
-                    "{:<32} {:>9}  {:<16} {:<12} {}",
-                    r.topic,
-                    r.partition,
-                    ids(&r.replicas),
-                    ids(&r.adding),
-                    ids(&r.removing)
-                );
-            }
+            let rows: Vec<ReassignmentRow> = client
+                .list_reassignments(named.as_deref())
+                .await?
+                .into_iter()
+                .map(|r| ReassignmentRow {
+                    topic: r.topic,
+                    partition: r.partition,
+                    replicas: r.replicas,
+                    adding: r.adding,
+                    removing: r.removing,
+                })
+                .collect();
+            output::print(format, rows.as_slice(), reassignments_text)?;
         }
         TopicCommand::ElectLeaders { partitions, unclean } => {
             let named = if partitions.is_empty() {
@@ -299,10 +297,12 @@ pub async fn run(command: TopicCommand, connect: &Connect, format: Format) -> Re
                 Election::Preferred
             };
             let outcomes = client.elect_leaders(election, named.as_deref()).await?;
-            if outcomes.is_empty() {
-                println!("every partition already has its preferred leader");
-            }
-            report(&outcomes, "new leader elected")?;
+            report(
+                format,
+                &outcomes,
+                "new leader elected",
+                "every partition already has its preferred leader",
+            )?;
         }
     }
     Ok(())
@@ -420,22 +420,75 @@ fn describe_text(views: &[TopicView]) -> String {
 }
 
 /// Prints each partition's outcome; fails if any was refused.
-fn report(outcomes: &[PartitionOutcome], done: &str) -> Result<()> {
-    let mut refused = 0;
-    for o in outcomes {
-        match &o.result {
-            Ok(()) => println!("{}-{}: {done}", o.topic, o.partition),
-            Err(e) => {
-                refused += 1;
-                // The error names its partition already.
-                eprintln!("{e}");
+/// One partition a reassignment or election acted on: `done` when it was accepted,
+/// `error` when it was refused.
+#[derive(Serialize)]
+struct PartitionDone {
+    topic: String,
+    partition: i32,
+    done: Option<String>,
+    error: Option<String>,
+}
+
+/// Prints what happened to each partition (`nothing` when there were none); fails when
+/// any was refused. In text the refusals go to stderr, each naming its partition.
+fn report(format: Format, outcomes: &[PartitionOutcome], done: &str, nothing: &str) -> Result<()> {
+    let rows: Vec<PartitionDone> = outcomes
+        .iter()
+        .map(|o| PartitionDone {
+            topic: o.topic.clone(),
+            partition: o.partition,
+            done: o.result.as_ref().ok().map(|()| done.to_owned()),
+            error: o.result.as_ref().err().map(|e| format!("{e:#}")),
+        })
+        .collect();
+    output::print(format, rows.as_slice(), |rows| {
+        if rows.is_empty() {
+            return format!("{nothing}\n");
+        }
+        let mut text = String::new();
+        for r in rows {
+            match (&r.done, &r.error) {
+                (Some(done), _) => text += &format!("{}-{}: {done}\n", r.topic, r.partition),
+                (None, Some(error)) => eprintln!("{error}"),
+                (None, None) => {}
             }
         }
-    }
+        text
+    })?;
+    let refused = rows.iter().filter(|r| r.error.is_some()).count();
     if refused > 0 {
-        bail!("{refused} of {} partitions refused", outcomes.len());
+        bail!("{refused} of {} partitions refused", rows.len());
     }
     Ok(())
+}
+
+/// A reassignment in progress, as `topic reassignments` prints it.
+#[derive(Serialize)]
+struct ReassignmentRow {
+    topic: String,
+    partition: i32,
+    replicas: Vec<i32>,
+    adding: Vec<i32>,
+    removing: Vec<i32>,
+}
+
+fn reassignments_text(rows: &[ReassignmentRow]) -> String {
+    let mut text = format!(
+        "{:<32} {:>9}  {:<16} {:<12} REMOVING\n",
+        "TOPIC", "PARTITION", "REPLICAS", "ADDING"
+    );
+    for r in rows {
+        text += &format!(
+            "{:<32} {:>9}  {:<16} {:<12} {}\n",
+            r.topic,
+            r.partition,
+            ids(&r.replicas),
+            ids(&r.adding),
+            ids(&r.removing)
+        );
+    }
+    text
 }
 
 /// Partition `i` on `rf` of `brokers`, starting at broker `i mod n`: leaders and replicas
@@ -458,7 +511,7 @@ struct PlannedMove {
     replicas: Vec<i32>,
 }
 
-async fn reassign(client: &Client, args: ReassignArgs) -> Result<()> {
+async fn reassign(client: &Client, args: ReassignArgs, format: Format) -> Result<()> {
     let moves: Vec<(String, i32, Option<Vec<i32>>)> = if let Some(path) = &args.how.plan {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let plan: Plan =
@@ -505,35 +558,45 @@ async fn reassign(client: &Client, args: ReassignArgs) -> Result<()> {
             chosen.iter().map(|p| (name.to_owned(), *p, None)).collect()
         }
     };
-    if moves.is_empty() {
-        println!("nothing to move: every partition is already there");
-        return Ok(());
-    }
-    let outcomes = client.reassign_partitions(&moves).await?;
+    let nothing = "nothing to move: every partition is already there";
+    let outcomes = if moves.is_empty() {
+        Vec::new()
+    } else {
+        client.reassign_partitions(&moves).await?
+    };
     let done = if args.how.cancel {
         "cancelled"
     } else {
         "reassignment started"
     };
-    report(&outcomes, done)?;
-    if args.wait && !args.how.cancel {
+    report(format, &outcomes, done, nothing)?;
+    if args.wait && !args.how.cancel && !moves.is_empty() {
         let partitions: Vec<(String, i32)> = moves.into_iter().map(|(t, p, _)| (t, p)).collect();
-        wait_for(client, &partitions, Duration::from_secs(args.timeout)).await?;
+        wait_for(client, &partitions, Duration::from_secs(args.timeout), format).await?;
     }
     Ok(())
 }
 
-async fn wait_for(client: &Client, partitions: &[(String, i32)], timeout: Duration) -> Result<()> {
+/// Waits until none of `partitions` is being reassigned. Progress goes to stdout in text
+/// and to stderr otherwise, so that JSON or YAML output stays one document.
+async fn wait_for(client: &Client, partitions: &[(String, i32)], timeout: Duration, format: Format) -> Result<()> {
+    let progress = |line: String| {
+        if format == Format::Text {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    };
     let deadline = Instant::now() + timeout;
     let mut last_left = usize::MAX;
     loop {
         let left = client.list_reassignments(Some(partitions)).await?.len();
         if left == 0 {
-            println!("all {} reassignments finished", partitions.len());
+            progress(format!("all {} reassignments finished", partitions.len()));
             return Ok(());
         }
         if left != last_left {
-            println!("{left} of {} reassignments in progress", partitions.len());
+            progress(format!("{left} of {} reassignments in progress", partitions.len()));
             last_left = left;
         }
         if Instant::now() >= deadline {

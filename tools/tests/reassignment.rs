@@ -147,6 +147,20 @@ fn a_move_to_a_broker_that_is_down_waits_and_can_be_cancelled() {
             &from.to_string()[..]
         ]
     );
+    let listed: serde_json::Value = serde_json::from_str(&brook_ok(&[
+        "topic",
+        "reassignments",
+        "--format",
+        "json",
+        "-b",
+        &bootstrap,
+    ]))
+    .unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([{"topic": "stuck", "partition": 0, "replicas": [down, from],
+            "adding": [down], "removing": [from]}])
+    );
     let described = brook_ok(&["topic", "describe", "stuck", "-b", &bootstrap]);
     assert!(described.contains("reassigning"), "{described}");
     assert_eq!(placement(&cluster, "stuck", 0).2, from, "the old replica still leads");
@@ -215,4 +229,24 @@ fn preferred_leaders_are_elected_again_after_a_failover() {
     );
     let unneeded = brook_unchecked(&["topic", "elect-leaders", "elected:0", "-b", &bootstrap]);
     assert!(String::from_utf8_lossy(&unneeded.stderr).contains("ELECTION_NOT_NEEDED"));
+    let none_as_json = brook_ok(&["topic", "elect-leaders", "--format", "json", "-b", &bootstrap]);
+    assert_eq!(none_as_json.trim(), "[]");
+    let unneeded = brook_unchecked(&[
+        "topic",
+        "elect-leaders",
+        "elected:0",
+        "--format",
+        "yaml",
+        "-b",
+        &bootstrap,
+    ]);
+    assert_eq!(unneeded.status.code(), Some(1));
+    let rows: serde_yaml::Value = serde_yaml::from_slice(&unneeded.stdout).unwrap();
+    assert_eq!(rows[0]["topic"], "elected");
+    assert_eq!(rows[0]["partition"], 0);
+    assert!(rows[0]["done"].is_null(), "{rows:?}");
+    assert!(
+        rows[0]["error"].as_str().unwrap().contains("ELECTION_NOT_NEEDED"),
+        "{rows:?}"
+    );
 }
