@@ -1,5 +1,5 @@
 //! Brook broker: storage engine, Kafka network server, request handlers, replication,
-//! purgatory and group coordinator (DESIGN.md §2, §3, §5, §6).
+//! purgatory and group coordinator (docs/architecture.md).
 //!
 //! - [`log`]: the storage engine.
 //! - [`replica`]: the partitions this broker hosts and its role for each.

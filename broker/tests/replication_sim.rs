@@ -1,4 +1,4 @@
-//! Deterministic simulation of replication (DESIGN.md §9): the controller's pure state
+//! Deterministic simulation of replication (docs/architecture.md): the controller's pure state
 //! machine and three brokers' partitions on real logs in temp dirs, driven in one thread
 //! by a seeded scheduler. Each step is one event: a produce to whichever broker believes
 //! it leads (a stale one too: clients reach it), a follower's fetch (its request and,

@@ -1,4 +1,4 @@
-//! Brook's controller quorum (DESIGN.md §4): the cluster's source of truth.
+//! Brook's controller quorum (docs/architecture.md): the cluster's source of truth.
 //!
 //! - [`ControllerNode`] runs one controller: a Raft log and vote in redb, snapshots as
 //!   files, Raft and broker RPCs on one TCP port, Prometheus metrics.

@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn librdkafka_consumer_prerequisites_are_advertised() {
-        // librdkafka refuses to consume without these (DESIGN.md §11).
+        // librdkafka refuses to consume without these (docs/architecture.md).
         for key in [
             ApiKey::FindCoordinator,
             ApiKey::JoinGroup,

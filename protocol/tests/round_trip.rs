@@ -124,7 +124,7 @@ fn populated_hot_path_messages_round_trip() {
 #[test]
 fn api_versions_v3_writes_no_default_tagged_fields() {
     // librdkafka 2.0.x fails with "Read underflow" when the ApiVersions v3 response
-    // carries tagged fields holding their defaults (DESIGN.md §11).
+    // carries tagged fields holding their defaults (docs/architecture.md).
     let mut buf = BytesMut::new();
     let body = ResponseKind::ApiVersions(brook_protocol::api::api_versions_response(None));
     encode_response(&mut buf, ApiKey::ApiVersions, 3, 1, &body).unwrap();

@@ -1,4 +1,4 @@
-//! The fault suite of issue 17 (DESIGN.md §9): three controllers and three brokers, each
+//! The fault suite of issue 17 (docs/architecture.md): three controllers and three brokers, each
 //! in its own network namespace, two idempotent confluent-kafka producers writing
 //! `acks=all` to the same RF=3 partitions (`min.insync.replicas=2`) and a live consumer,
 //! all in a client namespace, through rounds of faults drawn from a seeded schedule:

@@ -1,4 +1,4 @@
-//! One consumer group under the classic protocol (DESIGN.md §6), as Kafka's group
+//! One consumer group under the classic protocol (docs/architecture.md), as Kafka's group
 //! coordinator runs it: Empty -> PreparingRebalance -> CompletingRebalance -> Stable.
 //!
 //! Pure state: calls take `now` and answer at once or with a receiver that the state

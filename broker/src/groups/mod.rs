@@ -1,4 +1,4 @@
-//! Consumer groups (DESIGN.md §6): the classic protocol's coordinator on brokers.
+//! Consumer groups (docs/architecture.md): the classic protocol's coordinator on brokers.
 //! Membership is soft state here; committed offsets live in the controller quorum and
 //! are cached by the coordinator.
 

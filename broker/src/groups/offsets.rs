@@ -1,4 +1,4 @@
-//! The coordinator's cache of committed offsets (DESIGN.md §6). The controller quorum
+//! The coordinator's cache of committed offsets (docs/architecture.md). The controller quorum
 //! holds them; a coordinator loads a group's offsets on its first OffsetFetch and then
 //! keeps them current with its own commits, so fetches cost no quorum round trip.
 //!

@@ -1,4 +1,4 @@
-//! All partition logs of a broker, under one or more data dirs (DESIGN.md §3).
+//! All partition logs of a broker, under one or more data dirs (docs/architecture.md).
 //!
 //! Per data dir: one directory per partition (`<topic>-<partition>`), the checkpoints
 //! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and

@@ -1,4 +1,4 @@
-//! The storage engine (DESIGN.md §3): one log per partition, as memory-mapped segment
+//! The storage engine (docs/architecture.md): one log per partition, as memory-mapped segment
 //! files with sparse offset and time indexes.
 //!
 //! - [`PartitionLog`]: append (leader or follower), zero-copy read, truncate, roll,

@@ -1,4 +1,4 @@
-//! One segment: `NNN.log` plus its `NNN.index` and `NNN.timeindex` (DESIGN.md §3).
+//! One segment: `NNN.log` plus its `NNN.index` and `NNN.timeindex` (docs/architecture.md).
 //!
 //! The active segment is appended to with `pwritev` (see `file_write`) and read through
 //! a read-only mapping with room for `segment.bytes`; its file grows by fallocate ahead

@@ -1,4 +1,4 @@
-//! Follower replication (DESIGN.md §5): one task per leader broker fetches every
+//! Follower replication (docs/architecture.md): one task per leader broker fetches every
 //! partition this broker follows from that leader, as a Kafka Fetch with this broker's
 //! id as `replica_id`, from each partition's log end; what arrives is appended with the
 //! leader's offsets and epochs, and the follower's high watermark follows the leader's.

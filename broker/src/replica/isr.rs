@@ -1,4 +1,4 @@
-//! The leader's side of the ISR (DESIGN.md §5): followers that have not caught up within
+//! The leader's side of the ISR (docs/architecture.md): followers that have not caught up within
 //! `replica.lag.time.max.ms` leave it, live followers that have caught up join it, each
 //! change proposed to the controller with AlterPartition (checked there against the
 //! leader and partition epochs) and in effect once the metadata brings it back.

@@ -1,4 +1,4 @@
-//! Broker registration, heartbeats and leases (DESIGN.md §4).
+//! Broker registration, heartbeats and leases (docs/architecture.md).
 //!
 //! Leases live in the leader's memory only, like a ZooKeeper session: a new leader gives
 //! every unfenced broker a fresh `broker.session.timeout.ms` before fencing anyone. Only

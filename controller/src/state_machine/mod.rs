@@ -1,4 +1,4 @@
-//! The controller's replicated state (DESIGN.md §4): the metadata image brokers follow,
+//! The controller's replicated state (docs/architecture.md): the metadata image brokers follow,
 //! the consumer-group offsets, and the recent metadata records that `WatchMetadata`
 //! streams. Deterministic: applying the same [`Command`]s in the same order gives the
 //! same state on every controller. No I/O and no openraft types here.

@@ -1,4 +1,4 @@
-//! The cluster metadata the controller quorum holds (DESIGN.md §4), as brokers see it.
+//! The cluster metadata the controller quorum holds (docs/architecture.md), as brokers see it.
 //!
 //! Every change is a [`MetadataRecord`] with a version (its Raft log index). A broker
 //! follows them with `WatchMetadata` and applies them to a [`MetadataImage`]; one that is
