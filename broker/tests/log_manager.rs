@@ -369,3 +369,33 @@ fn out_of_range_settings_are_refused() {
     assert!(matches!(refused, Err(brook_broker::log::LogError::InvalidConfig(_))));
     assert!(manager.is_empty());
 }
+
+#[test]
+fn each_data_dir_describes_its_disk_and_the_sizes_of_its_partitions() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut config = manager_config(a.path());
+    config.data_dirs.push(b.path().to_path_buf());
+    let manager = LogManager::open(config).unwrap();
+    let orders = manager.get_or_create(&TopicPartition::new("orders", 0), None).unwrap();
+    let users = manager.get_or_create(&TopicPartition::new("users", 0), None).unwrap();
+    for i in 0..10 {
+        orders.append_as_leader(&batch(2, 50, i), 1).unwrap();
+    }
+    let dirs = manager.describe_dirs();
+    assert_eq!(dirs.len(), 2);
+    let mut held = Vec::new();
+    for dir in &dirs {
+        let (total, usable) = dir.space.as_ref().copied().unwrap();
+        assert!(total > 0 && usable <= total, "{dir:?}");
+        for (tp, size) in &dir.partitions {
+            held.push((tp.topic.clone(), *size, dir.path.clone()));
+        }
+    }
+    held.sort();
+    assert_eq!(held.len(), 2, "{dirs:?}");
+    assert_eq!(held[0].1, orders.size_bytes());
+    assert!(held[0].1 > 0);
+    assert_eq!((held[1].0.as_str(), held[1].1), ("users", 0));
+    assert_eq!(Some(held[0].2.as_path()), orders.dir().parent());
+    assert_eq!(Some(held[1].2.as_path()), users.dir().parent());
+}

@@ -7,9 +7,9 @@
 //! commit (KIP-939), DescribeCluster v2 lists controller endpoints (KIP-919).
 
 use kafka_protocol::messages::ApiVersionsResponse;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{ApiVersion, FinalizedFeatureKey, SupportedFeatureKey};
 
-use crate::{ApiKey, ErrorCode, ProtocolError};
+use crate::{ApiKey, ErrorCode, ProtocolError, StrBytes};
 
 /// One row of the ApiVersions table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,7 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::OffsetForLeaderEpoch, 2, 4),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::DescribeLogDirs, 1, 4),
     api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DeleteGroups, 0, 2),
@@ -62,6 +63,73 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::DescribeQuorum, 0, 1),
     api(ApiKey::DescribeCluster, 0, 1),
 ];
+
+/// A feature flag as ApiVersions (v3+) advertises it (KIP-584): the levels this broker
+/// supports and the level in force. Clients read them to choose protocol variants, e.g.
+/// `transaction.version` 2 selects KIP-890's transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Feature {
+    pub name: &'static str,
+    pub min_level: i16,
+    pub max_level: i16,
+    pub finalized_level: i16,
+}
+
+const fn feature(name: &'static str, min_level: i16, max_level: i16, finalized_level: i16) -> Feature {
+    Feature {
+        name,
+        min_level,
+        max_level,
+        finalized_level,
+    }
+}
+
+/// Brook's features, levels as Kafka numbers them. `metadata.version` 25 is 4.0-IV3, the
+/// Kafka release whose request versions Brook's table matches. The rest stay at level 0
+/// until Brook has them: the KIP-848 group protocol (`group.version`), transactions
+/// (`transaction.version`), share groups (`share.version`), the streams group protocol
+/// (`streams.version`) and eligible leader replicas (KIP-966). Kafka's `kraft.version` is
+/// left out: Brook's quorum is not KRaft.
+pub const FEATURES: &[Feature] = &[
+    feature("eligible.leader.replicas.version", 0, 0, 0),
+    feature("group.version", 0, 0, 0),
+    feature("metadata.version", 7, 25, 25),
+    feature("share.version", 0, 0, 0),
+    feature("streams.version", 0, 0, 0),
+    feature("transaction.version", 0, 0, 0),
+];
+
+/// Adds [`FEATURES`] to an ApiVersions response (v3+ carries them as tagged fields).
+/// A level-0 feature is supported but not finalized, as Kafka reports it. `epoch` is the
+/// metadata version the answer was made at: it only grows, so a client that hears from
+/// several brokers keeps the newest.
+pub fn with_features(response: ApiVersionsResponse, epoch: i64) -> ApiVersionsResponse {
+    response
+        .with_supported_features(
+            FEATURES
+                .iter()
+                .map(|f| {
+                    SupportedFeatureKey::default()
+                        .with_name(StrBytes::from_static_str(f.name))
+                        .with_min_version(f.min_level)
+                        .with_max_version(f.max_level)
+                })
+                .collect(),
+        )
+        .with_finalized_features_epoch(epoch)
+        .with_finalized_features(
+            FEATURES
+                .iter()
+                .filter(|f| f.finalized_level > 0)
+                .map(|f| {
+                    FinalizedFeatureKey::default()
+                        .with_name(StrBytes::from_static_str(f.name))
+                        .with_min_version_level(f.finalized_level)
+                        .with_max_version_level(f.finalized_level)
+                })
+                .collect(),
+        )
+}
 
 /// The controller quorum's log as DescribeQuorum names it (KRaft's metadata topic); its
 /// one partition is 0.

@@ -2,6 +2,7 @@
 //!
 //! - [`frame`]: the 4-byte size prefix, bounded by `socket.request.max.bytes`.
 //! - [`header`]: request header v0–v2 and response header v0–v1.
+//! - [`kafka_uuid`]: the 22-character text form Kafka gives UUIDs.
 //! - [`api`]: the ApiVersions table Brook advertises.
 //! - [`codec`]: decode a request / encode a response (and the client's mirror image).
 //! - [`consumer_protocol`]: the consumer subscription and assignment payloads.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod fetch;
 pub mod frame;
 pub mod header;
+pub mod kafka_uuid;
 pub mod records;
 pub mod rpc;
 mod wire;

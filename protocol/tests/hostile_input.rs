@@ -98,6 +98,13 @@ fn populated_request(key: ApiKey) -> RequestKind {
                 .with_name(name())
                 .with_partitions(vec![offset_commit_request::OffsetCommitRequestPartition::default()]),
         ])),
+        ApiKey::DescribeLogDirs => {
+            RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default().with_topics(Some(vec![
+            describe_log_dirs_request::DescribableLogDirTopic::default()
+                .with_topic(name())
+                .with_partitions(vec![0, 1]),
+        ])))
+        }
         ApiKey::JoinGroup => RequestKind::JoinGroup(
             JoinGroupRequest::default().with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default()]),
         ),

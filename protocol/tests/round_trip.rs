@@ -136,3 +136,24 @@ fn api_versions_v3_writes_no_default_tagged_fields() {
         "ApiVersions responses use header v0: no tag byte"
     );
 }
+
+#[test]
+fn api_versions_v3_and_v4_carry_the_features() {
+    let response = brook_protocol::api::with_features(brook_protocol::api::api_versions_response(None), 42);
+    for version in 3..=4 {
+        response_round_trip(
+            ApiKey::ApiVersions,
+            version,
+            ResponseKind::ApiVersions(response.clone()),
+        );
+    }
+    let names: Vec<&str> = response.supported_features.iter().map(|f| f.name.as_str()).collect();
+    assert!(
+        names.contains(&"metadata.version") && names.contains(&"transaction.version"),
+        "{names:?}"
+    );
+    assert_eq!(response.finalized_features_epoch, 42);
+    // Only what is in force is finalized; transactions are not, until Brook has them.
+    let finalized: Vec<&str> = response.finalized_features.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(finalized, ["metadata.version"]);
+}

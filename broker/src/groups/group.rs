@@ -659,11 +659,13 @@ impl Group {
     /// May an offset commit with this generation and member go ahead?
     pub fn check_commit(&self, member_id: &str, generation: i32) -> Result<(), ErrorCode> {
         if generation < 0 && member_id.is_empty() {
-            // A standalone consumer (assign + commit) may commit into a group with no members.
+            // A standalone consumer (assign + commit) or an admin client may commit into a
+            // group with no members; into one with members it is an unknown member, as
+            // Kafka answers (AlterConsumerGroupOffsets on an active group).
             return if self.members.is_empty() {
                 Ok(())
             } else {
-                Err(ErrorCode::IllegalGeneration)
+                Err(ErrorCode::UnknownMemberId)
             };
         }
         self.check_member(member_id, generation)?;

@@ -152,7 +152,7 @@ fn commits_need_the_current_generation_unless_the_group_is_empty() {
     assert_eq!(group.check_commit(&a, 1), Ok(()));
     assert_eq!(group.check_commit(&a, 0), Err(ErrorCode::IllegalGeneration));
     assert_eq!(group.check_commit("stranger", 1), Err(ErrorCode::UnknownMemberId));
-    assert_eq!(group.check_commit("", -1), Err(ErrorCode::IllegalGeneration));
+    assert_eq!(group.check_commit("", -1), Err(ErrorCode::UnknownMemberId));
     assert_eq!(group.leave(std::slice::from_ref(&a), t), vec![0]);
     assert_eq!(group.state(), State::Empty);
 }

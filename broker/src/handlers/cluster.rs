@@ -11,7 +11,7 @@ use brook_protocol::messages::{
     OffsetForLeaderEpochResponse,
 };
 use brook_protocol::rpc::{CreatePartitions, NewPartitions};
-use brook_protocol::{ErrorCode, StrBytes};
+use brook_protocol::{ErrorCode, StrBytes, kafka_uuid};
 
 use super::admin::unreachable;
 use super::{Handlers, admin_broker, live_brokers};
@@ -34,7 +34,10 @@ impl Handlers {
             .collect();
         DescribeClusterResponse::default()
             .with_cluster_id(StrBytes::from_string(
-                image.cluster_id.map(|id| id.to_string()).unwrap_or_default(),
+                image
+                    .cluster_id
+                    .map(|id| kafka_uuid::to_kafka_string(&id))
+                    .unwrap_or_default(),
             ))
             .with_controller_id(controller_id)
             .with_brokers(brokers)

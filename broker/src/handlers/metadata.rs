@@ -2,13 +2,14 @@
 //! Topics that do not exist are created when `auto.create.topics.enable` is on and the
 //! client allows it; the client is told `LEADER_NOT_AVAILABLE` and asks again.
 
+use brook_protocol::messages::metadata_request::MetadataRequestTopic;
 use brook_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use brook_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use brook_protocol::rpc::metadata::{MetadataImage, TopicState};
 use brook_protocol::rpc::{CreatableTopic, CreateTopics};
-use brook_protocol::{ErrorCode, StrBytes};
+use brook_protocol::{ErrorCode, StrBytes, kafka_uuid};
 
 use super::{Handlers, admin_broker, live_brokers};
 
@@ -41,6 +42,28 @@ fn topic_entry(topic: &TopicState, image: &MetadataImage, lapsed: Option<i32>) -
         .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
         .with_topic_id(topic.topic_id)
         .with_partitions(partitions)
+}
+
+/// What a Metadata request's topic entry names, looked up in the image.
+enum Requested<'a> {
+    Found(&'a TopicState),
+    MissingName(&'a str),
+    MissingId(uuid::Uuid),
+}
+
+/// A topic id (v12+) wins over the name, which the Java client sends empty beside it;
+/// Kafka's broker reads it the same way.
+fn look_up<'a>(image: &'a MetadataImage, wanted: &'a MetadataRequestTopic, version: i16) -> Requested<'a> {
+    let by_id = version >= 12 && !wanted.topic_id.is_nil();
+    match wanted.name.as_ref().map(|n| n.0.as_str()) {
+        Some(name) if !by_id => image
+            .topic_by_name(name)
+            .map_or(Requested::MissingName(name), Requested::Found),
+        _ => image
+            .topics
+            .get(&wanted.topic_id)
+            .map_or(Requested::MissingId(wanted.topic_id), Requested::Found),
+    }
 }
 
 fn missing_topic(name: &str, code: ErrorCode) -> MetadataResponseTopic {
@@ -82,18 +105,13 @@ impl Handlers {
             Some(requested) => {
                 let mut entries = Vec::with_capacity(requested.len());
                 for wanted in requested {
-                    let by_name = wanted.name.as_ref().map(|n| n.0.as_str());
-                    let found = match by_name {
-                        Some(name) => image.topic_by_name(name),
-                        None => image.topics.get(&wanted.topic_id),
-                    };
-                    entries.push(match (found, by_name) {
-                        (Some(topic), _) => topic_entry(topic, &image, lapsed),
-                        (None, Some(name)) if may_create => self.auto_create(name).await,
-                        (None, Some(name)) => missing_topic(name, ErrorCode::UnknownTopicOrPartition),
-                        (None, None) => MetadataResponseTopic::default()
+                    entries.push(match look_up(&image, wanted, version) {
+                        Requested::Found(topic) => topic_entry(topic, &image, lapsed),
+                        Requested::MissingName(name) if may_create => self.auto_create(name).await,
+                        Requested::MissingName(name) => missing_topic(name, ErrorCode::UnknownTopicOrPartition),
+                        Requested::MissingId(id) => MetadataResponseTopic::default()
                             .with_error_code(ErrorCode::UnknownTopicId.code())
-                            .with_topic_id(wanted.topic_id),
+                            .with_topic_id(id),
                     });
                 }
                 entries
@@ -101,7 +119,11 @@ impl Handlers {
         };
         MetadataResponse::default()
             .with_brokers(brokers)
-            .with_cluster_id(image.cluster_id.map(|id| StrBytes::from_string(id.to_string())))
+            .with_cluster_id(
+                image
+                    .cluster_id
+                    .map(|id| StrBytes::from_string(kafka_uuid::to_kafka_string(&id))),
+            )
             // Any broker forwards admin requests to the controller quorum.
             .with_controller_id(controller_id)
             .with_topics(topics)
@@ -191,5 +213,42 @@ mod tests {
         // to learn the new leader, and broker 2's leadership is untouched.
         let unavailable = ErrorCode::LeaderNotAvailable.code();
         assert_eq!(leaders(Some(1)), vec![(-1, unavailable), (2, 0)]);
+    }
+
+    #[test]
+    fn a_topic_id_wins_over_the_empty_name_the_java_client_sends_beside_it() {
+        let mut image = MetadataImage::default();
+        let id = uuid::Uuid::new_v4();
+        image.topics.insert(
+            id,
+            TopicState {
+                topic_id: id,
+                name: "orders".into(),
+                configs: BTreeMap::new(),
+                partitions: Vec::new(),
+            },
+        );
+        let wanted = |name: Option<&str>, topic_id| {
+            MetadataRequestTopic::default()
+                .with_name(name.map(|n| TopicName(StrBytes::from_string(n.to_owned()))))
+                .with_topic_id(topic_id)
+        };
+        let found = |r: Requested| match r {
+            Requested::Found(t) => format!("found {}", t.name),
+            Requested::MissingName(n) => format!("no name {n}"),
+            Requested::MissingId(i) => format!("no id {i}"),
+        };
+        let by_id = wanted(Some(""), id);
+        assert_eq!(found(look_up(&image, &by_id, 12)), "found orders");
+        assert_eq!(found(look_up(&image, &wanted(None, id), 12)), "found orders");
+        let unknown = uuid::Uuid::new_v4();
+        assert_eq!(
+            found(look_up(&image, &wanted(Some(""), unknown), 12)),
+            format!("no id {unknown}")
+        );
+        // Before v12 a request cannot name topics by id; the name is what counts.
+        assert_eq!(found(look_up(&image, &by_id, 11)), "no name ");
+        let by_name = wanted(Some("orders"), uuid::Uuid::nil());
+        assert_eq!(found(look_up(&image, &by_name, 12)), "found orders");
     }
 }

@@ -8,6 +8,7 @@ mod fetch;
 mod group_admin;
 mod groups;
 mod list_offsets;
+mod log_dirs;
 mod metadata;
 mod offsets;
 mod produce;
@@ -194,7 +195,10 @@ impl Handlers {
         // Borrowed, not copied: only JoinGroup uses it, and every request passes here.
         let client_id = request.header.client_id.as_deref().unwrap_or("");
         let body = match request.body {
-            RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(brook_protocol::api::api_versions_response(None)),
+            RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(brook_protocol::api::with_features(
+                brook_protocol::api::api_versions_response(None),
+                self.metadata.image().version as i64,
+            )),
             RequestKind::Metadata(r) => ResponseKind::Metadata(self.metadata(r, version).await),
             RequestKind::Produce(r) => match self.produce(r).await {
                 Some(response) => ResponseKind::Produce(response),
@@ -237,6 +241,7 @@ impl Handlers {
                 ResponseKind::ListPartitionReassignments(self.list_partition_reassignments(r).await)
             }
             RequestKind::ElectLeaders(r) => ResponseKind::ElectLeaders(self.elect_leaders(r, version).await),
+            RequestKind::DescribeLogDirs(r) => ResponseKind::DescribeLogDirs(self.describe_log_dirs(r)),
             other => {
                 tracing::debug!(?api_key, "not served: closing the connection");
                 drop(other);

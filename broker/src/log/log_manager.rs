@@ -109,6 +109,31 @@ struct DataDir {
     was_clean: bool,
 }
 
+/// One data dir as DescribeLogDirs reports it.
+#[derive(Debug)]
+pub struct DirUsage {
+    pub path: PathBuf,
+    /// The file system's (total, usable) bytes; `Err` when it cannot be read.
+    pub space: std::io::Result<(u64, u64)>,
+    pub partitions: Vec<(TopicPartition, u64)>,
+}
+
+/// The total and usable (available to this process) bytes of the file system holding
+/// `path`, as `df` shows them.
+fn disk_space(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: c_path is NUL-terminated and stat points to writable memory of the right size.
+    if unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled the struct.
+    let stat = unsafe { stat.assume_init() };
+    let block = stat.f_frsize;
+    Ok((stat.f_blocks * block, stat.f_bavail * block))
+}
+
 /// Every partition log of the broker.
 #[derive(Debug)]
 pub struct LogManager {
@@ -160,7 +185,6 @@ impl LogManager {
         &self.config
     }
 
-    /// Whether every data dir's last stop was a clean shutdown.
     /// The ids of the data dirs (their `meta.properties`), sorted: with the dirs'
     /// locks held, they prove which broker's logs these are.
     pub fn directory_ids(&self) -> Vec<uuid::Uuid> {
@@ -169,8 +193,32 @@ impl LogManager {
         ids
     }
 
+    /// Whether every data dir's last stop was a clean shutdown.
     pub fn was_clean(&self) -> bool {
         self.dirs.iter().all(|d| d.was_clean)
+    }
+
+    /// Each data dir with its disk's size and free space and the partitions it holds
+    /// (with their sizes), for DescribeLogDirs.
+    pub fn describe_dirs(&self) -> Vec<DirUsage> {
+        let logs = self.logs.read();
+        self.dirs
+            .iter()
+            .map(|dir| {
+                let mut partitions: Vec<(TopicPartition, u64)> = logs
+                    .iter()
+                    .filter(|(_, log)| log.dir().parent() == Some(dir.path.as_path()))
+                    .map(|(tp, log)| (tp.clone(), log.size_bytes()))
+                    .collect();
+                partitions.sort();
+                let space = disk_space(&dir.path);
+                DirUsage {
+                    path: dir.path.clone(),
+                    space,
+                    partitions,
+                }
+            })
+            .collect()
     }
 
     pub fn get(&self, tp: &TopicPartition) -> Option<Arc<PartitionLog>> {

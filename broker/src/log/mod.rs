@@ -34,6 +34,6 @@ pub use config::LogConfig;
 pub(crate) use error::IoContext;
 pub use error::{LogError, Result};
 pub use leader_epoch::{EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
-pub use log_manager::{LogManager, LogManagerConfig, TopicPartition};
+pub use log_manager::{DirUsage, LogManager, LogManagerConfig, TopicPartition};
 pub use partition_log::{AppendInfo, LogOffsets, PartitionLog};
 pub use producer_state::SequenceError;

@@ -65,6 +65,11 @@ impl ReplicaManager {
         }
     }
 
+    /// The data dirs and what each holds (DescribeLogDirs).
+    pub fn describe_dirs(&self) -> Vec<crate::log::DirUsage> {
+        self.logs.describe_dirs()
+    }
+
     pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
         self.partitions.read().get(topic)?.get(&partition).cloned()
     }

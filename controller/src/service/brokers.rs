@@ -11,7 +11,6 @@ use brook_protocol::ErrorCode;
 use brook_protocol::rpc::metadata::BrokerId;
 use brook_protocol::rpc::{BrokerHeartbeat, ControllerResponse, RegisterBroker, RpcError};
 use parking_lot::Mutex;
-use uuid::Uuid;
 
 use super::ControllerService;
 use crate::state_machine::{Command, CommandResult};
@@ -200,10 +199,13 @@ impl ControllerService {
         if self.shared.read(|s| s.image().cluster_id.is_some()) {
             return Ok(());
         }
-        let cluster_id = Uuid::new_v4();
+        let cluster_id = brook_protocol::kafka_uuid::random();
         self.raft.propose(Command::InitCluster { cluster_id }).await?;
         if self.shared.read(|s| s.image().cluster_id == Some(cluster_id)) {
-            tracing::info!(%cluster_id, "new cluster");
+            tracing::info!(
+                cluster_id = brook_protocol::kafka_uuid::to_kafka_string(&cluster_id),
+                "new cluster"
+            );
         }
         Ok(())
     }

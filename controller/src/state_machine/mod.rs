@@ -11,7 +11,6 @@ mod reassignments;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use brook_protocol::ErrorCode;
 use brook_protocol::rpc::metadata::{
     BrokerId, BrokerRegistration, MetadataImage, MetadataRecord, PartitionState, TopicState, VersionedRecord,
 };
@@ -19,6 +18,7 @@ use brook_protocol::rpc::{
     AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, CommittedOffset, ConfigOp, ConfigResource,
     FetchOffsets, IsrChange, OffsetResult, ProducerIdBlock, RegisterBroker, ResourceResult, RpcError, TopicResult,
 };
+use brook_protocol::{ErrorCode, kafka_uuid};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -309,8 +309,11 @@ impl ControllerState {
             return CommandResult::Refused(RpcError::Kafka {
                 code: ErrorCode::InconsistentClusterId.code(),
                 message: format!(
-                    "broker belongs to cluster {cluster_id}, this quorum is {:?}",
-                    self.image.cluster_id
+                    "broker belongs to cluster {}, this quorum is {}",
+                    kafka_uuid::to_kafka_string(&cluster_id),
+                    self.image
+                        .cluster_id
+                        .map_or("not initialised".into(), |id| kafka_uuid::to_kafka_string(&id))
                 ),
             });
         }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod kafka;
 pub mod netns;
 pub mod proxy;
 

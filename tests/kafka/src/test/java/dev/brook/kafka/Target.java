@@ -1,0 +1,130 @@
+package dev.brook.kafka;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The cluster under test: Brook or Kafka 4.4, at $KAFKA_BOOTSTRAP ($KAFKA_TARGET says
+ * which, "brook" by default). The same tests run against both; where Brook does not
+ * serve a feature yet, {@link #isBrook()} selects the fast, clear failure expected
+ * instead.
+ */
+final class Target {
+    static final String BOOTSTRAP = require("KAFKA_BOOTSTRAP");
+    static final String NAME = System.getenv().getOrDefault("KAFKA_TARGET", "brook");
+
+    private Target() {}
+
+    static boolean isBrook() {
+        return NAME.equals("brook");
+    }
+
+    private static String require(String name) {
+        String value = System.getenv(name);
+        if (value == null || value.isEmpty()) {
+            throw new IllegalStateException(name + " is not set (kafka.sh junit BOOTSTRAP sets it)");
+        }
+        return value;
+    }
+
+    /** A topic name no earlier run on the same cluster used. */
+    static String uniqueTopic(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static Admin admin() {
+        Properties props = new Properties();
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, BOOTSTRAP);
+        props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 20_000);
+        props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+        return Admin.create(props);
+    }
+
+    static String createTopic(Admin admin, String prefix, int partitions, Map<String, String> configs)
+            throws ExecutionException, InterruptedException {
+        String name = uniqueTopic(prefix);
+        admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs))).all().get();
+        return name;
+    }
+
+    static KafkaProducer<String, String> producer(Map<String, Object> overrides) {
+        Map<String, Object> props = new HashMap<>();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, BOOTSTRAP);
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+        props.putAll(overrides);
+        return new KafkaProducer<>(props);
+    }
+
+    static KafkaConsumer<String, String> consumer(Map<String, Object> overrides) {
+        Map<String, Object> props = new HashMap<>();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, BOOTSTRAP);
+        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.putAll(overrides);
+        return new KafkaConsumer<>(props);
+    }
+
+    interface Call<T> {
+        T call() throws Exception;
+    }
+
+    /** Calls until the answer passes `done` (10 s at most), and returns it. */
+    static <T> T eventually(Call<T> call, java.util.function.Predicate<T> done) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            T answer = call.call();
+            if (done.test(answer) || System.nanoTime() > deadline) {
+                return answer;
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Reads `count` records from the assigned or subscribed partitions, or fails after `timeout`. */
+    static List<ConsumerRecord<String, String>> poll(KafkaConsumer<String, String> consumer, int count, Duration timeout) {
+        List<ConsumerRecord<String, String>> records = new ArrayList<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (records.size() < count) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("read " + records.size() + " of " + count + " records in " + timeout);
+            }
+            consumer.poll(Duration.ofMillis(200)).forEach(records::add);
+        }
+        return records;
+    }
+
+    /** Every record of `topic`'s partitions read from the start by an assigned consumer. */
+    static List<ConsumerRecord<String, String>> readAll(String topic, int partitions, int count) {
+        try (KafkaConsumer<String, String> consumer = consumer(Map.of())) {
+            List<TopicPartition> all = new ArrayList<>();
+            for (int p = 0; p < partitions; p++) {
+                all.add(new TopicPartition(topic, p));
+            }
+            consumer.assign(all);
+            consumer.seekToBeginning(all);
+            return poll(consumer, count, Duration.ofSeconds(30));
+        }
+    }
+}
