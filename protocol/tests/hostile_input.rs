@@ -105,6 +105,11 @@ fn populated_request(key: ApiKey) -> RequestKind {
                 .with_partitions(vec![0, 1]),
         ])))
         }
+        ApiKey::DescribeTopicPartitions => {
+            RequestKind::DescribeTopicPartitions(DescribeTopicPartitionsRequest::default().with_topics(vec![
+                describe_topic_partitions_request::TopicRequest::default().with_name(name()),
+            ]))
+        }
         ApiKey::JoinGroup => RequestKind::JoinGroup(
             JoinGroupRequest::default().with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default()]),
         ),

@@ -7,35 +7,54 @@ use brook_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use brook_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
-use brook_protocol::rpc::metadata::{MetadataImage, TopicState};
+use brook_protocol::rpc::metadata::{MetadataImage, PartitionState, TopicState};
 use brook_protocol::rpc::{CreatableTopic, CreateTopics};
 use brook_protocol::{ErrorCode, StrBytes, kafka_uuid};
 
 use super::{Handlers, admin_broker, live_brokers};
 
+/// A partition as clients are told of it: its leader only if live, and the replicas that
+/// are not.
+pub(super) struct PartitionView {
+    pub leader: i32,
+    pub replicas: Vec<BrokerId>,
+    pub isr: Vec<BrokerId>,
+    pub offline: Vec<BrokerId>,
+}
+
 /// `lapsed`: this broker, when its lease with the controller has lapsed. It may have been
 /// fenced and replaced without hearing so, so it does not name itself leader (nor, in the
 /// answer's broker list, live): a client that asked it would otherwise come straight back
 /// to it instead of finding the new leader.
-fn topic_entry(topic: &TopicState, image: &MetadataImage, lapsed: Option<i32>) -> MetadataResponseTopic {
+pub(super) fn partition_view(p: &PartitionState, image: &MetadataImage, lapsed: Option<i32>) -> PartitionView {
     let live = |id: i32| lapsed != Some(id) && image.brokers.get(&id).is_some_and(|b| !b.fenced);
+    let ids = |list: &[i32]| list.iter().map(|b| BrokerId(*b)).collect();
+    PartitionView {
+        leader: if live(p.leader) { p.leader } else { -1 },
+        replicas: ids(&p.replicas),
+        isr: ids(&p.isr),
+        offline: p.replicas.iter().filter(|b| !live(**b)).map(|b| BrokerId(*b)).collect(),
+    }
+}
+
+fn topic_entry(topic: &TopicState, image: &MetadataImage, lapsed: Option<i32>) -> MetadataResponseTopic {
     let partitions = topic
         .partitions
         .iter()
         .map(|p| {
-            let leader = if live(p.leader) { p.leader } else { -1 };
+            let view = partition_view(p, image, lapsed);
             MetadataResponsePartition::default()
-                .with_error_code(if leader < 0 {
+                .with_error_code(if view.leader < 0 {
                     ErrorCode::LeaderNotAvailable.code()
                 } else {
                     0
                 })
                 .with_partition_index(p.partition)
-                .with_leader_id(BrokerId(leader))
+                .with_leader_id(BrokerId(view.leader))
                 .with_leader_epoch(p.leader_epoch)
-                .with_replica_nodes(p.replicas.iter().map(|b| BrokerId(*b)).collect())
-                .with_isr_nodes(p.isr.iter().map(|b| BrokerId(*b)).collect())
-                .with_offline_replicas(p.replicas.iter().filter(|b| !live(**b)).map(|b| BrokerId(*b)).collect())
+                .with_replica_nodes(view.replicas)
+                .with_isr_nodes(view.isr)
+                .with_offline_replicas(view.offline)
         })
         .collect();
     MetadataResponseTopic::default()

@@ -14,6 +14,7 @@ mod offsets;
 mod produce;
 mod producers;
 mod reassignments;
+mod topic_partitions;
 
 use std::sync::Arc;
 
@@ -242,6 +243,9 @@ impl Handlers {
             }
             RequestKind::ElectLeaders(r) => ResponseKind::ElectLeaders(self.elect_leaders(r, version).await),
             RequestKind::DescribeLogDirs(r) => ResponseKind::DescribeLogDirs(self.describe_log_dirs(r)),
+            RequestKind::DescribeTopicPartitions(r) => {
+                ResponseKind::DescribeTopicPartitions(self.describe_topic_partitions(r))
+            }
             other => {
                 tracing::debug!(?api_key, "not served: closing the connection");
                 drop(other);

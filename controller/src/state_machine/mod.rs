@@ -531,13 +531,19 @@ impl ControllerState {
             }
             ConfigResource::Cluster => (topic_config::validate_cluster, &self.image.cluster_configs, None),
             ConfigResource::Broker(id) => {
-                return Err(kafka_error(
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "per-broker dynamic configs (broker {id}) are not supported; \
-                         set the cluster-wide default (empty broker name) instead"
-                    ),
-                ));
+                // No per-broker dynamic config is ever set, so deleting one is done
+                // already (Kafka's tools clear throttles this way, e.g.
+                // `kafka-reassign-partitions --verify`); setting one is refused.
+                return match changes.iter().find(|(_, op)| matches!(op, ConfigOp::Set(_))) {
+                    None => Ok(Vec::new()),
+                    Some((key, _)) => Err(kafka_error(
+                        ErrorCode::InvalidRequest,
+                        format!(
+                            "per-broker dynamic configs (broker {id}, {key}) are not supported; \
+                             set the cluster-wide default (empty broker name) instead"
+                        ),
+                    )),
+                };
             }
         };
         let mut target: BTreeMap<String, Option<String>> = BTreeMap::new();

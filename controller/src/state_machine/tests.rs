@@ -256,6 +256,32 @@ fn configs_are_validated_and_replace_removes_unnamed_keys() {
 }
 
 #[test]
+fn per_broker_configs_can_be_cleared_but_not_set() {
+    let mut state = ControllerState::default();
+    live_broker(&mut state, 1);
+    let broker = ConfigResource::Broker(1);
+    let clear = AlterConfigs {
+        changes: vec![(
+            broker.clone(),
+            vec![("leader.replication.throttled.rate".into(), ConfigOp::Delete)],
+        )],
+        replace: false,
+        validate_only: false,
+    };
+    let version = state.version();
+    assert_eq!(configure(&mut state, &clear)[0].error_code, 0);
+    assert_eq!(state.version(), version, "nothing was set, so nothing changes");
+    let set = AlterConfigs {
+        changes: vec![(broker, vec![("log.retention.ms".into(), ConfigOp::Set("1000".into()))])],
+        replace: false,
+        validate_only: false,
+    };
+    let refused = &configure(&mut state, &set)[0];
+    assert_eq!(refused.error_code, ErrorCode::InvalidRequest.code());
+    assert!(refused.error_message.as_deref().unwrap().contains("log.retention.ms"));
+}
+
+#[test]
 fn watchers_get_the_records_they_missed_or_the_image_when_too_far_behind() {
     let mut state = ControllerState::new(3);
     live_broker(&mut state, 1); // two records

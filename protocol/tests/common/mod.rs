@@ -56,4 +56,5 @@ default_messages! {
     OffsetDelete => OffsetDeleteRequest, OffsetDeleteResponse;
     DescribeQuorum => DescribeQuorumRequest, DescribeQuorumResponse;
     DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
+    DescribeTopicPartitions => DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse;
 }

@@ -1,0 +1,479 @@
+//! Kafka 4.4's own command-line tools against `brook dev`, each run through its class on
+//! the jars `.ci/run` fetched (`tests/kafka/kafka.sh run CLASS ...`). Each does what it
+//! does on Kafka, or fails at once saying what Brook lacks.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use common::kafka::kafka_sh;
+use common::{DevCluster, brook_ok};
+
+/// Runs a Kafka tool class; `input` goes to its stdin.
+fn tool(class: &str, args: &[&str], input: &[u8]) -> Output {
+    let mut full = vec!["run", class];
+    full.extend_from_slice(args);
+    let mut child = kafka_sh(&full)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kafka.sh runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A tool run that must succeed; its stdout.
+fn tool_ok(class: &str, args: &[&str]) -> String {
+    tool_ok_with(class, args, b"")
+}
+
+fn tool_ok_with(class: &str, args: &[&str], input: &[u8]) -> String {
+    let out = tool(class, args, input);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{class} {args:?} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+const TOPICS: &str = "org.apache.kafka.tools.TopicCommand";
+const CONFIGS: &str = "org.apache.kafka.tools.ConfigCommand";
+const GROUPS: &str = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
+const PRODUCER: &str = "org.apache.kafka.tools.ConsoleProducer";
+const CONSUMER: &str = "org.apache.kafka.tools.consumer.ConsoleConsumer";
+const OFFSETS: &str = "org.apache.kafka.tools.GetOffsetShell";
+
+#[test]
+fn topic_config_console_and_offset_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    let boot = ["--bootstrap-server", b];
+
+    let created = tool_ok(
+        TOPICS,
+        &[
+            &boot[..],
+            &[
+                "--create",
+                "--topic",
+                "tools",
+                "--partitions",
+                "3",
+                "--config",
+                "retention.ms=3600000",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(created.contains("Created topic tools."), "{created}");
+    assert!(
+        tool_ok(TOPICS, &[&boot[..], &["--list"]].concat())
+            .lines()
+            .any(|l| l == "tools")
+    );
+    let described = tool_ok(TOPICS, &[&boot[..], &["--describe", "--topic", "tools"]].concat());
+    assert!(described.contains("PartitionCount: 3"), "{described}");
+    assert!(described.contains("retention.ms=3600000"), "{described}");
+    // DescribeTopicPartitions answers (Kafka 4's TopicCommand), so ELR is empty, not N/A.
+    assert!(described.contains("Elr: \tLastKnownElr: "), "{described}");
+    tool_ok(
+        TOPICS,
+        &[&boot[..], &["--alter", "--topic", "tools", "--partitions", "4"]].concat(),
+    );
+    assert!(tool_ok(TOPICS, &[&boot[..], &["--describe", "--topic", "tools"]].concat()).contains("PartitionCount: 4"));
+
+    tool_ok(
+        CONFIGS,
+        &[
+            &boot[..],
+            &[
+                "--entity-type",
+                "topics",
+                "--entity-name",
+                "tools",
+                "--alter",
+                "--add-config",
+                "retention.bytes=1048576",
+            ],
+        ]
+        .concat(),
+    );
+    let configs = tool_ok(
+        CONFIGS,
+        &[
+            &boot[..],
+            &["--entity-type", "topics", "--entity-name", "tools", "--describe"],
+        ]
+        .concat(),
+    );
+    assert!(configs.contains("retention.bytes=1048576"), "{configs}");
+
+    let lines: String = (0..100).map(|i| format!("line-{i}\n")).collect();
+    tool_ok_with(PRODUCER, &[&boot[..], &["--topic", "tools"]].concat(), lines.as_bytes());
+    let consumed = tool_ok(
+        CONSUMER,
+        &[
+            &boot[..],
+            &[
+                "--topic",
+                "tools",
+                "--from-beginning",
+                "--max-messages",
+                "100",
+                "--timeout-ms",
+                "20000",
+            ],
+        ]
+        .concat(),
+    );
+    let mut read: Vec<&str> = consumed.lines().collect();
+    read.sort_unstable();
+    let mut expected: Vec<String> = (0..100).map(|i| format!("line-{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(read, expected);
+
+    let ends = tool_ok(OFFSETS, &[&boot[..], &["--topic", "tools"]].concat());
+    let total: i64 = ends
+        .lines()
+        .map(|l| l.rsplit(':').next().unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(total, 100, "{ends}");
+    let earliest = tool_ok(OFFSETS, &[&boot[..], &["--topic", "tools", "--time", "-2"]].concat());
+    assert!(earliest.lines().all(|l| l.ends_with(":0")), "{earliest}");
+
+    tool_ok(TOPICS, &[&boot[..], &["--delete", "--topic", "tools"]].concat());
+    assert!(!brook_ok(&["topic", "list", "-b", b]).contains("tools"));
+}
+
+/// NEW-OFFSET per partition from a reset's table (GROUP TOPIC PARTITION NEW-OFFSET).
+fn new_offsets(table: &str) -> Vec<(i32, i64)> {
+    let mut rows: Vec<(i32, i64)> = table
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.len() == 4 && cols[0] != "GROUP").then(|| (cols[2].parse().unwrap(), cols[3].parse().unwrap()))
+        })
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+#[test]
+fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    let boot = ["--bootstrap-server", b];
+    brook_ok(&["topic", "create", "grouped", "-p", "2", "-b", b]);
+    let lines: String = (0..50).map(|i| format!("r{i}\n")).collect();
+    for p in ["0", "1"] {
+        common::kcat(&["-P", "-b", b, "-t", "grouped", "-p", p], lines.as_bytes());
+    }
+    tool_ok(
+        CONSUMER,
+        &[
+            &boot[..],
+            &[
+                "--topic",
+                "grouped",
+                "--group",
+                "tools-group",
+                "--from-beginning",
+                "--max-messages",
+                "100",
+                "--timeout-ms",
+                "20000",
+            ],
+        ]
+        .concat(),
+    );
+
+    let described = tool_ok(GROUPS, &[&boot[..], &["--describe", "--group", "tools-group"]].concat());
+    let rows: Vec<Vec<&str>> = described
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| c.first() == Some(&"tools-group"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{described}");
+    for row in &rows {
+        // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+        assert_eq!(&row[3..6], ["50", "50", "0"], "{described}");
+    }
+    assert!(
+        tool_ok(GROUPS, &[&boot[..], &["--list"]].concat())
+            .lines()
+            .any(|l| l == "tools-group")
+    );
+
+    let reset = |mode: &[&str]| {
+        let args = [
+            &boot[..],
+            &[
+                "--reset-offsets",
+                "--group",
+                "tools-group",
+                "--topic",
+                "grouped",
+                "--execute",
+            ],
+            mode,
+        ]
+        .concat();
+        new_offsets(&tool_ok(GROUPS, &args))
+    };
+    assert_eq!(reset(&["--to-earliest"]), [(0, 0), (1, 0)]);
+    assert_eq!(reset(&["--to-offset", "10"]), [(0, 10), (1, 10)]);
+    assert_eq!(reset(&["--shift-by", "5"]), [(0, 15), (1, 15)]);
+    assert_eq!(reset(&["--to-current"]), [(0, 15), (1, 15)]);
+    assert_eq!(reset(&["--to-latest"]), [(0, 50), (1, 50)]);
+    assert_eq!(reset(&["--by-duration", "PT1H"]), [(0, 0), (1, 0)]);
+    assert_eq!(reset(&["--to-datetime", "2100-01-01T00:00:00.000"]), [(0, 50), (1, 50)]);
+    let plan = dir.path().join("plan.csv");
+    std::fs::write(&plan, "grouped,0,7\ngrouped,1,9\n").unwrap();
+    let from_file = [
+        &boot[..],
+        &[
+            "--reset-offsets",
+            "--group",
+            "tools-group",
+            "--from-file",
+            plan.to_str().unwrap(),
+            "--execute",
+        ],
+    ]
+    .concat();
+    assert_eq!(new_offsets(&tool_ok(GROUPS, &from_file)), [(0, 7), (1, 9)]);
+    // Without --execute it is a dry run.
+    let dry = [
+        &boot[..],
+        &[
+            "--reset-offsets",
+            "--group",
+            "tools-group",
+            "--topic",
+            "grouped",
+            "--to-earliest",
+        ],
+    ]
+    .concat();
+    assert_eq!(new_offsets(&tool_ok(GROUPS, &dry)), [(0, 0), (1, 0)]);
+    let committed = brook_ok(&["group", "describe", "tools-group", "--format", "json", "-b", b]);
+    assert!(
+        committed.contains("\"current_offset\": 7") && committed.contains("\"current_offset\": 9"),
+        "{committed}"
+    );
+
+    let deleted = tool_ok(
+        GROUPS,
+        &[
+            &boot[..],
+            &["--delete-offsets", "--group", "tools-group", "--topic", "grouped"],
+        ]
+        .concat(),
+    );
+    assert!(deleted.contains("succeed"), "{deleted}");
+    let gone = tool_ok(GROUPS, &[&boot[..], &["--delete", "--group", "tools-group"]].concat());
+    assert!(gone.contains("was successful"), "{gone}");
+    assert!(!tool_ok(GROUPS, &[&boot[..], &["--list"]].concat()).contains("tools-group"));
+}
+
+#[test]
+fn performance_latency_and_verifiable_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    brook_ok(&["topic", "create", "perf", "-p", "2", "-b", b]);
+    let produced = tool_ok(
+        "org.apache.kafka.tools.ProducerPerformance",
+        &[
+            "--topic",
+            "perf",
+            "--num-records",
+            "20000",
+            "--record-size",
+            "100",
+            "--throughput",
+            "-1",
+            "--command-property",
+            &format!("bootstrap.servers={b}"),
+        ],
+    );
+    assert!(produced.contains("20000 records sent"), "{produced}");
+    let consumed = tool_ok(
+        "org.apache.kafka.tools.ConsumerPerformance",
+        &[
+            "--bootstrap-server",
+            b,
+            "--topic",
+            "perf",
+            "--num-records",
+            "20000",
+            "--timeout",
+            "30000",
+        ],
+    );
+    // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, ...
+    let row = consumed.lines().last().unwrap();
+    assert_eq!(row.split(", ").nth(4), Some("20000"), "{consumed}");
+    let latency = tool_ok(
+        "org.apache.kafka.tools.EndToEndLatency",
+        &[b, "latency", "200", "all", "100"],
+    );
+    assert!(latency.contains("Avg latency"), "{latency}");
+
+    let verified = tool_ok(
+        "org.apache.kafka.tools.VerifiableProducer",
+        &[
+            "--bootstrap-server",
+            b,
+            "--topic",
+            "verified",
+            "--max-messages",
+            "200",
+            "--acks",
+            "-1",
+        ],
+    );
+    let acked = verified
+        .lines()
+        .filter(|l| l.contains("\"name\":\"producer_send_success\""))
+        .count();
+    assert_eq!(acked, 200, "{verified}");
+    let read = tool_ok(
+        "org.apache.kafka.tools.VerifiableConsumer",
+        &[
+            "--bootstrap-server",
+            b,
+            "--topic",
+            "verified",
+            "--group-id",
+            "verifier",
+            "--max-messages",
+            "200",
+            "--reset-policy",
+            "earliest",
+        ],
+    );
+    let received: u64 = read
+        .lines()
+        .filter(|l| l.contains("\"name\":\"records_consumed\""))
+        .filter_map(|l| {
+            l.split("\"count\":")
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(received, 200, "{read}");
+    assert!(read.contains("\"name\":\"offsets_committed\""), "{read}");
+}
+
+#[test]
+fn cluster_admin_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let b = cluster.kafka.as_str();
+    let boot = ["--bootstrap-server", b];
+    brook_ok(&["topic", "create", "admin", "-p", "2", "-b", b]);
+    let lines: String = (0..30).map(|i| format!("r{i}\n")).collect();
+    common::kcat(&["-P", "-b", b, "-t", "admin", "-p", "0"], lines.as_bytes());
+
+    let elected = tool_ok(
+        "org.apache.kafka.tools.LeaderElectionCommand",
+        &[&boot[..], &["--election-type", "preferred", "--all-topic-partitions"]].concat(),
+    );
+    assert!(
+        elected.contains("Valid replica already elected") || elected.is_empty() || elected.contains("already"),
+        "{elected}"
+    );
+
+    let offsets = dir.path().join("delete.json");
+    std::fs::write(
+        &offsets,
+        r#"{"version":1,"partitions":[{"topic":"admin","partition":0,"offset":10}]}"#,
+    )
+    .unwrap();
+    let deleted = tool_ok(
+        "org.apache.kafka.tools.DeleteRecordsCommand",
+        &[&boot[..], &["--offset-json-file", offsets.to_str().unwrap()]].concat(),
+    );
+    assert!(deleted.contains("low_watermark: 10"), "{deleted}");
+
+    let dirs = tool_ok(
+        "org.apache.kafka.tools.LogDirsCommand",
+        &[&boot[..], &["--describe", "--broker-list", "1"]].concat(),
+    );
+    assert!(
+        dirs.contains("\"logDir\"") && dirs.contains("\"partition\":\"admin-0\""),
+        "{dirs}"
+    );
+
+    let quorum = tool_ok(
+        "org.apache.kafka.tools.MetadataQuorumCommand",
+        &[&boot[..], &["describe", "--status"]].concat(),
+    );
+    assert!(
+        quorum.contains("LeaderId:") && quorum.contains("CurrentVoters:"),
+        "{quorum}"
+    );
+    let features = tool_ok(
+        "org.apache.kafka.tools.FeatureCommand",
+        &[&boot[..], &["describe"]].concat(),
+    );
+    assert!(
+        features.contains("Feature: metadata.version") && features.contains("FinalizedVersionLevel: 4.0-IV3"),
+        "{features}"
+    );
+    let id = tool_ok(
+        "org.apache.kafka.tools.ClusterTool",
+        &[&["cluster-id"][..], &boot[..]].concat(),
+    );
+    let id = id.trim().trim_start_matches("Cluster ID: ");
+    assert_eq!(id.len(), 22, "{id}");
+
+    let topics = dir.path().join("topics.json");
+    std::fs::write(&topics, r#"{"version":1,"topics":[{"topic":"admin"}]}"#).unwrap();
+    let proposed = tool_ok(
+        "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+        &[
+            &boot[..],
+            &[
+                "--generate",
+                "--topics-to-move-json-file",
+                topics.to_str().unwrap(),
+                "--broker-list",
+                "1",
+            ],
+        ]
+        .concat(),
+    );
+    let plan_json = proposed.lines().last().unwrap();
+    let plan = dir.path().join("plan.json");
+    std::fs::write(&plan, plan_json).unwrap();
+    let executed = tool_ok(
+        "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+        &[
+            &boot[..],
+            &["--execute", "--reassignment-json-file", plan.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(executed.contains("Successfully started"), "{executed}");
+    let verified = tool_ok(
+        "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+        &[
+            &boot[..],
+            &["--verify", "--reassignment-json-file", plan.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(verified.contains("is completed"), "{verified}");
+}
