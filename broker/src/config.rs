@@ -1,5 +1,6 @@
 //! A broker's settings (Kafka's names where Kafka has one).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -122,6 +123,9 @@ pub struct BrokerConfig {
     pub retention_check_interval: Duration,
     /// Log settings a topic gets unless its configs say otherwise.
     pub log_defaults: LogConfig,
+    /// The settings given in the config file, the environment or flags (the rest are
+    /// defaults), as DescribeConfigs reports their source.
+    pub given: BTreeMap<String, String>,
 }
 
 fn invalid(key: &ConfigKey, value: &str, reason: &str) -> ConfigError {
@@ -203,6 +207,7 @@ impl BrokerConfig {
             replica_lag_time_max: Duration::from_millis(props.require(&REPLICA_LAG_TIME_MAX)?),
             retention_check_interval: Duration::from_millis(props.require(&RETENTION_CHECK_INTERVAL)?),
             log_defaults,
+            given: props.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         })
     }
 }

@@ -113,6 +113,24 @@ fn topic_config_console_and_offset_tools() {
         .concat(),
     );
     assert!(configs.contains("retention.bytes=1048576"), "{configs}");
+    let broker = tool_ok(
+        CONFIGS,
+        &[
+            &boot[..],
+            &["--entity-type", "brokers", "--entity-name", "1", "--describe", "--all"],
+        ]
+        .concat(),
+    );
+    assert!(
+        broker.contains("node.id=1 sensitive=false synonyms={STATIC_BROKER_CONFIG:node.id=1}"),
+        "{broker}"
+    );
+    assert!(
+        broker.contains(
+            "log.retention.ms=604800000 sensitive=false synonyms={DEFAULT_CONFIG:log.retention.ms=604800000}"
+        ),
+        "{broker}"
+    );
 
     let lines: String = (0..100).map(|i| format!("line-{i}\n")).collect();
     tool_ok_with(PRODUCER, &[&boot[..], &["--topic", "tools"]].concat(), lines.as_bytes());

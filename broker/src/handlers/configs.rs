@@ -1,5 +1,6 @@
 //! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and the
-//! cluster-wide broker defaults. Changes are forwarded to the controller quorum, which
+//! cluster-wide broker defaults; one broker's own settings are described in
+//! `broker_configs`. Changes are forwarded to the controller quorum, which
 //! validates them; descriptions come from this broker's metadata.
 
 use std::collections::BTreeMap;
@@ -16,15 +17,16 @@ use brook_protocol::rpc::{AlterConfigs, ConfigOp, ConfigResource, ResourceResult
 use brook_protocol::{ErrorCode, StrBytes};
 
 use super::Handlers;
+use super::broker_configs::describe_broker;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 /// DescribeConfigs sources: a topic override, a cluster-wide dynamic default, a static
 /// broker setting, Kafka's default.
 const DYNAMIC_TOPIC_CONFIG: i8 = 1;
-const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
-const STATIC_BROKER_CONFIG: i8 = 4;
-const DEFAULT_CONFIG: i8 = 5;
+pub(super) const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
+pub(super) const STATIC_BROKER_CONFIG: i8 = 4;
+pub(super) const DEFAULT_CONFIG: i8 = 5;
 
 type Refusal = (ErrorCode, String);
 
@@ -120,6 +122,21 @@ impl Handlers {
                             format!("topic '{topic}' does not exist"),
                         )),
                     },
+                    Ok(ConfigResource::Broker(id)) if id == self.config.broker_id => Ok(describe_broker(
+                        &self.config,
+                        &image,
+                        wanted,
+                        request.include_synonyms,
+                        version,
+                    )),
+                    Ok(ConfigResource::Broker(id)) => Err((
+                        ErrorCode::InvalidRequest,
+                        format!(
+                            "unexpected broker id {id}: this is broker {}; ask that broker, or use \
+                             an empty name for the cluster-wide defaults",
+                            self.config.broker_id
+                        ),
+                    )),
                     Ok(_) => Ok(topic_config::cluster_configs()
                         .filter(|(key, _)| wanted(key))
                         .filter_map(|(key, kind)| {

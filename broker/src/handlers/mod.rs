@@ -2,6 +2,7 @@
 //! [`Handlers::handle`] and writes back what it returns.
 
 mod admin;
+mod broker_configs;
 mod cluster;
 mod configs;
 mod fetch;

@@ -138,6 +138,25 @@ class AdminTest {
     }
 
     @Test
+    void aBrokerDescribesItsSettingsWithSourcesAndSynonyms() throws Exception {
+        int broker = admin.describeCluster().nodes().get().iterator().next().id();
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(broker));
+        Config config = admin.describeConfigs(List.of(resource),
+                new org.apache.kafka.clients.admin.DescribeConfigsOptions().includeSynonyms(true)).all().get().get(resource);
+        ConfigEntry id = config.get("node.id");
+        assertEquals(Integer.toString(broker), id.value());
+        assertEquals(ConfigEntry.ConfigSource.STATIC_BROKER_CONFIG, id.source());
+        assertTrue(id.isReadOnly());
+        ConfigEntry retention = config.get("log.retention.ms");
+        assertNotNull(retention, "log.retention.ms described");
+        assertFalse(retention.isReadOnly(), "a cluster-wide dynamic setting");
+        ConfigEntry maxBytes = config.get("message.max.bytes");
+        assertEquals(ConfigEntry.ConfigSource.DEFAULT_CONFIG, maxBytes.source());
+        assertEquals("1048588", maxBytes.value());
+        assertEquals(ConfigEntry.ConfigSource.DEFAULT_CONFIG, maxBytes.synonyms().get(0).source());
+    }
+
+    @Test
     void theClusterDescribesItselfWithAKafkaFormatIdAndItsQuorum() throws Exception {
         DescribeClusterResult cluster = admin.describeCluster();
         String id = cluster.clusterId().get();
