@@ -3,7 +3,8 @@
 # mode: the reference Brook is compared with, and the peer in benchmarks.
 #
 #   kafka.sh classpath                      resolve the jars once; print the classpath
-#   kafka.sh run CLASS [ARGS...]            run a Kafka class (a tool, a client) on it
+#   kafka.sh run CLASS [ARGS...]            run a Kafka class (a tool, a client) or one
+#                                           of src/main/java (WordCount) on it
 #   kafka.sh junit BOOTSTRAP [OPTIONS...]    the Java client tests (src/test/java) against
 #                                           the cluster at BOOTSTRAP; OPTIONS go to JUnit's
 #                                           console launcher (e.g. --select-class NAME)
@@ -45,7 +46,7 @@ java_run() {
   local log4j="$1"
   shift
   exec java -Xms"${KAFKA_HEAP:-1G}" -Xmx"${KAFKA_HEAP:-1G}" -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$log4j" -cp "$(classpath)" "$@"
+    -Dlog4j2.configurationFile="$log4j" -cp "${KAFKA_EXTRA_CP:+$KAFKA_EXTRA_CP:}$(classpath)" "$@"
 }
 
 # write_config FILE ROLES NODE_ID LISTENERS ADVERTISED VOTERS LOGDIR [EXTRA...]
@@ -109,7 +110,8 @@ shift || true
 case "$cmd" in
   classpath) classpath ;;
   run)
-    java_run "$here/log4j2-tools.properties" "$@"
+    compile_tests
+    KAFKA_EXTRA_CP="$here/target/classes" java_run "$here/log4j2-tools.properties" "$@"
     ;;
   junit)
     bootstrap="$1"
