@@ -175,6 +175,52 @@ const CLUSTER_ONLY: &[(&str, ConfigKind)] = &[
     ),
 ];
 
+/// Each topic config's broker-level synonym in Kafka, and whether Kafka gives that
+/// broker setting a default of its own (`log.retention.ms` has none: Kafka derives it
+/// from `log.retention.hours`). DescribeConfigs lists the synonyms; Brook applies a
+/// broker-level value only where the table above names a `broker_setting`.
+const KAFKA_SYNONYMS: &[(&str, &str, bool)] = &[
+    ("cleanup.policy", "log.cleanup.policy", true),
+    ("compression.type", "compression.type", true),
+    ("delete.retention.ms", "log.cleaner.delete.retention.ms", true),
+    ("file.delete.delay.ms", "log.segment.delete.delay.ms", true),
+    ("flush.messages", "log.flush.interval.messages", true),
+    ("flush.ms", "log.flush.interval.ms", false),
+    ("index.interval.bytes", "log.index.interval.bytes", true),
+    ("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", true),
+    ("max.message.bytes", "message.max.bytes", true),
+    (
+        "message.timestamp.after.max.ms",
+        "log.message.timestamp.after.max.ms",
+        true,
+    ),
+    (
+        "message.timestamp.before.max.ms",
+        "log.message.timestamp.before.max.ms",
+        true,
+    ),
+    ("message.timestamp.type", "log.message.timestamp.type", true),
+    ("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", true),
+    ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", true),
+    ("min.insync.replicas", "min.insync.replicas", true),
+    ("preallocate", "log.preallocate", true),
+    ("retention.bytes", "log.retention.bytes", true),
+    ("retention.ms", "log.retention.ms", false),
+    ("segment.bytes", "log.segment.bytes", true),
+    ("segment.index.bytes", "log.index.size.max.bytes", true),
+    ("segment.jitter.ms", "log.roll.jitter.ms", false),
+    ("segment.ms", "log.roll.ms", false),
+    ("unclean.leader.election.enable", "unclean.leader.election.enable", true),
+];
+
+/// A topic config's broker synonym in Kafka and whether that has a default of its own.
+pub fn kafka_synonym(topic_config: &str) -> Option<(&'static str, bool)> {
+    KAFKA_SYNONYMS
+        .iter()
+        .find(|(name, _, _)| *name == topic_config)
+        .map(|(_, broker, own_default)| (*broker, *own_default))
+}
+
 pub fn topic_config(name: &str) -> Option<&'static TopicConfig> {
     TOPIC_CONFIGS.iter().find(|c| c.name == name)
 }
@@ -276,6 +322,16 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count, "a cluster setting appears twice");
+    }
+
+    #[test]
+    fn every_broker_setting_is_its_configs_kafka_synonym() {
+        for config in TOPIC_CONFIGS {
+            if let (Some(setting), Some((synonym, _))) = (config.broker_setting, kafka_synonym(config.name)) {
+                assert_eq!(setting, synonym, "{}", config.name);
+            }
+        }
+        assert!(KAFKA_SYNONYMS.iter().all(|(name, _, _)| topic_config(name).is_some()));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use brook_controller::topic_config::{self, ConfigKind, TOPIC_CONFIGS, TopicConfig};
-use brook_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
+use brook_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
 use brook_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, alter_configs_response,
@@ -89,6 +91,42 @@ impl Handlers {
         }
     }
 
+    /// A topic config's synonyms in the order they apply, as Kafka lists them: the topic's
+    /// override, then its broker synonym's cluster-wide dynamic value, this broker's static
+    /// setting and Kafka's default.
+    fn topic_synonyms(
+        &self,
+        config: &TopicConfig,
+        topic_value: Option<&String>,
+        image: &MetadataImage,
+    ) -> Vec<DescribeConfigsSynonym> {
+        let synonym = |name: &str, value: &str, source: i8| {
+            DescribeConfigsSynonym::default()
+                .with_name(StrBytes::from_string(name.to_owned()))
+                .with_value(Some(StrBytes::from_string(value.to_owned())))
+                .with_source(source)
+        };
+        let mut synonyms: Vec<_> = topic_value
+            .map(|v| synonym(config.name, v, DYNAMIC_TOPIC_CONFIG))
+            .into_iter()
+            .collect();
+        if let Some((broker_name, own_default)) = topic_config::kafka_synonym(config.name) {
+            // Brook applies broker-level values only for the settings it names.
+            if config.broker_setting == Some(broker_name) {
+                if let Some(v) = image.cluster_configs.get(broker_name) {
+                    synonyms.push(synonym(broker_name, v, DYNAMIC_DEFAULT_BROKER_CONFIG));
+                }
+                if let Some(v) = self.config.given.get(broker_name) {
+                    synonyms.push(synonym(broker_name, v, STATIC_BROKER_CONFIG));
+                }
+            }
+            if own_default {
+                synonyms.push(synonym(broker_name, config.default, DEFAULT_CONFIG));
+            }
+        }
+        synonyms
+    }
+
     pub(super) fn describe_configs(&self, request: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
         let image = self.metadata.image();
         let results = request
@@ -114,7 +152,16 @@ impl Handlers {
                                     Some(v) => (v.clone(), DYNAMIC_TOPIC_CONFIG),
                                     None => self.topic_default(config, &image),
                                 };
-                                entry(config.name, &value, source, config.kind, version)
+                                let entry = entry(config.name, &value, source, config.kind, version);
+                                if request.include_synonyms {
+                                    entry.with_synonyms(self.topic_synonyms(
+                                        config,
+                                        state.configs.get(config.name),
+                                        &image,
+                                    ))
+                                } else {
+                                    entry
+                                }
                             })
                             .collect()),
                         None => Err((

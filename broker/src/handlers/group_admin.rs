@@ -73,6 +73,12 @@ impl Handlers {
                     }
                     None => match self.group_exists(group).await {
                         Ok(true) => answer.with_group_state(text(State::Empty.name())),
+                        // v6 (KIP-1043) says so with an error, as Kafka 4 does; older
+                        // versions report the group Dead.
+                        Ok(false) if version >= 6 => answer
+                            .with_error_code(ErrorCode::GroupIdNotFound.code())
+                            .with_error_message(Some(text(&format!("group {group} not found"))))
+                            .with_group_state(text(DEAD)),
                         Ok(false) => answer.with_group_state(text(DEAD)),
                         Err(code) => answer.with_error_code(code),
                     },

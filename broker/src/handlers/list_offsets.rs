@@ -1,5 +1,6 @@
-//! ListOffsets: the earliest (-2) and latest (-1) offsets, the record with the largest
-//! timestamp (-3), or the first offset at or after a timestamp.
+//! ListOffsets: the earliest (-2), earliest local (-4, the same without tiered storage)
+//! and latest (-1) offsets, the latest tiered offset (-5: none, -1), the record with the largest timestamp (-3), or the first
+//! offset at or after a timestamp.
 
 use brook_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use brook_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
@@ -9,6 +10,10 @@ use super::Handlers;
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
+/// KIP-405's earliest offset still on local disk: with no tiered storage, the log start.
+const EARLIEST_LOCAL: i64 = -4;
+/// KIP-1005's latest offset in tiered storage: none without it (-1, as Kafka answers).
+const LATEST_TIERED: i64 = -5;
 
 impl Handlers {
     pub(super) fn list_offsets(&self, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
@@ -38,8 +43,9 @@ impl Handlers {
                         };
                         let found = match p.timestamp {
                             LATEST => Ok(Some((log.high_watermark(), -1))),
-                            EARLIEST => Ok(Some((log.log_start_offset(), -1))),
+                            EARLIEST | EARLIEST_LOCAL => Ok(Some((log.log_start_offset(), -1))),
                             MAX_TIMESTAMP => log.max_timestamp_offset(),
+                            LATEST_TIERED => Ok(Some((-1, -1))),
                             timestamp => log.offset_for_timestamp(timestamp),
                         };
                         match found {

@@ -50,9 +50,18 @@ func TestSaramaProducesConsumesInAGroupAndCommits(t *testing.T) {
 	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1}, false); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	described, err := admin.DescribeTopics([]string{topic})
-	if err != nil || len(described) != 1 || len(described[0].Partitions) != 2 {
-		t.Fatalf("describe: %v %+v", err, described)
+	// Kafka applies a creation through its metadata log: a describe right after it may
+	// not show the partitions yet.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		described, err := admin.DescribeTopics([]string{topic})
+		if err == nil && len(described) == 1 && len(described[0].Partitions) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("describe: %v %+v", err, described)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	producer, err := sarama.NewSyncProducer(brokers, config)

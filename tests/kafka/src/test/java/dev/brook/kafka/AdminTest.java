@@ -111,7 +111,8 @@ class AdminTest {
                 new NewTopic(Target.uniqueTopic("cfg"), 1, (short) 1).configs(Map.of("retention.ms", "soon")))).all()));
 
         admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(5))).all().get();
-        assertEquals(5, admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size());
+        assertEquals(5, Target.eventually(() -> admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic),
+                d -> d.partitions().size() == 5).partitions().size());
         assertInstanceOf(InvalidPartitionsException.class, cause(admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(3))).all()));
 
         admin.deleteTopics(List.of(topic)).all().get();
