@@ -2,11 +2,9 @@ package dev.brook.kafka;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -115,6 +113,14 @@ public final class Differential {
 
     static Object create(String topic, int partitions, short rf, Map<String, String> configs) throws Exception {
         admin.createTopics(List.of(new NewTopic(topic, partitions, rf).configs(configs))).all().get();
+        // Kafka applies a creation through its metadata log: wait until it shows.
+        eventually(() -> {
+            try {
+                return admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
+            } catch (ExecutionException e) {
+                return 0;
+            }
+        }, n -> n == partitions);
         return "ok";
     }
 

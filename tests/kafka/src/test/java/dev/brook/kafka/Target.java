@@ -62,7 +62,33 @@ final class Target {
             throws ExecutionException, InterruptedException {
         String name = uniqueTopic(prefix);
         admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs))).all().get();
+        awaitTopic(admin, name, partitions);
         return name;
+    }
+
+    /** Kafka applies a creation through its metadata log, so a call right after it may
+     *  not find the topic yet; Brook answers once its metadata has it. Waits (10 s at
+     *  most) until a describe shows every partition. */
+    static void awaitTopic(Admin admin, String name, int partitions) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (System.nanoTime() < deadline) {
+            try {
+                if (admin.describeTopics(List.of(name)).allTopicNames().get().get(name).partitions().size() == partitions) {
+                    return;
+                }
+            } catch (ExecutionException e) {
+                // not there yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     static KafkaProducer<String, String> producer(Map<String, Object> overrides) {
