@@ -30,8 +30,8 @@ measure() { # measure NAME BOOTSTRAP
     --partitions 16 --replication-factor 1 >/dev/null
   local produced consumed
   produced=$(tool org.apache.kafka.tools.ProducerPerformance --topic bench --num-records "$records" \
-    --record-size 1024 --throughput -1 --command-property "bootstrap.servers=$b" \
-    --command-property acks=all --command-property linger.ms=5 --command-property batch.size=16384 \
+    --record-size 1024 --throughput -1 \
+    --command-property "bootstrap.servers=$b" acks=all linger.ms=5 batch.size=16384 \
     2>/dev/null | tail -n 1)
   consumed=$(tool org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$b" --topic bench \
     --num-records "$records" --timeout 60000 2>/dev/null | tail -n 1)
