@@ -118,7 +118,7 @@ case "$cmd" in
     shift
     [ $# -gt 0 ] || set -- --scan-classpath
     compile_tests
-    cp="$here/target/test-classes:$(classpath)"
+    cp="$here/target/test-classes:$here/target/classes:$(classpath)"
     KAFKA_BOOTSTRAP="$bootstrap" exec java -Xmx512M -Dlog4j2.configurationFile="$here/log4j2-tools.properties" \
       -cp "$cp" org.junit.platform.console.ConsoleLauncher execute --disable-banner \
       --details=tree --disable-ansi-colors --fail-if-no-tests --class-path "$here/target/test-classes" "$@"

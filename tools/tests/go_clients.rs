@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::DevCluster;
-use common::kafka::KafkaNode;
+use common::kafka::{KafkaNode, assert_passed};
+
+const GO: &str = "Go client tests";
+const PASSED: &[&str] = &["--- PASS: TestFranzGo", "--- PASS: TestSarama"];
 
 fn go_tests(bootstrap: &str) -> Output {
     Command::new("go")
@@ -20,34 +23,16 @@ fn go_tests(bootstrap: &str) -> Output {
         .expect("go runs (.ci/run installs the modules)")
 }
 
-fn assert_passed(output: Output, on: &str, log: impl FnOnce() -> String) {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    eprintln!("{stdout}");
-    assert!(
-        output.status.success(),
-        "Go client tests failed against {on} ({}):\n{stdout}\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-        log()
-    );
-    for test in ["TestFranzGo", "TestSarama"] {
-        assert!(
-            stdout.contains(&format!("--- PASS: {test}")),
-            "{test} did not run:\n{stdout}"
-        );
-    }
-}
-
 #[test]
 fn franz_go_and_sarama_work_against_brook() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
-    assert_passed(go_tests(&cluster.kafka), "Brook", || cluster.log());
+    assert_passed(GO, go_tests(&cluster.kafka), "Brook", PASSED, || cluster.log());
 }
 
 #[test]
 fn the_go_client_tests_hold_on_kafka_4_4() {
     let dir = tempfile::tempdir().unwrap();
     let kafka = KafkaNode::start(dir.path());
-    assert_passed(go_tests(&kafka.bootstrap), "Kafka 4.4", || kafka.log());
+    assert_passed(GO, go_tests(&kafka.bootstrap), "Kafka 4.4", PASSED, || kafka.log());
 }

@@ -7,31 +7,29 @@
 mod common;
 
 use common::DevCluster;
-use common::kafka::{KafkaNode, java_tests};
+use common::kafka::{KafkaNode, assert_passed, java_tests};
 
-fn assert_passed(output: std::process::Output, on: &str, log: impl FnOnce() -> String) {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    eprintln!("{stdout}");
-    assert!(
-        output.status.success(),
-        "Java client tests failed against {on} ({}):\n{stdout}\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-        log()
-    );
-    assert!(stdout.contains("tests successful"), "{stdout}");
-}
+const JAVA: &str = "Java client tests";
+const PASSED: &[&str] = &["tests successful"];
 
 #[test]
 fn the_java_client_works_against_brook() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
-    assert_passed(java_tests(&cluster.kafka, "brook", &[]), "Brook", || cluster.log());
+    assert_passed(JAVA, java_tests(&cluster.kafka, "brook", &[]), "Brook", PASSED, || {
+        cluster.log()
+    });
 }
 
 #[test]
 fn the_java_client_tests_hold_on_kafka_4_4() {
     let dir = tempfile::tempdir().unwrap();
     let kafka = KafkaNode::start(dir.path());
-    assert_passed(java_tests(&kafka.bootstrap, "kafka", &[]), "Kafka 4.4", || kafka.log());
+    assert_passed(
+        JAVA,
+        java_tests(&kafka.bootstrap, "kafka", &[]),
+        "Kafka 4.4",
+        PASSED,
+        || kafka.log(),
+    );
 }

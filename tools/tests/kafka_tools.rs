@@ -10,6 +10,11 @@ use std::process::{Output, Stdio};
 use common::kafka::kafka_sh;
 use common::{DevCluster, brook_ok};
 
+/// `--bootstrap-server B` and then `args`.
+fn at<'a>(bootstrap: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    [&["--bootstrap-server", bootstrap][..], args].concat()
+}
+
 /// Runs a Kafka tool class; `input` goes to its stdin.
 fn tool(class: &str, args: &[&str], input: &[u8]) -> Output {
     let mut full = vec!["run", class];
@@ -53,12 +58,11 @@ fn topic_config_console_and_offset_tools() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
-    let boot = ["--bootstrap-server", b];
 
     let created = tool_ok(
         TOPICS,
-        &[
-            &boot[..],
+        &at(
+            b,
             &[
                 "--create",
                 "--topic",
@@ -68,30 +72,22 @@ fn topic_config_console_and_offset_tools() {
                 "--config",
                 "retention.ms=3600000",
             ],
-        ]
-        .concat(),
+        ),
     );
     assert!(created.contains("Created topic tools."), "{created}");
-    assert!(
-        tool_ok(TOPICS, &[&boot[..], &["--list"]].concat())
-            .lines()
-            .any(|l| l == "tools")
-    );
-    let described = tool_ok(TOPICS, &[&boot[..], &["--describe", "--topic", "tools"]].concat());
+    assert!(tool_ok(TOPICS, &at(b, &["--list"])).lines().any(|l| l == "tools"));
+    let described = tool_ok(TOPICS, &at(b, &["--describe", "--topic", "tools"]));
     assert!(described.contains("PartitionCount: 3"), "{described}");
     assert!(described.contains("retention.ms=3600000"), "{described}");
     // DescribeTopicPartitions answers (Kafka 4's TopicCommand), so ELR is empty, not N/A.
     assert!(described.contains("Elr: \tLastKnownElr: "), "{described}");
-    tool_ok(
-        TOPICS,
-        &[&boot[..], &["--alter", "--topic", "tools", "--partitions", "4"]].concat(),
-    );
-    assert!(tool_ok(TOPICS, &[&boot[..], &["--describe", "--topic", "tools"]].concat()).contains("PartitionCount: 4"));
+    tool_ok(TOPICS, &at(b, &["--alter", "--topic", "tools", "--partitions", "4"]));
+    assert!(tool_ok(TOPICS, &at(b, &["--describe", "--topic", "tools"])).contains("PartitionCount: 4"));
 
     tool_ok(
         CONFIGS,
-        &[
-            &boot[..],
+        &at(
+            b,
             &[
                 "--entity-type",
                 "topics",
@@ -101,25 +97,19 @@ fn topic_config_console_and_offset_tools() {
                 "--add-config",
                 "retention.bytes=1048576",
             ],
-        ]
-        .concat(),
+        ),
     );
     let configs = tool_ok(
         CONFIGS,
-        &[
-            &boot[..],
-            &["--entity-type", "topics", "--entity-name", "tools", "--describe"],
-        ]
-        .concat(),
+        &at(b, &["--entity-type", "topics", "--entity-name", "tools", "--describe"]),
     );
     assert!(configs.contains("retention.bytes=1048576"), "{configs}");
     let broker = tool_ok(
         CONFIGS,
-        &[
-            &boot[..],
+        &at(
+            b,
             &["--entity-type", "brokers", "--entity-name", "1", "--describe", "--all"],
-        ]
-        .concat(),
+        ),
     );
     assert!(
         broker.contains("node.id=1 sensitive=false synonyms={STATIC_BROKER_CONFIG:node.id=1}"),
@@ -133,11 +123,11 @@ fn topic_config_console_and_offset_tools() {
     );
 
     let lines: String = (0..100).map(|i| format!("line-{i}\n")).collect();
-    tool_ok_with(PRODUCER, &[&boot[..], &["--topic", "tools"]].concat(), lines.as_bytes());
+    tool_ok_with(PRODUCER, &at(b, &["--topic", "tools"]), lines.as_bytes());
     let consumed = tool_ok(
         CONSUMER,
-        &[
-            &boot[..],
+        &at(
+            b,
             &[
                 "--topic",
                 "tools",
@@ -147,8 +137,7 @@ fn topic_config_console_and_offset_tools() {
                 "--timeout-ms",
                 "20000",
             ],
-        ]
-        .concat(),
+        ),
     );
     let mut read: Vec<&str> = consumed.lines().collect();
     read.sort_unstable();
@@ -156,16 +145,16 @@ fn topic_config_console_and_offset_tools() {
     expected.sort_unstable();
     assert_eq!(read, expected);
 
-    let ends = tool_ok(OFFSETS, &[&boot[..], &["--topic", "tools"]].concat());
+    let ends = tool_ok(OFFSETS, &at(b, &["--topic", "tools"]));
     let total: i64 = ends
         .lines()
         .map(|l| l.rsplit(':').next().unwrap().parse::<i64>().unwrap())
         .sum();
     assert_eq!(total, 100, "{ends}");
-    let earliest = tool_ok(OFFSETS, &[&boot[..], &["--topic", "tools", "--time", "-2"]].concat());
+    let earliest = tool_ok(OFFSETS, &at(b, &["--topic", "tools", "--time", "-2"]));
     assert!(earliest.lines().all(|l| l.ends_with(":0")), "{earliest}");
 
-    tool_ok(TOPICS, &[&boot[..], &["--delete", "--topic", "tools"]].concat());
+    tool_ok(TOPICS, &at(b, &["--delete", "--topic", "tools"]));
     assert!(!brook_ok(&["topic", "list", "-b", b]).contains("tools"));
 }
 
@@ -187,7 +176,6 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
-    let boot = ["--bootstrap-server", b];
     brook_ok(&["topic", "create", "grouped", "-p", "2", "-b", b]);
     let lines: String = (0..50).map(|i| format!("r{i}\n")).collect();
     for p in ["0", "1"] {
@@ -195,8 +183,8 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
     }
     tool_ok(
         CONSUMER,
-        &[
-            &boot[..],
+        &at(
+            b,
             &[
                 "--topic",
                 "grouped",
@@ -208,11 +196,10 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
                 "--timeout-ms",
                 "20000",
             ],
-        ]
-        .concat(),
+        ),
     );
 
-    let described = tool_ok(GROUPS, &[&boot[..], &["--describe", "--group", "tools-group"]].concat());
+    let described = tool_ok(GROUPS, &at(b, &["--describe", "--group", "tools-group"]));
     let rows: Vec<Vec<&str>> = described
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
@@ -223,26 +210,18 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
         // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
         assert_eq!(&row[3..6], ["50", "50", "0"], "{described}");
     }
-    assert!(
-        tool_ok(GROUPS, &[&boot[..], &["--list"]].concat())
-            .lines()
-            .any(|l| l == "tools-group")
-    );
+    assert!(tool_ok(GROUPS, &at(b, &["--list"])).lines().any(|l| l == "tools-group"));
 
     let reset = |mode: &[&str]| {
-        let args = [
-            &boot[..],
-            &[
-                "--reset-offsets",
-                "--group",
-                "tools-group",
-                "--topic",
-                "grouped",
-                "--execute",
-            ],
-            mode,
-        ]
-        .concat();
+        let base = [
+            "--reset-offsets",
+            "--group",
+            "tools-group",
+            "--topic",
+            "grouped",
+            "--execute",
+        ];
+        let args = at(b, &[&base[..], mode].concat());
         new_offsets(&tool_ok(GROUPS, &args))
     };
     assert_eq!(reset(&["--to-earliest"]), [(0, 0), (1, 0)]);
@@ -254,8 +233,8 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
     assert_eq!(reset(&["--to-datetime", "2100-01-01T00:00:00.000"]), [(0, 50), (1, 50)]);
     let plan = dir.path().join("plan.csv");
     std::fs::write(&plan, "grouped,0,7\ngrouped,1,9\n").unwrap();
-    let from_file = [
-        &boot[..],
+    let from_file = at(
+        b,
         &[
             "--reset-offsets",
             "--group",
@@ -264,12 +243,11 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
             plan.to_str().unwrap(),
             "--execute",
         ],
-    ]
-    .concat();
+    );
     assert_eq!(new_offsets(&tool_ok(GROUPS, &from_file)), [(0, 7), (1, 9)]);
     // Without --execute it is a dry run.
-    let dry = [
-        &boot[..],
+    let dry = at(
+        b,
         &[
             "--reset-offsets",
             "--group",
@@ -278,8 +256,7 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
             "grouped",
             "--to-earliest",
         ],
-    ]
-    .concat();
+    );
     assert_eq!(new_offsets(&tool_ok(GROUPS, &dry)), [(0, 0), (1, 0)]);
     let committed = brook_ok(&["group", "describe", "tools-group", "--format", "json", "-b", b]);
     assert!(
@@ -289,16 +266,12 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
 
     let deleted = tool_ok(
         GROUPS,
-        &[
-            &boot[..],
-            &["--delete-offsets", "--group", "tools-group", "--topic", "grouped"],
-        ]
-        .concat(),
+        &at(b, &["--delete-offsets", "--group", "tools-group", "--topic", "grouped"]),
     );
     assert!(deleted.contains("succeed"), "{deleted}");
-    let gone = tool_ok(GROUPS, &[&boot[..], &["--delete", "--group", "tools-group"]].concat());
+    let gone = tool_ok(GROUPS, &at(b, &["--delete", "--group", "tools-group"]));
     assert!(gone.contains("was successful"), "{gone}");
-    assert!(!tool_ok(GROUPS, &[&boot[..], &["--list"]].concat()).contains("tools-group"));
+    assert!(!tool_ok(GROUPS, &at(b, &["--list"])).contains("tools-group"));
 }
 
 #[test]
@@ -399,14 +372,13 @@ fn cluster_admin_tools() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
-    let boot = ["--bootstrap-server", b];
     brook_ok(&["topic", "create", "admin", "-p", "2", "-b", b]);
     let lines: String = (0..30).map(|i| format!("r{i}\n")).collect();
     common::kcat(&["-P", "-b", b, "-t", "admin", "-p", "0"], lines.as_bytes());
 
     let elected = tool_ok(
         "org.apache.kafka.tools.LeaderElectionCommand",
-        &[&boot[..], &["--election-type", "preferred", "--all-topic-partitions"]].concat(),
+        &at(b, &["--election-type", "preferred", "--all-topic-partitions"]),
     );
     assert!(
         elected.contains("Valid replica already elected") || elected.is_empty() || elected.contains("already"),
@@ -421,13 +393,13 @@ fn cluster_admin_tools() {
     .unwrap();
     let deleted = tool_ok(
         "org.apache.kafka.tools.DeleteRecordsCommand",
-        &[&boot[..], &["--offset-json-file", offsets.to_str().unwrap()]].concat(),
+        &at(b, &["--offset-json-file", offsets.to_str().unwrap()]),
     );
     assert!(deleted.contains("low_watermark: 10"), "{deleted}");
 
     let dirs = tool_ok(
         "org.apache.kafka.tools.LogDirsCommand",
-        &[&boot[..], &["--describe", "--broker-list", "1"]].concat(),
+        &at(b, &["--describe", "--broker-list", "1"]),
     );
     assert!(
         dirs.contains("\"logDir\"") && dirs.contains("\"partition\":\"admin-0\""),
@@ -436,23 +408,20 @@ fn cluster_admin_tools() {
 
     let quorum = tool_ok(
         "org.apache.kafka.tools.MetadataQuorumCommand",
-        &[&boot[..], &["describe", "--status"]].concat(),
+        &at(b, &["describe", "--status"]),
     );
     assert!(
         quorum.contains("LeaderId:") && quorum.contains("CurrentVoters:"),
         "{quorum}"
     );
-    let features = tool_ok(
-        "org.apache.kafka.tools.FeatureCommand",
-        &[&boot[..], &["describe"]].concat(),
-    );
+    let features = tool_ok("org.apache.kafka.tools.FeatureCommand", &at(b, &["describe"]));
     assert!(
         features.contains("Feature: metadata.version") && features.contains("FinalizedVersionLevel: 4.0-IV3"),
         "{features}"
     );
     let id = tool_ok(
         "org.apache.kafka.tools.ClusterTool",
-        &[&["cluster-id"][..], &boot[..]].concat(),
+        &["cluster-id", "--bootstrap-server", b],
     );
     let id = id.trim().trim_start_matches("Cluster ID: ");
     assert_eq!(id.len(), 22, "{id}");
@@ -461,8 +430,8 @@ fn cluster_admin_tools() {
     std::fs::write(&topics, r#"{"version":1,"topics":[{"topic":"admin"}]}"#).unwrap();
     let proposed = tool_ok(
         "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
-        &[
-            &boot[..],
+        &at(
+            b,
             &[
                 "--generate",
                 "--topics-to-move-json-file",
@@ -470,28 +439,19 @@ fn cluster_admin_tools() {
                 "--broker-list",
                 "1",
             ],
-        ]
-        .concat(),
+        ),
     );
     let plan_json = proposed.lines().last().unwrap();
     let plan = dir.path().join("plan.json");
     std::fs::write(&plan, plan_json).unwrap();
     let executed = tool_ok(
         "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
-        &[
-            &boot[..],
-            &["--execute", "--reassignment-json-file", plan.to_str().unwrap()],
-        ]
-        .concat(),
+        &at(b, &["--execute", "--reassignment-json-file", plan.to_str().unwrap()]),
     );
     assert!(executed.contains("Successfully started"), "{executed}");
     let verified = tool_ok(
         "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
-        &[
-            &boot[..],
-            &["--verify", "--reassignment-json-file", plan.to_str().unwrap()],
-        ]
-        .concat(),
+        &at(b, &["--verify", "--reassignment-json-file", plan.to_str().unwrap()]),
     );
     assert!(verified.contains("is completed"), "{verified}");
 }

@@ -181,14 +181,15 @@ impl Handlers {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use brook_protocol::rpc::metadata::{BrokerRegistration, MetadataImage, PartitionState, TopicState};
 
     use super::*;
 
-    fn registered(id: i32) -> BrokerRegistration {
+    /// A live (unfenced) broker registration, for the handlers' tests.
+    pub(in crate::handlers) fn registered(id: i32) -> BrokerRegistration {
         BrokerRegistration {
             broker_id: id,
             incarnation_id: uuid::Uuid::new_v4(),

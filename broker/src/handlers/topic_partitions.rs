@@ -138,24 +138,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     use brook_protocol::messages::describe_topic_partitions_request::{self, TopicRequest};
-    use brook_protocol::rpc::metadata::{BrokerRegistration, PartitionState, TopicState};
+    use brook_protocol::rpc::metadata::{PartitionState, TopicState};
 
     use super::*;
 
     fn image(topics: &[(&str, i32)]) -> MetadataImage {
         let mut image = MetadataImage::default();
-        image.brokers.insert(
-            1,
-            BrokerRegistration {
-                broker_id: 1,
-                incarnation_id: uuid::Uuid::new_v4(),
-                broker_epoch: 1,
-                endpoints: Vec::new(),
-                rack: None,
-                fenced: false,
-                log_dirs: Vec::new(),
-            },
-        );
+        image.brokers.insert(1, crate::handlers::metadata::tests::registered(1));
         for (name, partitions) in topics {
             let id = uuid::Uuid::new_v4();
             image.topics.insert(

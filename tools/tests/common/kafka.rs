@@ -113,3 +113,23 @@ pub fn java_tests(bootstrap: &str, target: &str, selectors: &[&str]) -> Output {
         .output()
         .expect("kafka.sh junit runs")
 }
+
+/// Fails unless a client test run succeeded and printed each of `markers`; shows its
+/// output and `log()` (the server's) when it did not.
+pub fn assert_passed(suite: &str, output: Output, on: &str, markers: &[&str], log: impl FnOnce() -> String) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{suite} failed against {on} ({}):\n{stdout}\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        log()
+    );
+    for marker in markers {
+        assert!(
+            stdout.contains(marker),
+            "{suite}: no {marker:?} in its output:\n{stdout}"
+        );
+    }
+}

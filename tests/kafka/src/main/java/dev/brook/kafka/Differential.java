@@ -81,32 +81,6 @@ public final class Differential {
         say(step, answer);
     }
 
-    /** Calls until the answer passes `done` (10 s at most): Kafka applies admin changes
-     *  through its metadata log, so a describe right after an alter may lag. */
-    static <T> T eventually(Callable<T> call, java.util.function.Predicate<T> done) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (true) {
-            T answer = call.call();
-            if (done.test(answer) || System.nanoTime() > deadline) {
-                return answer;
-            }
-            Thread.sleep(50);
-        }
-    }
-
-    static List<org.apache.kafka.clients.consumer.ConsumerRecord<String, String>> poll(
-            KafkaConsumer<String, String> consumer, int count, Duration timeout) {
-        List<org.apache.kafka.clients.consumer.ConsumerRecord<String, String>> records = new ArrayList<>();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (records.size() < count && System.nanoTime() < deadline) {
-            consumer.poll(Duration.ofMillis(200)).forEach(records::add);
-        }
-        if (records.size() < count) {
-            throw new IllegalStateException("read " + records.size() + " of " + count);
-        }
-        return records;
-    }
-
     static String name(String what) {
         return "diff-" + what + "-" + run;
     }
@@ -114,7 +88,7 @@ public final class Differential {
     static Object create(String topic, int partitions, short rf, Map<String, String> configs) throws Exception {
         admin.createTopics(List.of(new NewTopic(topic, partitions, rf).configs(configs))).all().get();
         // Kafka applies a creation through its metadata log: wait until it shows.
-        eventually(() -> {
+        Waits.eventually(() -> {
             try {
                 return admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
             } catch (ExecutionException e) {
@@ -174,7 +148,7 @@ public final class Differential {
         step("set retention.bytes", () -> alter(topic, "retention.bytes", "1048576"));
         step("delete a config never set", () -> alter(topic, "segment.ms", null));
         ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-        Config config = eventually(
+        Config config = Waits.eventually(
                 () -> admin.describeConfigs(List.of(resource), new org.apache.kafka.clients.admin.DescribeConfigsOptions()
                         .includeSynonyms(true)).all().get().get(resource),
                 c -> "1048576".equals(c.get("retention.bytes").value()));
@@ -273,7 +247,7 @@ public final class Differential {
             try (KafkaConsumer<String, String> consumer = consumer(Map.of(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"))) {
                 consumer.assign(List.of(tp));
                 consumer.seek(tp, 1);
-                return poll(consumer, 6, Duration.ofSeconds(20)).get(0).offset();
+                return Waits.poll(consumer, 6, Duration.ofSeconds(20)).get(0).offset();
             }
         });
     }
@@ -301,7 +275,7 @@ public final class Differential {
         try (KafkaConsumer<String, String> member = consumer(Map.of(ConsumerConfig.GROUP_ID_CONFIG, group,
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false))) {
             member.subscribe(List.of(topic));
-            step("a member resumes from the altered offset", () -> poll(member, 3, Duration.ofSeconds(30)).get(0).offset());
+            step("a member resumes from the altered offset", () -> Waits.poll(member, 3, Duration.ofSeconds(30)).get(0).offset());
             step("alter offsets of an active group", () -> {
                 admin.alterConsumerGroupOffsets(group, Map.of(tp, new OffsetAndMetadata(0))).all().get();
                 return "ok";

@@ -17,7 +17,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.stream.Collectors;
 
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
@@ -56,37 +55,12 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownMemberIdException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Every AdminClient call Brook serves, and fast clear failures for what it does not. */
-class AdminTest {
-    static Admin admin;
-
-    @BeforeAll
-    static void connect() {
-        admin = Target.admin();
-    }
-
-    @AfterAll
-    static void close() {
-        admin.close();
-    }
-
+class AdminTest extends ClusterTest {
     static Throwable cause(Future<?> future) {
         return assertThrows(ExecutionException.class, future::get).getCause();
-    }
-
-    static void produce(String topic, int partitions, int perPartition) {
-        try (KafkaProducer<String, String> producer = Target.producer(Map.of())) {
-            for (int i = 0; i < perPartition; i++) {
-                for (int p = 0; p < partitions; p++) {
-                    producer.send(new ProducerRecord<>(topic, p, "k", "v" + i));
-                }
-            }
-            producer.flush();
-        }
     }
 
     @Test
@@ -111,7 +85,7 @@ class AdminTest {
                 new NewTopic(Target.uniqueTopic("cfg"), 1, (short) 1).configs(Map.of("retention.ms", "soon")))).all()));
 
         admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(5))).all().get();
-        assertEquals(5, Target.eventually(() -> admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic),
+        assertEquals(5, Waits.eventually(() -> admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic),
                 d -> d.partitions().size() == 5).partitions().size());
         assertInstanceOf(InvalidPartitionsException.class, cause(admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(3))).all()));
 
@@ -128,7 +102,7 @@ class AdminTest {
                 new AlterConfigOp(new ConfigEntry("retention.ms", null), AlterConfigOp.OpType.DELETE)))).all().get();
         // Kafka applies a change through its metadata log: a describe right after the
         // alter may not see it yet (Brook answers once its metadata has it).
-        Config config = Target.eventually(() -> admin.describeConfigs(List.of(resource)).all().get().get(resource),
+        Config config = Waits.eventually(() -> admin.describeConfigs(List.of(resource)).all().get().get(resource),
                 c -> "1048576".equals(c.get("retention.bytes").value()));
         assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, config.get("retention.bytes").source());
         assertEquals("604800000", config.get("retention.ms").value());
@@ -204,7 +178,7 @@ class AdminTest {
                 cause(admin.deleteRecords(Map.of(tp, RecordsToDelete.beforeOffset(11))).all()));
     }
 
-    static ListOffsetsResult.ListOffsetsResultInfo offset(TopicPartition tp, OffsetSpec spec) throws Exception {
+    ListOffsetsResult.ListOffsetsResultInfo offset(TopicPartition tp, OffsetSpec spec) throws Exception {
         return admin.listOffsets(Map.of(tp, spec)).partitionResult(tp).get();
     }
 
@@ -225,7 +199,7 @@ class AdminTest {
     @Test
     void logDirsAreDescribed() throws Exception {
         String topic = Target.createTopic(admin, "admin-logdirs", 1, Map.of());
-        produce(topic, 1, 10);
+        Target.produce(topic, 1, 10);
         int broker = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().get(0).leader().id();
         Map<String, LogDirDescription> dirs = admin.describeLogDirs(List.of(broker)).allDescriptions().get().get(broker);
         assertFalse(dirs.isEmpty());
@@ -239,14 +213,14 @@ class AdminTest {
     @Test
     void consumerGroupsAreListedDescribedAlteredAndDeleted() throws Exception {
         String topic = Target.createTopic(admin, "admin-groups", 2, Map.of());
-        produce(topic, 2, 10);
+        Target.produce(topic, 2, 10);
         String group = Target.uniqueTopic("admin-group");
         TopicPartition p0 = new TopicPartition(topic, 0);
         TopicPartition p1 = new TopicPartition(topic, 1);
         Map<String, Object> config = Map.of("group.id", group, "enable.auto.commit", false);
         try (KafkaConsumer<String, String> consumer = Target.consumer(config)) {
             consumer.subscribe(List.of(topic));
-            Target.poll(consumer, 20, Duration.ofSeconds(30));
+            Waits.poll(consumer, 20, Duration.ofSeconds(30));
             consumer.commitSync();
             Collection<GroupListing> groups = admin.listGroups().all().get();
             assertTrue(groups.stream().anyMatch(g -> g.groupId().equals(group)), "listed: " + groups);

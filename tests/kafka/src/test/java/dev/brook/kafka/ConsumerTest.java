@@ -17,7 +17,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.consumer.CommitFailedException;
@@ -34,37 +33,12 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RebalanceInProgressException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The Java consumer with the classic group protocol: assignors, static members, commits, seek, pause, times. */
-class ConsumerTest {
-    static Admin admin;
-
-    @BeforeAll
-    static void connect() {
-        admin = Target.admin();
-    }
-
-    @AfterAll
-    static void close() {
-        admin.close();
-    }
-
-    static void produce(String topic, int partitions, int perPartition) {
-        try (KafkaProducer<String, String> producer = Target.producer(Map.of())) {
-            for (int i = 0; i < perPartition; i++) {
-                for (int p = 0; p < partitions; p++) {
-                    producer.send(new ProducerRecord<>(topic, p, "k", p + ":" + i));
-                }
-            }
-            producer.flush();
-        }
-    }
-
+class ConsumerTest extends ClusterTest {
     static Map<String, Object> groupConfig(String group, String assignor) {
         Map<String, Object> config = new HashMap<>();
         config.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -78,7 +52,7 @@ class ConsumerTest {
     void twoMembersShareEveryPartitionAndReadEachRecordOnce(String assignor) throws Exception {
         int partitions = 4;
         String topic = Target.createTopic(admin, "java-group-" + assignor, partitions, Map.of());
-        produce(topic, partitions, 100);
+        Target.produce(topic, partitions, 100);
         String group = Target.uniqueTopic("group-" + assignor);
         String assignorClass = assignor.equals("range") ? RangeAssignor.class.getName() : CooperativeStickyAssignor.class.getName();
         Map<String, Integer> readBy = new ConcurrentHashMap<>();
@@ -186,7 +160,7 @@ class ConsumerTest {
     @Test
     void autoCommitAndManualCommitResumeWhereTheLastMemberStopped() throws Exception {
         String topic = Target.createTopic(admin, "java-commits", 1, Map.of());
-        produce(topic, 1, 50);
+        Target.produce(topic, 1, 50);
         String group = Target.uniqueTopic("commits");
         TopicPartition tp = new TopicPartition(topic, 0);
         Map<String, Object> auto = groupConfig(group, RangeAssignor.class.getName());
@@ -195,13 +169,13 @@ class ConsumerTest {
         auto.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 20);
         try (KafkaConsumer<String, String> consumer = Target.consumer(auto)) {
             consumer.subscribe(List.of(topic));
-            Target.poll(consumer, 20, Duration.ofSeconds(30));
+            Waits.poll(consumer, 20, Duration.ofSeconds(30));
         } // close commits the position
         long afterAuto = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(tp).offset();
         assertTrue(afterAuto >= 20, "auto commit reached " + afterAuto);
         try (KafkaConsumer<String, String> consumer = Target.consumer(groupConfig(group, RangeAssignor.class.getName()))) {
             consumer.subscribe(List.of(topic));
-            List<ConsumerRecord<String, String>> rest = Target.poll(consumer, (int) (50 - afterAuto), Duration.ofSeconds(30));
+            List<ConsumerRecord<String, String>> rest = Waits.poll(consumer, (int) (50 - afterAuto), Duration.ofSeconds(30));
             assertEquals(afterAuto, rest.get(0).offset());
             consumer.commitSync(Map.of(tp, new OffsetAndMetadata(45, "manual")));
         }
@@ -227,16 +201,16 @@ class ConsumerTest {
             consumer.assign(List.of(p0, p1));
             consumer.seek(p0, 15);
             consumer.seek(p1, 18);
-            List<ConsumerRecord<String, String>> read = Target.poll(consumer, 7, Duration.ofSeconds(30));
+            List<ConsumerRecord<String, String>> read = Waits.poll(consumer, 7, Duration.ofSeconds(30));
             assertEquals(Set.of("a15", "a16", "a17", "a18", "a19", "b18", "b19"), values(read));
 
             consumer.seekToBeginning(List.of(p0, p1));
             consumer.pause(List.of(p1));
-            read = Target.poll(consumer, 20, Duration.ofSeconds(30));
+            read = Waits.poll(consumer, 20, Duration.ofSeconds(30));
             assertTrue(read.stream().allMatch(r -> r.partition() == 0), "a paused partition was read");
             assertEquals(0, consumer.poll(Duration.ofMillis(300)).count());
             consumer.resume(List.of(p1));
-            read = Target.poll(consumer, 20, Duration.ofSeconds(30));
+            read = Waits.poll(consumer, 20, Duration.ofSeconds(30));
             assertTrue(read.stream().allMatch(r -> r.partition() == 1));
 
             Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(Map.of(p0, base + 7_500L, p1, base + 100_000L));

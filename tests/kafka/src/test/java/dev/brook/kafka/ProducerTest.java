@@ -15,7 +15,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -24,26 +23,12 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The Java producer with Kafka 4.x defaults (idempotent, acks=all), every codec, headers, large records. */
-class ProducerTest {
-    static Admin admin;
-
-    @BeforeAll
-    static void connect() {
-        admin = Target.admin();
-    }
-
-    @AfterAll
-    static void close() {
-        admin.close();
-    }
-
+class ProducerTest extends ClusterTest {
     @Test
     void defaultsAreIdempotentWithAcksAllAndKeepKeyOrder() throws Exception {
         String topic = Target.createTopic(admin, "java-defaults", 3, Map.of());

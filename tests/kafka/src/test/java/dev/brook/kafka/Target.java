@@ -112,33 +112,16 @@ final class Target {
         return new KafkaConsumer<>(props);
     }
 
-    interface Call<T> {
-        T call() throws Exception;
-    }
-
-    /** Calls until the answer passes `done` (10 s at most), and returns it. */
-    static <T> T eventually(Call<T> call, java.util.function.Predicate<T> done) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (true) {
-            T answer = call.call();
-            if (done.test(answer) || System.nanoTime() > deadline) {
-                return answer;
+    /** `perPartition` records to each of `partitions` partitions, valued "p:i". */
+    static void produce(String topic, int partitions, int perPartition) {
+        try (KafkaProducer<String, String> producer = producer(Map.of())) {
+            for (int i = 0; i < perPartition; i++) {
+                for (int p = 0; p < partitions; p++) {
+                    producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, p, "k", p + ":" + i));
+                }
             }
-            Thread.sleep(50);
+            producer.flush();
         }
-    }
-
-    /** Reads `count` records from the assigned or subscribed partitions, or fails after `timeout`. */
-    static List<ConsumerRecord<String, String>> poll(KafkaConsumer<String, String> consumer, int count, Duration timeout) {
-        List<ConsumerRecord<String, String>> records = new ArrayList<>();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (records.size() < count) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("read " + records.size() + " of " + count + " records in " + timeout);
-            }
-            consumer.poll(Duration.ofMillis(200)).forEach(records::add);
-        }
-        return records;
     }
 
     /** Every record of `topic`'s partitions read from the start by an assigned consumer. */
@@ -150,7 +133,7 @@ final class Target {
             }
             consumer.assign(all);
             consumer.seekToBeginning(all);
-            return poll(consumer, count, Duration.ofSeconds(30));
+            return Waits.poll(consumer, count, Duration.ofSeconds(30));
         }
     }
 }
