@@ -60,7 +60,7 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::AlterPartitionReassignments, 0, 0),
     api(ApiKey::ListPartitionReassignments, 0, 0),
     api(ApiKey::OffsetDelete, 0, 0),
-    api(ApiKey::DescribeQuorum, 0, 1),
+    api(ApiKey::DescribeQuorum, 0, 2),
     api(ApiKey::DescribeCluster, 0, 1),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
 ];

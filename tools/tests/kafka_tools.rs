@@ -414,6 +414,7 @@ fn cluster_admin_tools() {
         quorum.contains("LeaderId:") && quorum.contains("CurrentVoters:"),
         "{quorum}"
     );
+    assert!(quorum.contains("\"endpoints\": [\"CONTROLLER://"), "{quorum}");
     let features = tool_ok("org.apache.kafka.tools.FeatureCommand", &at(b, &["describe"]));
     assert!(
         features.contains("Feature: metadata.version") && features.contains("FinalizedVersionLevel: 4.0-IV3"),

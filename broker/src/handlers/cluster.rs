@@ -46,7 +46,7 @@ impl Handlers {
     /// The controller quorum (KIP-595's DescribeQuorum, which Kafka brokers forward to
     /// the controllers): its leader, term as the epoch, commit index as the high
     /// watermark, and each voter's replicated log end as the leader knows it.
-    pub(super) async fn describe_quorum(&self, request: DescribeQuorumRequest) -> DescribeQuorumResponse {
+    pub(super) async fn describe_quorum(&self, request: DescribeQuorumRequest, version: i16) -> DescribeQuorumResponse {
         let info = match self.controller.describe_quorum().await {
             Ok(info) => info,
             Err(error) => {
@@ -93,7 +93,26 @@ impl Handlers {
                     .with_partitions(partitions)
             })
             .collect();
-        DescribeQuorumResponse::default().with_topics(topics)
+        let response = DescribeQuorumResponse::default().with_topics(topics);
+        if version < 2 {
+            return response;
+        }
+        // v2 (KIP-853) names each voter's endpoint, which `kafka-metadata-quorum` shows.
+        let nodes = info
+            .voters
+            .iter()
+            .map(|v| {
+                describe_quorum_response::Node::default()
+                    .with_node_id(BrokerId(v.node_id as i32))
+                    .with_listeners(vec![
+                        describe_quorum_response::Listener::default()
+                            .with_name(StrBytes::from_static_str("CONTROLLER"))
+                            .with_host(StrBytes::from_string(v.address.host.clone()))
+                            .with_port(v.address.port),
+                    ])
+            })
+            .collect();
+        response.with_nodes(nodes)
     }
 
     pub(super) async fn create_partitions(&self, request: CreatePartitionsRequest) -> CreatePartitionsResponse {

@@ -217,7 +217,7 @@ impl Handlers {
                 ResponseKind::IncrementalAlterConfigs(self.incremental_alter_configs(r).await)
             }
             RequestKind::DescribeCluster(_) => ResponseKind::DescribeCluster(self.describe_cluster()),
-            RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(self.describe_quorum(r).await),
+            RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(self.describe_quorum(r, version).await),
             RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(self.offset_for_leader_epoch(r)),
             RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(self.delete_records(r).await),
             RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(self.find_coordinator(r, version)),

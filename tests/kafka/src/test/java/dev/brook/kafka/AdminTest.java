@@ -141,6 +141,9 @@ class AdminTest extends ClusterTest {
         QuorumInfo quorum = admin.describeMetadataQuorum().quorumInfo().get();
         assertTrue(quorum.leaderId() >= 0);
         assertFalse(quorum.voters().isEmpty());
+        QuorumInfo.Node leader = quorum.nodes().get(quorum.leaderId());
+        assertNotNull(leader, "the leader's endpoints: " + quorum.nodes());
+        assertFalse(leader.endpoints().isEmpty());
     }
 
     @Test
