@@ -201,22 +201,29 @@ impl LogManager {
     /// Each data dir with its disk's size and free space and the partitions it holds
     /// (with their sizes), for DescribeLogDirs.
     pub fn describe_dirs(&self) -> Vec<DirUsage> {
-        let logs = self.logs.read();
+        // The partitions under the lock; the file systems (a syscall each) after it.
+        let held: Vec<Vec<(TopicPartition, u64)>> = {
+            let logs = self.logs.read();
+            self.dirs
+                .iter()
+                .map(|dir| {
+                    let mut partitions: Vec<(TopicPartition, u64)> = logs
+                        .iter()
+                        .filter(|(_, log)| log.dir().parent() == Some(dir.path.as_path()))
+                        .map(|(tp, log)| (tp.clone(), log.size_bytes()))
+                        .collect();
+                    partitions.sort();
+                    partitions
+                })
+                .collect()
+        };
         self.dirs
             .iter()
-            .map(|dir| {
-                let mut partitions: Vec<(TopicPartition, u64)> = logs
-                    .iter()
-                    .filter(|(_, log)| log.dir().parent() == Some(dir.path.as_path()))
-                    .map(|(tp, log)| (tp.clone(), log.size_bytes()))
-                    .collect();
-                partitions.sort();
-                let space = disk_space(&dir.path);
-                DirUsage {
-                    path: dir.path.clone(),
-                    space,
-                    partitions,
-                }
+            .zip(held)
+            .map(|(dir, partitions)| DirUsage {
+                path: dir.path.clone(),
+                space: disk_space(&dir.path),
+                partitions,
             })
             .collect()
     }
