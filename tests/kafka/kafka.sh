@@ -71,7 +71,6 @@ write_config() {
 
 format() {
   local config="$1" cluster_id="$2"
-  KAFKA_HEAP=256M classpath >/dev/null
   java -Xmx256M -Dlog4j2.configurationFile="$here/log4j2-tools.properties" -cp "$(classpath)" \
     kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$config" >/dev/null
 }

@@ -266,11 +266,7 @@ pub async fn run(command: TopicCommand, connect: &Connect, format: Format) -> Re
         }
         TopicCommand::Reassign(args) => reassign(&client, args, format).await?,
         TopicCommand::Reassignments { partitions } => {
-            let named = if partitions.is_empty() {
-                None
-            } else {
-                Some(partition_spec::resolve(&client, &partitions).await?)
-            };
+            let named = named_partitions(&client, &partitions).await?;
             let rows: Vec<ReassignmentRow> = client
                 .list_reassignments(named.as_deref())
                 .await?
@@ -286,11 +282,7 @@ pub async fn run(command: TopicCommand, connect: &Connect, format: Format) -> Re
             output::print(format, rows.as_slice(), reassignments_text)?;
         }
         TopicCommand::ElectLeaders { partitions, unclean } => {
-            let named = if partitions.is_empty() {
-                None
-            } else {
-                Some(partition_spec::resolve(&client, &partitions).await?)
-            };
+            let named = named_partitions(&client, &partitions).await?;
             let election = if unclean {
                 Election::Unclean
             } else {
@@ -306,6 +298,14 @@ pub async fn run(command: TopicCommand, connect: &Connect, format: Format) -> Re
         }
     }
     Ok(())
+}
+
+/// The partitions a command names, resolved; `None` (every partition) when it names none.
+async fn named_partitions(client: &Client, specs: &[String]) -> Result<Option<Vec<(String, i32)>>> {
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(partition_spec::resolve(client, specs).await?))
 }
 
 fn ids(list: &[i32]) -> String {
