@@ -15,7 +15,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.stream.Collectors;
 
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
@@ -257,7 +256,5 @@ class AdminTest extends ClusterTest {
         }
         Duration took = Duration.ofNanos(System.nanoTime() - started);
         assertTrue(took.compareTo(Duration.ofSeconds(2)) < 0, "took " + took);
-        Set<String> names = admin.listTopics().names().get().stream().collect(Collectors.toSet());
-        assertNotNull(names);
     }
 }
