@@ -231,17 +231,24 @@ async fn follow_lease(mut lapsed: watch::Receiver<bool>, replicas: Arc<ReplicaMa
     }
 }
 
-/// Applies every new metadata version to the hosted partitions.
+/// Applies every new metadata version to the hosted partitions (and reconciles the
+/// fetchers after a replica move).
 async fn follow_metadata(
     cache: brook_controller::client::MetadataCache,
     replicas: Arc<ReplicaManager>,
     fetchers: ReplicaFetchers,
 ) {
     let mut versions = cache.subscribe();
+    let mut moves = replicas.moves();
     loop {
         // Again at the start: a version may have arrived before the subscription.
         apply_current_metadata(&cache, &replicas, &fetchers).await;
-        if versions.changed().await.is_err() {
+        // A replica moved between data dirs is a new partition to its fetcher.
+        let changed = tokio::select! {
+            version = versions.changed() => version.is_ok(),
+            moved = moves.changed() => moved.is_ok(),
+        };
+        if !changed {
             return;
         }
     }

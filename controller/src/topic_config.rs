@@ -261,8 +261,28 @@ pub fn validate_topic(key: &str, value: &str) -> Result<(), String> {
 pub fn validate_cluster(key: &str, value: &str) -> Result<(), String> {
     let (_, kind) = cluster_configs()
         .find(|(name, _)| *name == key)
-        .ok_or_else(|| format!("{key:?} is not a cluster-wide dynamic config Brook applies"))?;
+        .ok_or_else(|| format!("{key:?} is not a dynamic broker config Brook applies"))?;
     check(kind, key, value)
+}
+
+/// Dynamic settings the controller applies for the whole cluster (topic creation's
+/// defaults, leader election): a per-broker value would change nothing, so it is refused.
+const CONTROLLER_APPLIED: &[&str] = &[
+    "num.partitions",
+    "default.replication.factor",
+    "unclean.leader.election.enable",
+];
+
+/// Checks one broker's own dynamic setting (the broker resource named by its id): the
+/// cluster-wide settings that each broker applies itself.
+pub fn validate_broker(key: &str, value: &str) -> Result<(), String> {
+    if CONTROLLER_APPLIED.contains(&key) {
+        return Err(format!(
+            "{key} is applied by the controller for the whole cluster, so a per-broker value \
+             would change nothing; set the cluster-wide default (an empty broker name) instead"
+        ));
+    }
+    validate_cluster(key, value)
 }
 
 /// Checks `value` against `kind`; the error says what is wrong.

@@ -4,7 +4,7 @@
 //! dropped pre-2.1 versions). Maximums stop before versions whose meaning Brook does not
 //! implement: Produce v13 and OffsetCommit v10 address topics by id only, Metadata v13
 //! and ListOffsets v10 carry KIP-1102/KIP-1075 semantics, InitProducerId v6 is two-phase
-//! commit (KIP-939), DescribeCluster v2 lists controller endpoints (KIP-919).
+//! commit (KIP-939).
 
 use kafka_protocol::messages::ApiVersionsResponse;
 use kafka_protocol::messages::api_versions_response::{ApiVersion, FinalizedFeatureKey, SupportedFeatureKey};
@@ -51,6 +51,7 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::OffsetForLeaderEpoch, 2, 4),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::AlterReplicaLogDirs, 1, 2),
     api(ApiKey::DescribeLogDirs, 1, 4),
     api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::CreatePartitions, 0, 3),
@@ -61,7 +62,7 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::ListPartitionReassignments, 0, 0),
     api(ApiKey::OffsetDelete, 0, 0),
     api(ApiKey::DescribeQuorum, 0, 2),
-    api(ApiKey::DescribeCluster, 0, 1),
+    api(ApiKey::DescribeCluster, 0, 2),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 

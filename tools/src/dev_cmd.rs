@@ -19,12 +19,12 @@ use clap::{ArgMatches, Args};
 
 use crate::settings;
 
-/// Settings `brook dev` sets itself, from `--data-dir` and the address flags.
+/// Settings `brook dev` sets itself, from `--data-dir` and the address flags. (`log.dirs`
+/// defaults to `<data-dir>/kafka` but may be given, e.g. to try several data dirs.)
 const DERIVED: &[&str] = &[
     "node.id",
     "controller.quorum.voters",
     "listeners",
-    "log.dirs",
     "metadata.log.dir",
     "metrics.addr",
 ];
@@ -108,7 +108,9 @@ pub async fn run(args: DevArgs, matches: &ArgMatches) -> Result<()> {
     broker.set("node.id", "1");
     broker.set("controller.quorum.voters", voters);
     broker.set("listeners", format!("PLAINTEXT://{}", args.kafka_addr));
-    broker.set("log.dirs", args.data_dir.join("kafka").display().to_string());
+    if broker.get("log.dirs").is_none() {
+        broker.set("log.dirs", args.data_dir.join("kafka").display().to_string());
+    }
     let broker = BrokerConfig::from_properties(&broker).context("broker settings")?;
     let broker = BrokerNode::start(broker).await.context("starting the broker")?;
 

@@ -456,3 +456,69 @@ fn cluster_admin_tools() {
     );
     assert!(verified.contains("is completed"), "{verified}");
 }
+
+#[test]
+fn reassignment_moves_a_replica_between_log_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirs = [dir.path().join("disk-a"), dir.path().join("disk-b")];
+    let log_dirs = format!("{},{}", dirs[0].display(), dirs[1].display());
+    let cluster = DevCluster::start_with(dir.path(), 1, &["--log-dirs", &log_dirs]);
+    let b = cluster.kafka.as_str();
+    tool_ok(TOPICS, &at(b, &["--create", "--topic", "moving", "--partitions", "1"]));
+    let lines: String = (0..50).map(|i| format!("record-{i}\n")).collect();
+    tool_ok_with(PRODUCER, &at(b, &["--topic", "moving"]), lines.as_bytes());
+
+    let held_in = |d: &std::path::Path| d.join("moving-0").is_dir();
+    let (from, to) = if held_in(&dirs[0]) {
+        (&dirs[0], &dirs[1])
+    } else {
+        (&dirs[1], &dirs[0])
+    };
+    assert!(held_in(from), "the replica is in one of the two dirs");
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"{{"version":1,"partitions":[{{"topic":"moving","partition":0,"replicas":[1],"log_dirs":["{}"]}}]}}"#,
+            to.display()
+        ),
+    )
+    .unwrap();
+    const REASSIGN: &str = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand";
+    let executed = tool_ok(
+        REASSIGN,
+        &at(b, &["--execute", "--reassignment-json-file", plan.to_str().unwrap()]),
+    );
+    assert!(executed.contains("Successfully started"), "{executed}");
+    let verified = tool_ok(
+        REASSIGN,
+        &at(b, &["--verify", "--reassignment-json-file", plan.to_str().unwrap()]),
+    );
+    assert!(verified.contains("moving-0-1 completed"), "{verified}");
+    assert!(held_in(to) && !held_in(from), "moved on disk");
+    let described = tool_ok(
+        "org.apache.kafka.tools.LogDirsCommand",
+        &at(b, &["--describe", "--broker-list", "1", "--topic-list", "moving"]),
+    );
+    assert!(
+        described.contains(&format!("\"logDir\":\"{}\"", to.display())),
+        "{described}"
+    );
+
+    let consumed = tool_ok(
+        CONSUMER,
+        &at(
+            b,
+            &[
+                "--topic",
+                "moving",
+                "--from-beginning",
+                "--max-messages",
+                "50",
+                "--timeout-ms",
+                "20000",
+            ],
+        ),
+    );
+    assert_eq!(consumed, lines, "every record reads back from the new dir");
+}

@@ -1,15 +1,16 @@
 //! DescribeConfigs for one broker (`kafka-configs --entity-type brokers --entity-name 1
 //! --all`): every setting this broker has, its value, where the value comes from, and,
-//! when asked, its synonyms in the order they apply. A cluster-wide dynamic default
-//! (set on the broker resource with an empty name) wins over the static setting (config
-//! file, `BROOK_*` environment, flag), which wins over the default.
+//! when asked, its synonyms in the order they apply. This broker's own dynamic setting
+//! (the broker resource named by its id) wins over the cluster-wide dynamic default (an
+//! empty name), which wins over the static setting (config file, `BROOK_*` environment,
+//! flag), which wins over the default.
 
 use brook_controller::topic_config::{self, ConfigKind, TOPIC_CONFIGS};
 use brook_protocol::StrBytes;
 use brook_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsSynonym};
 use brook_protocol::rpc::metadata::MetadataImage;
 
-use super::configs::{DEFAULT_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG};
+use super::configs::{DEFAULT_CONFIG, STATIC_BROKER_CONFIG, dynamic_values};
 use crate::config::{BROKER_KEYS, BrokerConfig};
 
 /// Kafka's STRING config type, for settings that are not in the dynamic table.
@@ -18,9 +19,9 @@ const STRING_TYPE: i8 = 2;
 /// One setting with every value it has, highest precedence first.
 struct Setting {
     name: &'static str,
-    /// (value, source): dynamic default, static, default, as present.
+    /// (value, source): this broker's dynamic, dynamic default, static, default, as present.
     values: Vec<(Option<String>, i8)>,
-    /// Only cluster-wide dynamic settings can change while the broker runs.
+    /// Only dynamic settings can change while the broker runs.
     dynamic: Option<ConfigKind>,
 }
 
@@ -31,10 +32,9 @@ fn settings(config: &BrokerConfig, image: &MetadataImage) -> Vec<Setting> {
             .map(|(_, k)| k)
     };
     let dynamic_value = |name: &str| {
-        image
-            .cluster_configs
-            .get(name)
-            .map(|v| (Some(v.clone()), DYNAMIC_DEFAULT_BROKER_CONFIG))
+        dynamic_values(image, config.broker_id, name)
+            .map(|(v, source)| (Some(v.clone()), source))
+            .collect::<Vec<_>>()
     };
     let mut out: Vec<Setting> = BROKER_KEYS
         .iter()
@@ -123,6 +123,7 @@ pub(super) fn describe_broker(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handlers::configs::{DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG};
     use brook_controller::properties::Properties;
 
     fn config(given: &[(&str, &str)]) -> BrokerConfig {
@@ -146,12 +147,25 @@ mod tests {
         let config = config(&[("log.retention.ms", "1000")]);
         let mut image = MetadataImage::default();
         image.cluster_configs.insert("log.retention.ms".into(), "2000".into());
+        image.cluster_configs.insert("log.segment.bytes".into(), "4096".into());
+        // Broker 1's own value wins; broker 2's is not this broker's business.
+        image
+            .broker_configs
+            .insert(1, [("log.retention.ms".into(), "3000".into())].into());
+        image
+            .broker_configs
+            .insert(2, [("log.segment.bytes".into(), "8192".into())].into());
         let rows = describe_broker(&config, &image, |_| true, true, 4);
         assert!(rows.len() >= BROKER_KEYS.len(), "{}", rows.len());
 
+        let segment = row(&rows, "log.segment.bytes");
+        assert_eq!(
+            (segment.value.as_deref(), segment.config_source),
+            (Some("4096"), DYNAMIC_DEFAULT_BROKER_CONFIG)
+        );
         let retention = row(&rows, "log.retention.ms");
-        assert_eq!(retention.value.as_deref(), Some("2000"));
-        assert_eq!(retention.config_source, DYNAMIC_DEFAULT_BROKER_CONFIG);
+        assert_eq!(retention.value.as_deref(), Some("3000"));
+        assert_eq!(retention.config_source, DYNAMIC_BROKER_CONFIG);
         assert!(!retention.read_only);
         let synonyms: Vec<(Option<&str>, i8)> = retention
             .synonyms
@@ -161,6 +175,7 @@ mod tests {
         assert_eq!(
             synonyms,
             [
+                (Some("3000"), DYNAMIC_BROKER_CONFIG),
                 (Some("2000"), DYNAMIC_DEFAULT_BROKER_CONFIG),
                 (Some("1000"), STATIC_BROKER_CONFIG),
                 (Some("604800000"), DEFAULT_CONFIG)

@@ -7,32 +7,55 @@ use brook_protocol::messages::describe_quorum_response::{self, ReplicaState};
 use brook_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use brook_protocol::messages::{
     BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, DeleteRecordsRequest, DeleteRecordsResponse,
-    DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse, OffsetForLeaderEpochRequest,
-    OffsetForLeaderEpochResponse,
+    DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse,
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
 };
 use brook_protocol::rpc::{CreatePartitions, NewPartitions};
 use brook_protocol::{ErrorCode, StrBytes, kafka_uuid};
 
 use super::admin::unreachable;
-use super::{Handlers, admin_broker, live_brokers};
+use super::{Handlers, LiveBroker, admin_broker, live_brokers, reachable_at};
 use brook_protocol::api::METADATA_TOPIC;
 
 impl Handlers {
-    pub(super) fn describe_cluster(&self) -> DescribeClusterResponse {
+    /// The live brokers, or (v2, `include_fenced_brokers`) every registered one with
+    /// whether it is fenced. Brokers list only brokers: the controllers' endpoints
+    /// (`endpoint_type` 2, KIP-919) are asked of the controllers themselves.
+    pub(super) fn describe_cluster(&self, request: &DescribeClusterRequest) -> DescribeClusterResponse {
+        const BROKERS: i8 = 1;
+        if request.endpoint_type != BROKERS {
+            return DescribeClusterResponse::default()
+                .with_endpoint_type(request.endpoint_type)
+                .with_error_code(ErrorCode::MismatchedEndpointType.code())
+                .with_error_message(Some(StrBytes::from_static_str(
+                    "brokers describe broker endpoints only (endpoint type 1)",
+                )));
+        }
         let image = self.metadata.image();
         let live = live_brokers(&image);
         let controller_id = admin_broker(self.config.broker_id, &live);
-        let brokers = live
+        let listed: Vec<(LiveBroker, bool)> = if request.include_fenced_brokers {
+            image
+                .brokers
+                .values()
+                .filter_map(|b| Some((reachable_at(b)?, b.fenced)))
+                .collect()
+        } else {
+            live.into_iter().map(|b| (b, false)).collect()
+        };
+        let brokers = listed
             .into_iter()
-            .map(|b| {
+            .map(|(b, fenced)| {
                 DescribeClusterBroker::default()
                     .with_broker_id(b.id)
                     .with_host(b.host)
                     .with_port(b.port)
                     .with_rack(b.rack)
+                    .with_is_fenced(fenced)
             })
             .collect();
         DescribeClusterResponse::default()
+            .with_endpoint_type(BROKERS)
             .with_cluster_id(StrBytes::from_string(
                 image
                     .cluster_id

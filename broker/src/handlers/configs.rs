@@ -1,6 +1,6 @@
-//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and the
-//! cluster-wide broker defaults; one broker's own settings are described in
-//! `broker_configs`. Changes are forwarded to the controller quorum, which
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics, the
+//! cluster-wide broker defaults and one broker's own dynamic settings; one broker's
+//! settings are described in `broker_configs`. Changes are forwarded to the controller quorum, which
 //! validates them; descriptions come from this broker's metadata.
 
 use std::collections::BTreeMap;
@@ -23,9 +23,10 @@ use super::broker_configs::describe_broker;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
-/// DescribeConfigs sources: a topic override, a cluster-wide dynamic default, a static
-/// broker setting, Kafka's default.
+/// DescribeConfigs sources: a topic override, this broker's own dynamic setting, a
+/// cluster-wide dynamic default, a static broker setting, Kafka's default.
 const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+pub(super) const DYNAMIC_BROKER_CONFIG: i8 = 2;
 pub(super) const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 pub(super) const STATIC_BROKER_CONFIG: i8 = 4;
 pub(super) const DEFAULT_CONFIG: i8 = 5;
@@ -65,6 +66,20 @@ fn resource(resource_type: i8, name: &str) -> Result<ConfigResource, Refusal> {
     }
 }
 
+/// A dynamic broker setting's values on `broker`, as DescribeConfigs lists them: its own,
+/// then the cluster-wide default, where set.
+pub(super) fn dynamic_values<'a>(
+    image: &'a MetadataImage,
+    broker: i32,
+    setting: &str,
+) -> impl Iterator<Item = (&'a String, i8)> + use<'a> {
+    let own = image.broker_configs.get(&broker).and_then(|c| c.get(setting));
+    let cluster = image.cluster_configs.get(setting);
+    own.map(|v| (v, DYNAMIC_BROKER_CONFIG))
+        .into_iter()
+        .chain(cluster.map(|v| (v, DYNAMIC_DEFAULT_BROKER_CONFIG)))
+}
+
 fn entry(name: &str, value: &str, source: i8, kind: ConfigKind, version: i16) -> DescribeConfigsResourceResult {
     let result = DescribeConfigsResourceResult::default()
         .with_name(StrBytes::from_string(name.to_owned()))
@@ -78,12 +93,15 @@ fn entry(name: &str, value: &str, source: i8, kind: ConfigKind, version: i16) ->
 }
 
 impl Handlers {
-    /// What a topic without an override gets for `config`, and from where: the
-    /// cluster-wide dynamic default, this broker's own setting, or Kafka's default (the
-    /// order `LogConfig::resolve` applies them in).
+    /// What a topic without an override gets for `config`, and from where: this broker's
+    /// dynamic setting, the cluster-wide dynamic default, this broker's static setting, or
+    /// Kafka's default (the order `LogConfig::resolve` applies them in).
     fn topic_default(&self, config: &TopicConfig, image: &MetadataImage) -> (String, i8) {
-        if let Some(value) = config.broker_setting.and_then(|s| image.cluster_configs.get(s)) {
-            return (value.clone(), DYNAMIC_DEFAULT_BROKER_CONFIG);
+        let dynamic = config
+            .broker_setting
+            .and_then(|s| dynamic_values(image, self.config.broker_id, s).next());
+        if let Some((value, source)) = dynamic {
+            return (value.clone(), source);
         }
         match self.config.log_defaults.get(config.name) {
             Some(ours) if ours != config.default => (ours, STATIC_BROKER_CONFIG),
@@ -92,8 +110,8 @@ impl Handlers {
     }
 
     /// A topic config's synonyms in the order they apply, as Kafka lists them: the topic's
-    /// override, then its broker synonym's cluster-wide dynamic value, this broker's static
-    /// setting and Kafka's default.
+    /// override, then its broker synonym's dynamic values (this broker's, the cluster's),
+    /// this broker's static setting and Kafka's default.
     fn topic_synonyms(
         &self,
         config: &TopicConfig,
@@ -113,8 +131,8 @@ impl Handlers {
         if let Some((broker_name, own_default)) = topic_config::kafka_synonym(config.name) {
             // Brook applies broker-level values only for the settings it names.
             if config.broker_setting == Some(broker_name) {
-                if let Some(v) = image.cluster_configs.get(broker_name) {
-                    synonyms.push(synonym(broker_name, v, DYNAMIC_DEFAULT_BROKER_CONFIG));
+                for (v, source) in dynamic_values(image, self.config.broker_id, broker_name) {
+                    synonyms.push(synonym(broker_name, v, source));
                 }
                 if let Some(v) = self.config.given.get(broker_name) {
                     synonyms.push(synonym(broker_name, v, STATIC_BROKER_CONFIG));
@@ -306,11 +324,12 @@ impl Handlers {
             .resources
             .into_iter()
             .map(|r| {
-                let current: BTreeMap<String, String> = match r.resource_type {
-                    TOPIC => image
-                        .topic_by_name(r.resource_name.as_str())
+                let current: BTreeMap<String, String> = match resource(r.resource_type, r.resource_name.as_str()) {
+                    Ok(ConfigResource::Topic(name)) => image
+                        .topic_by_name(&name)
                         .map(|t| t.configs.clone())
                         .unwrap_or_default(),
+                    Ok(ConfigResource::Broker(id)) => image.broker_configs.get(&id).cloned().unwrap_or_default(),
                     _ => image.cluster_configs.clone(),
                 };
                 let ops: Result<Vec<_>, _> = r

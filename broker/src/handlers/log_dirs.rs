@@ -1,17 +1,23 @@
 //! DescribeLogDirs: this broker's data dirs, their disks' size and free space, and the
 //! size of each partition replica they hold (what `kafka-log-dirs` and
-//! `kafka-reassign-partitions` read).
+//! `kafka-reassign-partitions` read); AlterReplicaLogDirs: moving replicas between them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use brook_protocol::messages::alter_replica_log_dirs_response::{
+    AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult,
+};
 use brook_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
-use brook_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName};
+use brook_protocol::messages::{
+    AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse, DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName,
+};
 use brook_protocol::{ErrorCode, StrBytes};
 
 use super::{Handlers, NO_ERROR};
-use crate::log::DirUsage;
+use crate::log::{DirUsage, TopicPartition};
+use crate::replica::ReplicaMove;
 
 impl Handlers {
     pub(super) fn describe_log_dirs(&self, request: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
@@ -32,6 +38,71 @@ impl Handlers {
         DescribeLogDirsResponse::default()
             .with_error_code(NO_ERROR)
             .with_results(results)
+    }
+}
+
+impl Handlers {
+    /// Moves each named replica to its named data dir, one after another, off the async
+    /// workers. NONE once moved (or already there); LOG_DIR_NOT_FOUND for a dir that is
+    /// not one of `log.dirs`; REPLICA_NOT_AVAILABLE for a replica this broker does not
+    /// host (Kafka's reassignment tool retries those until the replica arrives).
+    pub(super) async fn alter_replica_log_dirs(
+        &self,
+        request: AlterReplicaLogDirsRequest,
+    ) -> AlterReplicaLogDirsResponse {
+        let moves: Vec<(String, TopicPartition)> = request
+            .dirs
+            .iter()
+            .flat_map(|dir| {
+                dir.topics.iter().flat_map(move |t| {
+                    t.partitions
+                        .iter()
+                        .map(move |p| (dir.path.to_string(), TopicPartition::new(t.name.0.to_string(), *p)))
+                })
+            })
+            .collect();
+        let replicas = std::sync::Arc::clone(&self.replicas);
+        let image = self.metadata.image();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            moves
+                .into_iter()
+                .map(|(dir, tp)| {
+                    let outcome = replicas.move_replica(&tp, &dir, &image);
+                    (tp, move_error(&outcome))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let mut by_topic: BTreeMap<String, Vec<AlterReplicaLogDirPartitionResult>> = BTreeMap::new();
+        for (tp, error_code) in outcomes {
+            by_topic.entry(tp.topic).or_default().push(
+                AlterReplicaLogDirPartitionResult::default()
+                    .with_partition_index(tp.partition)
+                    .with_error_code(error_code),
+            );
+        }
+        let results = by_topic
+            .into_iter()
+            .map(|(topic, partitions)| {
+                AlterReplicaLogDirTopicResult::default()
+                    .with_topic_name(TopicName(StrBytes::from_string(topic)))
+                    .with_partitions(partitions)
+            })
+            .collect();
+        AlterReplicaLogDirsResponse::default().with_results(results)
+    }
+}
+
+fn move_error(outcome: &ReplicaMove) -> i16 {
+    match outcome {
+        ReplicaMove::Moved | ReplicaMove::AlreadyThere => NO_ERROR,
+        ReplicaMove::UnknownDir => ErrorCode::LogDirNotFound.code(),
+        ReplicaMove::NotHosted => ErrorCode::ReplicaNotAvailable.code(),
+        ReplicaMove::Failed(reason) => {
+            tracing::error!(%reason, "moving a replica between data dirs failed");
+            ErrorCode::KafkaStorageError.code()
+        }
     }
 }
 

@@ -111,10 +111,9 @@ impl Handlers {
             })
             .collect();
         // Before v4 a request always allowed auto-creation.
-        // The cluster-wide dynamic setting wins over this broker's own, as in Kafka.
+        // A dynamic setting (this broker's, else the cluster's) wins over the static one.
         let auto_create = image
-            .cluster_configs
-            .get("auto.create.topics.enable")
+            .dynamic_setting(self.config.broker_id, "auto.create.topics.enable")
             .map_or(self.config.auto_create_topics, |v| {
                 v.trim().eq_ignore_ascii_case("true")
             });

@@ -23,7 +23,7 @@ use brook_controller::client::{ControllerClient, MetadataCache};
 use brook_protocol::codec::{RequestError, decode_request, encode_response, encode_unsupported_api_versions};
 use brook_protocol::messages::BrokerId;
 use brook_protocol::messages::{RequestKind, ResponseKind};
-use brook_protocol::rpc::metadata::MetadataImage;
+use brook_protocol::rpc::metadata::{BrokerRegistration, MetadataImage};
 use brook_protocol::{ApiKey, ErrorCode, StrBytes};
 use bytes::{Bytes, BytesMut};
 
@@ -96,7 +96,7 @@ impl Handlers {
     }
 }
 
-/// An unfenced broker as clients see it (Metadata, DescribeCluster).
+/// A broker as clients reach it (Metadata, DescribeCluster).
 pub(crate) struct LiveBroker {
     pub id: BrokerId,
     pub host: StrBytes,
@@ -109,16 +109,19 @@ pub(crate) fn live_brokers(image: &MetadataImage) -> Vec<LiveBroker> {
         .brokers
         .values()
         .filter(|b| !b.fenced)
-        .filter_map(|b| {
-            let endpoint = b.endpoints.first()?;
-            Some(LiveBroker {
-                id: BrokerId(b.broker_id),
-                host: StrBytes::from_string(endpoint.host.clone()),
-                port: i32::from(endpoint.port),
-                rack: b.rack.clone().map(StrBytes::from_string),
-            })
-        })
+        .filter_map(reachable_at)
         .collect()
+}
+
+/// A registered broker as clients reach it (its first listener), if it has one.
+pub(crate) fn reachable_at(b: &BrokerRegistration) -> Option<LiveBroker> {
+    let endpoint = b.endpoints.first()?;
+    Some(LiveBroker {
+        id: BrokerId(b.broker_id),
+        host: StrBytes::from_string(endpoint.host.clone()),
+        port: i32::from(endpoint.port),
+        rack: b.rack.clone().map(StrBytes::from_string),
+    })
 }
 
 /// The broker named as "controller" (where admin requests go): this one, which forwards
@@ -216,7 +219,7 @@ impl Handlers {
             RequestKind::IncrementalAlterConfigs(r) => {
                 ResponseKind::IncrementalAlterConfigs(self.incremental_alter_configs(r).await)
             }
-            RequestKind::DescribeCluster(_) => ResponseKind::DescribeCluster(self.describe_cluster()),
+            RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(self.describe_cluster(&r)),
             RequestKind::DescribeQuorum(r) => ResponseKind::DescribeQuorum(self.describe_quorum(r, version).await),
             RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(self.offset_for_leader_epoch(r)),
             RequestKind::DeleteRecords(r) => ResponseKind::DeleteRecords(self.delete_records(r).await),
@@ -244,6 +247,9 @@ impl Handlers {
             }
             RequestKind::ElectLeaders(r) => ResponseKind::ElectLeaders(self.elect_leaders(r, version).await),
             RequestKind::DescribeLogDirs(r) => ResponseKind::DescribeLogDirs(self.describe_log_dirs(r)),
+            RequestKind::AlterReplicaLogDirs(r) => {
+                ResponseKind::AlterReplicaLogDirs(self.alter_replica_log_dirs(r).await)
+            }
             RequestKind::DescribeTopicPartitions(r) => {
                 ResponseKind::DescribeTopicPartitions(self.describe_topic_partitions(r))
             }

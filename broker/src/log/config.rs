@@ -47,16 +47,17 @@ impl Default for LogConfig {
 }
 
 impl LogConfig {
-    /// A partition's settings: these (the broker's own) under the cluster-wide dynamic
-    /// defaults (`log.retention.ms`, ...), under the topic's overrides, key by key as in
+    /// A partition's settings: these (the broker's static ones) under the dynamic broker
+    /// settings (`log.retention.ms`, ...; this broker's own over the cluster-wide ones,
+    /// `MetadataImage::dynamic_settings`), under the topic's overrides, key by key as in
     /// Kafka. A value the shared table refuses (the controller validates with the same
     /// table, so only an older controller could have stored one) is skipped, keeping the
     /// layer below for that key alone.
-    pub fn resolve(&self, cluster: &BTreeMap<String, String>, topic: &BTreeMap<String, String>) -> LogConfig {
+    pub fn resolve(&self, dynamic: &BTreeMap<String, String>, topic: &BTreeMap<String, String>) -> LogConfig {
         let mut config = self.clone();
         for def in TOPIC_CONFIGS {
-            let cluster_value = def.broker_setting.and_then(|setting| cluster.get(setting));
-            for value in [cluster_value, topic.get(def.name)].into_iter().flatten() {
+            let dynamic_value = def.broker_setting.and_then(|setting| dynamic.get(setting));
+            for value in [dynamic_value, topic.get(def.name)].into_iter().flatten() {
                 match topic_config::check(def.kind, def.name, value) {
                     Ok(()) => {
                         config.set(def.name, value);

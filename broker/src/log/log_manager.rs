@@ -25,6 +25,8 @@ use super::error::{IoContext, LogError, Result};
 use super::mapping::sync_dir;
 use super::partition_log::{LogOffsets, PartitionLog};
 
+mod relocate;
+
 const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
 const HIGH_WATERMARK_CHECKPOINT: &str = "replication-offset-checkpoint";

@@ -11,6 +11,8 @@ mod append_tests;
 mod fetcher;
 mod follow;
 mod isr;
+#[cfg(test)]
+mod move_tests;
 mod partition;
 #[cfg(test)]
 mod partition_tests;
@@ -52,6 +54,25 @@ pub struct ReplicaManager {
     /// The broker's lease with the controller has lapsed (see `Partition::is_leader`);
     /// every hosted partition reads this one flag.
     lease_lapsed: Arc<std::sync::atomic::AtomicBool>,
+    /// Held while the hosted partitions are reshaped (a metadata change applied, a
+    /// replica moved between data dirs), so the two never interleave.
+    layout: parking_lot::Mutex<()>,
+    /// Counts replica moves; the follower fetchers reconcile after each.
+    moves: tokio::sync::watch::Sender<u64>,
+}
+
+/// What became of a request to move a replica to another data dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaMove {
+    Moved,
+    /// It was in that dir already.
+    AlreadyThere,
+    /// No such data dir on this broker (`LOG_DIR_NOT_FOUND`).
+    UnknownDir,
+    /// This broker hosts no replica of it (`REPLICA_NOT_AVAILABLE`).
+    NotHosted,
+    /// The move failed (`KAFKA_STORAGE_ERROR`); the log stays where it was.
+    Failed(String),
 }
 
 impl ReplicaManager {
@@ -62,6 +83,37 @@ impl ReplicaManager {
             log_defaults,
             partitions: RwLock::new(HashMap::new()),
             lease_lapsed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            layout: parking_lot::Mutex::new(()),
+            moves: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Ticks after every replica move (see `move_replica`).
+    pub fn moves(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.moves.subscribe()
+    }
+
+    /// Moves this broker's replica of `tp` into the data dir `dir` (AlterReplicaLogDirs):
+    /// the partition is taken out (its waiters end with `NOT_LEADER_OR_FOLLOWER`), its
+    /// log moved, and it is brought back from `image` with the moved log. Blocking.
+    pub fn move_replica(&self, tp: &TopicPartition, dir: &str, image: &MetadataImage) -> ReplicaMove {
+        let Some(target) = self.logs.data_dir(dir) else {
+            return ReplicaMove::UnknownDir;
+        };
+        let _layout = self.layout.lock();
+        if self.get(&tp.topic, tp.partition).is_none() {
+            return ReplicaMove::NotHosted;
+        }
+        if self.logs.dir_of(tp).as_deref() == Some(target.as_path()) {
+            return ReplicaMove::AlreadyThere;
+        }
+        self.remove(tp);
+        let moved = self.logs.relocate(tp, &target);
+        self.apply_locked(image);
+        self.moves.send_modify(|n| *n += 1);
+        match moved {
+            Ok(()) => ReplicaMove::Moved,
+            Err(e) => ReplicaMove::Failed(e.to_string()),
         }
     }
 
@@ -139,9 +191,15 @@ impl ReplicaManager {
     /// Brings the hosted partitions in line with `image`. Blocking (creates and deletes
     /// files): call it off the async workers.
     pub fn apply_metadata(&self, image: &MetadataImage) {
+        let _layout = self.layout.lock();
+        self.apply_locked(image);
+    }
+
+    fn apply_locked(&self, image: &MetadataImage) {
         let mut wanted = HashSet::new();
+        let dynamic = image.dynamic_settings(self.broker_id);
         for topic in image.topics.values() {
-            let log_config = self.log_defaults.resolve(&image.cluster_configs, &topic.configs);
+            let log_config = self.log_defaults.resolve(&dynamic, &topic.configs);
             for state in topic.partitions.iter().filter(|p| p.replicas.contains(&self.broker_id)) {
                 let tp = TopicPartition::new(topic.name.clone(), state.partition);
                 wanted.insert(tp.clone());

@@ -8,6 +8,7 @@ mod leader_balance;
 mod offsets;
 mod partitions;
 mod reassignments;
+mod snapshot;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -19,7 +20,6 @@ use brook_protocol::rpc::{
     FetchOffsets, IsrChange, OffsetResult, ProducerIdBlock, RegisterBroker, ResourceResult, RpcError, TopicResult,
 };
 use brook_protocol::{ErrorCode, kafka_uuid};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use command::{Command, CommandResult, NewTopic, PlacedPartitions};
@@ -49,41 +49,6 @@ pub struct ControllerState {
 /// Producer ids a broker gets at a time (Kafka's block size too).
 pub const PRODUCER_ID_BLOCK: i32 = 1000;
 
-/// What a snapshot holds; the history and the name index are rebuilt from it.
-#[derive(Serialize)]
-struct SnapshotRef<'a> {
-    image: &'a MetadataImage,
-    offsets: &'a OffsetStore,
-}
-
-#[derive(Deserialize)]
-struct SnapshotOwned {
-    image: MetadataImage,
-    offsets: OffsetStore,
-}
-
-/// State added after the first snapshot layout, encoded after it, one section per
-/// addition: a snapshot written before a section existed simply ends early, and reads
-/// as its default.
-#[derive(Serialize, Deserialize, Default)]
-struct SnapshotTail {
-    next_producer_id: i64,
-}
-
-#[derive(Serialize, Deserialize, Default)]
-struct ReassignmentsTail {
-    reassignments: Vec<((Uuid, i32), reassignments::Reassignment)>,
-}
-
-/// The next tail section of a snapshot, or its default when the snapshot ends first.
-fn take_section<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<(T, &[u8]), postcard::Error> {
-    if bytes.is_empty() {
-        Ok((T::default(), bytes))
-    } else {
-        postcard::take_from_bytes(bytes)
-    }
-}
-
 impl Default for ControllerState {
     fn default() -> Self {
         ControllerState::new(DEFAULT_HISTORY_RECORDS)
@@ -103,6 +68,9 @@ fn election(topic: &TopicState, image: &MetadataImage) -> partitions::Election {
 
 /// Checks one `key = value` of a config resource (`topic_config::validate_*`).
 type Validator = fn(&str, &str) -> Result<(), String>;
+
+/// The dynamic configs of a broker that has none set.
+static NO_CONFIGS: BTreeMap<String, String> = BTreeMap::new();
 
 fn kafka_error(code: ErrorCode, message: impl Into<String>) -> (i16, Option<String>) {
     (code.code(), Some(message.into()))
@@ -158,41 +126,6 @@ impl ControllerState {
 
     pub fn fetch_offsets(&self, request: &FetchOffsets) -> Vec<CommittedOffset> {
         self.offsets.fetch(&request.group_id, &request.partitions)
-    }
-
-    pub fn encode_snapshot(&self) -> Result<Vec<u8>, postcard::Error> {
-        let mut bytes = postcard::to_stdvec(&SnapshotRef {
-            image: &self.image,
-            offsets: &self.offsets,
-        })?;
-        let tail = SnapshotTail {
-            next_producer_id: self.next_producer_id,
-        };
-        bytes.extend(postcard::to_stdvec(&tail)?);
-        let reassignments = ReassignmentsTail {
-            reassignments: self.reassignments.iter().map(|(k, r)| (*k, r.clone())).collect(),
-        };
-        bytes.extend(postcard::to_stdvec(&reassignments)?);
-        Ok(bytes)
-    }
-
-    /// Replaces the state with a snapshot's. The history restarts empty at its version.
-    pub fn restore_snapshot(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
-        let (snapshot, rest): (SnapshotOwned, _) = postcard::take_from_bytes(bytes)?;
-        let (tail, rest): (SnapshotTail, _) = take_section(rest)?;
-        let (reassignments, _): (ReassignmentsTail, _) = take_section(rest)?;
-        self.next_producer_id = tail.next_producer_id;
-        self.reassignments = reassignments.reassignments.into_iter().collect();
-        self.topic_ids = snapshot
-            .image
-            .topics
-            .values()
-            .map(|t| (t.name.clone(), t.topic_id))
-            .collect();
-        self.image = snapshot.image;
-        self.offsets = snapshot.offsets;
-        self.history.clear();
-        Ok(())
     }
 
     /// Applies one committed command.
@@ -530,21 +463,11 @@ impl ControllerState {
                 (topic_config::validate_topic, &topic.configs, Some(topic.topic_id))
             }
             ConfigResource::Cluster => (topic_config::validate_cluster, &self.image.cluster_configs, None),
-            ConfigResource::Broker(id) => {
-                // No per-broker dynamic config is ever set, so deleting one is done
-                // already (Kafka's tools clear throttles this way, e.g.
-                // `kafka-reassign-partitions --verify`); setting one is refused.
-                return match changes.iter().find(|(_, op)| matches!(op, ConfigOp::Set(_))) {
-                    None => Ok(Vec::new()),
-                    Some((key, _)) => Err(kafka_error(
-                        ErrorCode::InvalidRequest,
-                        format!(
-                            "per-broker dynamic configs (broker {id}, {key}) are not supported; \
-                             set the cluster-wide default (empty broker name) instead"
-                        ),
-                    )),
-                };
-            }
+            ConfigResource::Broker(id) => (
+                topic_config::validate_broker,
+                self.image.broker_configs.get(id).unwrap_or(&NO_CONFIGS),
+                None,
+            ),
         };
         let mut target: BTreeMap<String, Option<String>> = BTreeMap::new();
         if replace {
@@ -564,9 +487,14 @@ impl ControllerState {
         Ok(target
             .into_iter()
             .filter(|(key, value)| current.get(key) != value.as_ref())
-            .map(|(key, value)| match topic_id {
-                Some(topic_id) => MetadataRecord::SetTopicConfig { topic_id, key, value },
-                None => MetadataRecord::SetClusterConfig { key, value },
+            .map(|(key, value)| match (resource, topic_id) {
+                (ConfigResource::Broker(broker_id), _) => MetadataRecord::SetBrokerConfig {
+                    broker_id: *broker_id,
+                    key,
+                    value,
+                },
+                (_, Some(topic_id)) => MetadataRecord::SetTopicConfig { topic_id, key, value },
+                (_, None) => MetadataRecord::SetClusterConfig { key, value },
             })
             .collect())
     }

@@ -256,29 +256,51 @@ fn configs_are_validated_and_replace_removes_unnamed_keys() {
 }
 
 #[test]
-fn per_broker_configs_can_be_cleared_but_not_set() {
+fn per_broker_configs_are_set_validated_cleared_and_kept_in_snapshots() {
     let mut state = ControllerState::default();
     live_broker(&mut state, 1);
     let broker = ConfigResource::Broker(1);
-    let clear = AlterConfigs {
+    let alter = |ops: Vec<(&str, ConfigOp)>, replace: bool| AlterConfigs {
         changes: vec![(
             broker.clone(),
-            vec![("leader.replication.throttled.rate".into(), ConfigOp::Delete)],
+            ops.into_iter().map(|(k, op)| (k.to_string(), op)).collect(),
         )],
-        replace: false,
+        replace,
         validate_only: false,
     };
     let version = state.version();
+    let clear = alter(vec![("leader.replication.throttled.rate", ConfigOp::Delete)], false);
     assert_eq!(configure(&mut state, &clear)[0].error_code, 0);
     assert_eq!(state.version(), version, "nothing was set, so nothing changes");
-    let set = AlterConfigs {
-        changes: vec![(broker, vec![("log.retention.ms".into(), ConfigOp::Set("1000".into()))])],
-        replace: false,
-        validate_only: false,
-    };
-    let refused = &configure(&mut state, &set)[0];
-    assert_eq!(refused.error_code, ErrorCode::InvalidRequest.code());
-    assert!(refused.error_message.as_deref().unwrap().contains("log.retention.ms"));
+
+    let set = alter(vec![("log.retention.ms", ConfigOp::Set("1000".into()))], false);
+    assert_eq!(configure(&mut state, &set)[0].error_code, 0);
+    assert_eq!(state.image().dynamic_setting(1, "log.retention.ms").unwrap(), "1000");
+    assert_eq!(
+        state.image().dynamic_setting(2, "log.retention.ms"),
+        None,
+        "broker 1's alone"
+    );
+
+    // Refused, naming the key: what the controller applies cluster-wide, what Brook does
+    // not apply at all (replication throttles), and bad values.
+    for (key, value) in [
+        ("num.partitions", "3"),
+        ("leader.replication.throttled.rate", "1000"),
+        ("log.retention.ms", "soon"),
+    ] {
+        let refused = &configure(&mut state, &alter(vec![(key, ConfigOp::Set(value.into()))], false))[0];
+        assert_eq!(refused.error_code, ErrorCode::InvalidConfig.code(), "{key}");
+        assert!(refused.error_message.as_deref().unwrap().contains(key), "{refused:?}");
+    }
+
+    let mut restored = ControllerState::default();
+    restored.restore_snapshot(&state.encode_snapshot().unwrap()).unwrap();
+    assert_eq!(restored.image(), state.image());
+
+    // AlterConfigs (replace) with no keys clears the broker's settings.
+    assert_eq!(configure(&mut state, &alter(vec![], true))[0].error_code, 0);
+    assert!(state.image().broker_configs.is_empty());
 }
 
 #[test]
@@ -374,8 +396,8 @@ fn a_stale_broker_epoch_gets_no_producer_ids() {
 fn a_snapshot_from_before_producer_ids_reads_as_none_handed_out() {
     let mut state = ControllerState::default();
     live_broker(&mut state, 1);
-    let old_layout = postcard::to_stdvec(&SnapshotRef {
-        image: &state.image,
+    let old_layout = postcard::to_stdvec(&snapshot::SnapshotRef {
+        image: snapshot::ImageHeadRef::of(&state.image),
         offsets: &state.offsets,
     })
     .unwrap();

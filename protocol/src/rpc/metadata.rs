@@ -95,6 +95,13 @@ pub enum MetadataRecord {
         key: String,
         value: Option<String>,
     },
+    /// One broker's own dynamic setting (AlterConfigs on the broker resource named by its
+    /// id); it wins over the cluster-wide one on that broker.
+    SetBrokerConfig {
+        broker_id: BrokerId,
+        key: String,
+        value: Option<String>,
+    },
 }
 
 /// A record and the metadata version it produced.
@@ -112,6 +119,8 @@ pub struct MetadataImage {
     pub brokers: BTreeMap<BrokerId, BrokerRegistration>,
     pub topics: BTreeMap<Uuid, TopicState>,
     pub cluster_configs: BTreeMap<String, String>,
+    /// Per-broker dynamic settings; a broker without any has no entry.
+    pub broker_configs: BTreeMap<BrokerId, BTreeMap<String, String>>,
 }
 
 impl MetadataImage {
@@ -168,6 +177,13 @@ impl MetadataImage {
                 }
             }
             MetadataRecord::SetClusterConfig { key, value } => set_or_remove(&mut self.cluster_configs, key, value),
+            MetadataRecord::SetBrokerConfig { broker_id, key, value } => {
+                let configs = self.broker_configs.entry(*broker_id).or_default();
+                set_or_remove(configs, key, value);
+                if configs.is_empty() {
+                    self.broker_configs.remove(broker_id);
+                }
+            }
         }
     }
 
@@ -179,6 +195,24 @@ impl MetadataImage {
         {
             broker.fenced = fenced;
         }
+    }
+
+    /// A dynamic broker setting as `broker` applies it: its own value, else the
+    /// cluster-wide one.
+    pub fn dynamic_setting(&self, broker: BrokerId, key: &str) -> Option<&String> {
+        self.broker_configs
+            .get(&broker)
+            .and_then(|own| own.get(key))
+            .or_else(|| self.cluster_configs.get(key))
+    }
+
+    /// Every dynamic broker setting as `broker` applies it (its own over the cluster's).
+    pub fn dynamic_settings(&self, broker: BrokerId) -> BTreeMap<String, String> {
+        let mut settings = self.cluster_configs.clone();
+        if let Some(own) = self.broker_configs.get(&broker) {
+            settings.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        settings
     }
 
     pub fn topic_by_name(&self, name: &str) -> Option<&TopicState> {

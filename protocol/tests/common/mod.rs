@@ -45,6 +45,7 @@ default_messages! {
     OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse;
     DescribeConfigs => DescribeConfigsRequest, DescribeConfigsResponse;
     AlterConfigs => AlterConfigsRequest, AlterConfigsResponse;
+    AlterReplicaLogDirs => AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse;
     DescribeLogDirs => DescribeLogDirsRequest, DescribeLogDirsResponse;
     SaslAuthenticate => SaslAuthenticateRequest, SaslAuthenticateResponse;
     CreatePartitions => CreatePartitionsRequest, CreatePartitionsResponse;

@@ -1,5 +1,9 @@
 package dev.brook.kafka;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -26,6 +30,12 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.message.ApiVersionsResponseData.ApiVersion;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.ApiVersionsRequest;
+import org.apache.kafka.common.requests.ApiVersionsResponse;
+import org.apache.kafka.common.requests.RequestHeader;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -58,6 +68,7 @@ public final class Differential {
             offsets();
             groups();
             autoCreation();
+            apiVersions();
         } finally {
             admin.close();
         }
@@ -311,5 +322,32 @@ public final class Differential {
             consumer.poll(Duration.ofSeconds(2));
         }
         step("a consumer that may not create topics created none", () -> admin.listTopics().names().get().contains(unwanted));
+    }
+
+    /**
+     * Every API Kafka's client knows, with the version range the first bootstrap broker
+     * advertises for it ("not served" when absent), from one ApiVersions v3 exchange.
+     */
+    static void apiVersions() throws Exception {
+        String[] hostPort = bootstrap.split(",")[0].split(":");
+        short version = 3;
+        RequestHeader header = new RequestHeader(ApiKeys.API_VERSIONS, version, "differential", 1);
+        ByteBuffer request = new ApiVersionsRequest.Builder().build(version).serializeWithHeader(header);
+        ApiVersionsResponse response;
+        try (Socket socket = new Socket(hostPort[0], Integer.parseInt(hostPort[1]))) {
+            DataOutputStream out = new DataOutputStream(socket.getOutputStream());
+            out.writeInt(request.remaining());
+            out.write(request.array(), request.arrayOffset() + request.position(), request.remaining());
+            out.flush();
+            DataInputStream in = new DataInputStream(socket.getInputStream());
+            byte[] body = new byte[in.readInt()];
+            in.readFully(body);
+            response = (ApiVersionsResponse) AbstractResponse.parseResponse(ByteBuffer.wrap(body), header);
+        }
+        say("api versions error", response.data().errorCode());
+        for (ApiKeys api : ApiKeys.values()) {
+            ApiVersion range = response.apiVersion(api.id);
+            say("api " + api.name, range == null ? "not served" : range.minVersion() + ".." + range.maxVersion());
+        }
     }
 }

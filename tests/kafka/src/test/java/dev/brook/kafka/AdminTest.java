@@ -48,6 +48,7 @@ import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
+import org.apache.kafka.common.errors.LogDirNotFoundException;
 import org.apache.kafka.common.errors.NoReassignmentInProgressException;
 import org.apache.kafka.common.errors.SecurityDisabledException;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -131,6 +132,39 @@ class AdminTest extends ClusterTest {
     }
 
     @Test
+    void aBrokerTakesItsOwnDynamicSettingOverItsStaticOne() throws Exception {
+        int broker = admin.describeCluster().nodes().get().iterator().next().id();
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(broker));
+        String topic = Target.createTopic(admin, "admin-broker-config", 1, Map.of());
+        ConfigResource topicResource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        // A large segment size, so the other tests' logs are not changed by it meanwhile.
+        String size = "536870912";
+        admin.incrementalAlterConfigs(Map.of(resource, List.of(
+                new AlterConfigOp(new ConfigEntry("log.segment.bytes", size), AlterConfigOp.OpType.SET)))).all().get();
+        try {
+            ConfigEntry own = Waits.eventually(
+                    () -> admin.describeConfigs(List.of(resource)).all().get().get(resource).get("log.segment.bytes"),
+                    e -> size.equals(e.value()));
+            assertEquals(size, own.value());
+            assertEquals(ConfigEntry.ConfigSource.DYNAMIC_BROKER_CONFIG, own.source());
+            // A topic without an override takes it as its default.
+            ConfigEntry segment = Waits.eventually(
+                    () -> admin.describeConfigs(List.of(topicResource)).all().get().get(topicResource).get("segment.bytes"),
+                    e -> size.equals(e.value()));
+            assertEquals(size, segment.value());
+            assertEquals(ConfigEntry.ConfigSource.DYNAMIC_BROKER_CONFIG, segment.source());
+        } finally {
+            admin.incrementalAlterConfigs(Map.of(resource, List.of(
+                    new AlterConfigOp(new ConfigEntry("log.segment.bytes", null), AlterConfigOp.OpType.DELETE)))).all().get();
+        }
+        ConfigEntry cleared = Waits.eventually(
+                () -> admin.describeConfigs(List.of(resource)).all().get().get(resource).get("log.segment.bytes"),
+                e -> !size.equals(e.value()));
+        assertEquals("1073741824", cleared.value());
+        assertEquals(ConfigEntry.ConfigSource.DEFAULT_CONFIG, cleared.source());
+    }
+
+    @Test
     void theClusterDescribesItselfWithAKafkaFormatIdAndItsQuorum() throws Exception {
         DescribeClusterResult cluster = admin.describeCluster();
         String id = cluster.clusterId().get();
@@ -210,6 +244,17 @@ class AdminTest extends ClusterTest {
                 .filter(e -> e.getKey().topic().equals(topic))
                 .mapToLong(e -> e.getValue().size()).sum();
         assertTrue(size > 0, "the topic's replica has a size: " + dirs);
+
+        // Moving the replica to the dir it is in is done at once; to a dir the broker
+        // does not have is refused.
+        String current = dirs.entrySet().stream()
+                .filter(d -> d.getValue().replicaInfos().keySet().stream().anyMatch(tp -> tp.topic().equals(topic)))
+                .map(Map.Entry::getKey).findFirst().orElseThrow();
+        org.apache.kafka.common.TopicPartitionReplica replica =
+                new org.apache.kafka.common.TopicPartitionReplica(topic, 0, broker);
+        admin.alterReplicaLogDirs(Map.of(replica, current)).all().get();
+        assertInstanceOf(LogDirNotFoundException.class,
+                cause(admin.alterReplicaLogDirs(Map.of(replica, current + "-elsewhere")).all()));
     }
 
     @Test
