@@ -223,6 +223,33 @@ async fn a_follower_redirects_to_the_leader_and_the_client_follows() {
     let only_follower = ControllerClient::new(vec![follower.clone()], ClientOptions::default());
     let info = only_follower.describe_quorum().await.unwrap();
     assert_eq!(info.leader, Some(leader));
+    // The leader's view of every voter: when it last answered and was last caught up
+    // (the followers within a few heartbeats, the leader now), in wall-clock ms.
+    let started = std::time::Instant::now();
+    loop {
+        let info = only_follower.describe_quorum().await.unwrap();
+        let times: Vec<(Option<i64>, Option<i64>)> = info
+            .voters
+            .iter()
+            .map(|v| (v.last_fetch_ms, v.last_caught_up_ms))
+            .collect();
+        if times.iter().all(|(f, c)| f.is_some() && c.is_some()) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64;
+            for (fetch, caught_up) in times {
+                let (fetch, caught_up) = (fetch.unwrap(), caught_up.unwrap());
+                assert!(
+                    now - 10_000 <= caught_up && caught_up <= fetch && fetch <= now + 1_000,
+                    "{info:?}"
+                );
+            }
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no answer times: {info:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // A raw request to the follower is refused with the leader's address.
     let leader_address = quorum.voters.iter().find(|v| v.node_id == leader).cloned();

@@ -11,14 +11,23 @@ use common::DevCluster;
 use common::kafka::{KafkaNode, kafka_sh};
 
 /// Steps whose answers differ on purpose: step -> (Kafka's answer, Brook's answer).
-const KNOWN: &[(&str, &str, &str)] = &[(
-    // Kafka 4.4's storage format writes a cluster-wide min.insync.replicas when it
-    // enables eligible leader replicas; Brook has no ELR and no such record.
-    "describe min.insync.replicas",
-    "1 source=DYNAMIC_DEFAULT_BROKER_CONFIG readOnly=false sensitive=false type=INT \
-     synonyms=[DYNAMIC_DEFAULT_BROKER_CONFIG,DEFAULT_CONFIG]",
-    "1 source=DEFAULT_CONFIG readOnly=false sensitive=false type=INT synonyms=[DEFAULT_CONFIG]",
-)];
+const KNOWN: &[(&str, &str, &str)] = &[
+    (
+        // Kafka 4.4's storage format writes a cluster-wide min.insync.replicas when it
+        // enables eligible leader replicas; Brook has no ELR and no such record.
+        "describe min.insync.replicas",
+        "1 source=DYNAMIC_DEFAULT_BROKER_CONFIG readOnly=false sensitive=false type=INT \
+         synonyms=[DYNAMIC_DEFAULT_BROKER_CONFIG,DEFAULT_CONFIG]",
+        "1 source=DEFAULT_CONFIG readOnly=false sensitive=false type=INT synonyms=[DEFAULT_CONFIG]",
+    ),
+    (
+        // Brook has no replication throttling, so it refuses the setting rather than
+        // store one that nothing applies.
+        "set a broker's replication throttle",
+        "ok",
+        "error InvalidRequestException",
+    ),
+];
 
 /// ApiVersions ranges below Kafka 4.4's, each explained in docs/compatibility.md ("API
 /// versions"): api -> (Kafka's range, Brook's).

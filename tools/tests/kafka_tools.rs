@@ -415,6 +415,20 @@ fn cluster_admin_tools() {
         "{quorum}"
     );
     assert!(quorum.contains("\"endpoints\": [\"CONTROLLER://"), "{quorum}");
+    let replication = tool_ok(
+        "org.apache.kafka.tools.MetadataQuorumCommand",
+        &at(b, &["describe", "--replication"]),
+    );
+    let leader_row: Vec<&str> = replication
+        .lines()
+        .find(|l| l.contains("Leader"))
+        .unwrap_or_else(|| panic!("no leader row: {replication}"))
+        .split_whitespace()
+        .collect();
+    // NodeId, DirectoryId, LogEndOffset, Lag, LastFetchTimestamp, LastCaughtUpTimestamp.
+    for timestamp in &leader_row[4..6] {
+        assert!(timestamp.parse::<i64>().unwrap() > 0, "{replication}");
+    }
     let features = tool_ok("org.apache.kafka.tools.FeatureCommand", &at(b, &["describe"]));
     assert!(
         features.contains("Feature: metadata.version") && features.contains("FinalizedVersionLevel: 4.0-IV3"),

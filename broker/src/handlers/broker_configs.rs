@@ -13,8 +13,31 @@ use brook_protocol::rpc::metadata::MetadataImage;
 use super::configs::{DEFAULT_CONFIG, STATIC_BROKER_CONFIG, dynamic_values};
 use crate::config::{BROKER_KEYS, BrokerConfig};
 
-/// Kafka's STRING config type, for settings that are not in the dynamic table.
-const STRING_TYPE: i8 = 2;
+/// Kafka's DescribeConfigs type of each static setting (BOOLEAN 1, STRING 2, INT 3,
+/// LONG 5, LIST 7), as Kafka 4.4 reports it; the dynamic ones take theirs from the
+/// dynamic-config table. `metrics.addr` is Brook's own.
+const STATIC_TYPES: &[(&str, i8)] = &[
+    ("node.id", 3),
+    ("controller.quorum.voters", 7),
+    ("listeners", 7),
+    ("advertised.listeners", 7),
+    ("log.dirs", 7),
+    ("metrics.addr", 2),
+    ("broker.rack", 2),
+    ("broker.heartbeat.interval.ms", 3),
+    ("connections.max.idle.ms", 5),
+    ("socket.request.max.bytes", 3),
+    ("group.initial.rebalance.delay.ms", 3),
+    ("replica.lag.time.max.ms", 5),
+    ("log.retention.check.interval.ms", 5),
+];
+
+/// A setting's Kafka type: from the dynamic-config table, else the static one.
+fn config_type(name: &str, dynamic: Option<ConfigKind>) -> Option<i8> {
+    dynamic
+        .map(topic_config::describe_type)
+        .or_else(|| STATIC_TYPES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t))
+}
 
 /// One setting with every value it has, highest precedence first.
 struct Setting {
@@ -113,7 +136,8 @@ pub(super) fn describe_broker(
                     .collect();
             }
             if version >= 3 {
-                result.config_type = s.dynamic.map_or(STRING_TYPE, topic_config::describe_type);
+                // Every setting has one (a test below proves it); STRING otherwise.
+                result.config_type = config_type(s.name, s.dynamic).unwrap_or(2);
             }
             result
         })
@@ -201,8 +225,25 @@ mod tests {
             (Some("604800000"), DEFAULT_CONFIG)
         );
 
+        assert_eq!(node.config_type, 3, "INT");
+        assert_eq!(row(&rows, "log.dirs").config_type, 7, "LIST");
+        assert_eq!(retention.config_type, 5, "LONG, from the dynamic table");
+
         let one = describe_broker(&config, &image, |n| n == "node.id", false, 4);
         assert_eq!(one.len(), 1);
         assert!(one[0].synonyms.is_empty());
+    }
+
+    #[test]
+    fn every_setting_has_a_kafka_type() {
+        let rows = describe_broker(&config(&[]), &MetadataImage::default(), |_| true, false, 4);
+        for setting in settings(&config(&[]), &MetadataImage::default()) {
+            assert!(
+                config_type(setting.name, setting.dynamic).is_some(),
+                "{} has no type",
+                setting.name
+            );
+        }
+        assert!(rows.iter().all(|r| r.config_type > 0));
     }
 }

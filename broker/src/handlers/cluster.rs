@@ -68,7 +68,8 @@ impl Handlers {
 
     /// The controller quorum (KIP-595's DescribeQuorum, which Kafka brokers forward to
     /// the controllers): its leader, term as the epoch, commit index as the high
-    /// watermark, and each voter's replicated log end as the leader knows it.
+    /// watermark, and each voter's replicated log end and answer times as the leader
+    /// knows them.
     pub(super) async fn describe_quorum(&self, request: DescribeQuorumRequest, version: i16) -> DescribeQuorumResponse {
         let info = match self.controller.describe_quorum().await {
             Ok(info) => info,
@@ -100,8 +101,8 @@ impl Handlers {
                                 ReplicaState::default()
                                     .with_replica_id(BrokerId(v.node_id as i32))
                                     .with_log_end_offset(v.matched_index.map_or(-1, |i| i as i64))
-                                    .with_last_fetch_timestamp(-1)
-                                    .with_last_caught_up_timestamp(-1)
+                                    .with_last_fetch_timestamp(v.last_fetch_ms.unwrap_or(-1))
+                                    .with_last_caught_up_timestamp(v.last_caught_up_ms.unwrap_or(-1))
                             })
                             .collect();
                         answer

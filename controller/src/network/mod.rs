@@ -2,4 +2,5 @@
 
 pub mod accept;
 pub mod framed;
+pub mod peer_times;
 pub mod raft_network;

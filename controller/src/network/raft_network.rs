@@ -23,12 +23,19 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::framed::{FrameReader, write_frame};
+use super::peer_times::{PeerClock, now_millis};
 use crate::raft::types::{NodeId, TypeConfig};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
-#[derive(Clone, Default)]
-pub struct RaftNetworkFactoryImpl;
+#[derive(Clone)]
+pub struct RaftNetworkFactoryImpl {
+    /// Each follower's answer times, for DescribeQuorum.
+    pub clock: PeerClock,
+    /// openraft's `max_payload_entries`: an AppendEntries with fewer entries carried
+    /// everything the leader had when it was sent.
+    pub max_payload_entries: u64,
+}
 
 impl RaftNetworkFactory<TypeConfig> for RaftNetworkFactoryImpl {
     type Network = PeerConnection;
@@ -40,6 +47,8 @@ impl RaftNetworkFactory<TypeConfig> for RaftNetworkFactoryImpl {
             connection: None,
             buffer: BytesMut::new(),
             next_correlation_id: 0,
+            clock: self.clock.clone(),
+            max_payload_entries: self.max_payload_entries,
         }
     }
 }
@@ -55,6 +64,8 @@ pub struct PeerConnection {
     connection: Option<Connection>,
     buffer: BytesMut,
     next_correlation_id: u64,
+    clock: PeerClock,
+    max_payload_entries: u64,
 }
 
 /// Why one call failed: the peer could not be reached, or it answered with an error.
@@ -166,7 +177,14 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        let sent = now_millis();
+        let complete = (rpc.entries.len() as u64) < self.max_payload_entries;
         let outcome = self.call(RaftMessage::AppendEntries, &rpc, option.hard_ttl()).await;
+        match &outcome {
+            Ok(Ok(AppendEntriesResponse::Success)) => self.clock.record(self.target, sent, complete),
+            Ok(Ok(AppendEntriesResponse::PartialSuccess(_))) => self.clock.record(self.target, sent, false),
+            _ => {}
+        }
         self.finish(outcome)
     }
 

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::types::{Raft, TypeConfig};
 use crate::config::{ControllerConfig, address_string};
+use crate::network::peer_times::{PeerClock, PeerTimes};
 use crate::network::raft_network::RaftNetworkFactoryImpl;
 use crate::state_machine::{Command, CommandResult};
 use crate::store::{LogStore, StateMachineStore};
@@ -56,6 +57,7 @@ pub struct RaftHandle {
     raft: Raft,
     voters: Arc<Vec<ControllerAddress>>,
     committed: Arc<AtomicU64>,
+    clock: PeerClock,
 }
 
 fn openraft_config(config: &ControllerConfig) -> Result<Config, String> {
@@ -85,19 +87,20 @@ impl RaftHandle {
         state_machine: StateMachineStore,
     ) -> Result<Self, String> {
         let committed = log_store.committed_index();
-        let raft = Raft::new(
-            config.node_id,
-            Arc::new(openraft_config(config)?),
-            RaftNetworkFactoryImpl,
-            log_store,
-            state_machine,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let raft_config = Arc::new(openraft_config(config)?);
+        let clock = PeerClock::default();
+        let network = RaftNetworkFactoryImpl {
+            clock: clock.clone(),
+            max_payload_entries: raft_config.max_payload_entries,
+        };
+        let raft = Raft::new(config.node_id, raft_config, network, log_store, state_machine)
+            .await
+            .map_err(|e| e.to_string())?;
         let handle = RaftHandle {
             raft,
             voters: Arc::new(config.voters.clone()),
             committed,
+            clock,
         };
         if !handle.raft.is_initialized().await.map_err(|e| e.to_string())? {
             let members: BTreeMap<NodeId, BasicNode> = config
@@ -172,6 +175,11 @@ impl RaftHandle {
         } else {
             Err(self.not_leader(None))
         }
+    }
+
+    /// When `peer` last answered this node's AppendEntries, and was last caught up.
+    pub fn peer_times(&self, peer: NodeId) -> PeerTimes {
+        self.clock.get(peer)
     }
 
     pub fn status(&self) -> RaftStatus {

@@ -11,6 +11,7 @@ mod watch;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::network::peer_times::{PeerTimes, now_millis};
 use brook_protocol::rpc::{ControllerRequest, ControllerResponse, QuorumInfo, RpcError, RpcResponse, VoterInfo};
 use tokio::sync::mpsc;
 
@@ -94,7 +95,12 @@ impl ControllerService {
             ControllerRequest::FetchOffsets(groups) => self.fetch_offsets(groups).await,
             ControllerRequest::DeleteOffsets(groups) => self.delete_offsets(groups).await,
             ControllerRequest::ListOffsetGroups => self.list_offset_groups().await,
-            ControllerRequest::DescribeQuorum => Ok(ControllerResponse::DescribeQuorum(self.describe_quorum())),
+            // The leader alone knows the voters' progress; others redirect to it.
+            ControllerRequest::DescribeQuorum => self
+                .raft
+                .check_leader()
+                .map(|()| ControllerResponse::DescribeQuorum(self.describe_quorum()))
+                .map_err(RpcError::from),
             ControllerRequest::Raft(message) => self.raft.handle(message).await.map(ControllerResponse::Raft),
             ControllerRequest::AllocateProducerIds {
                 broker_id,
@@ -134,6 +140,7 @@ impl ControllerService {
 
     pub fn describe_quorum(&self) -> QuorumInfo {
         let status = self.raft.status();
+        let now = now_millis();
         QuorumInfo {
             leader: status.leader,
             term: status.term,
@@ -142,10 +149,23 @@ impl ControllerService {
                 .raft
                 .voters()
                 .iter()
-                .map(|address| VoterInfo {
-                    node_id: address.node_id,
-                    address: address.clone(),
-                    matched_index: status.matched.get(&address.node_id).copied().flatten(),
+                .map(|address| {
+                    // The leader is caught up with itself; the others as they answered it.
+                    let times = if status.is_leader && status.leader == Some(address.node_id) {
+                        PeerTimes {
+                            last_fetch: Some(now),
+                            last_caught_up: Some(now),
+                        }
+                    } else {
+                        self.raft.peer_times(address.node_id)
+                    };
+                    VoterInfo {
+                        node_id: address.node_id,
+                        address: address.clone(),
+                        matched_index: status.matched.get(&address.node_id).copied().flatten(),
+                        last_fetch_ms: times.last_fetch,
+                        last_caught_up_ms: times.last_caught_up,
+                    }
                 })
                 .collect(),
         }

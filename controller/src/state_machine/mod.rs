@@ -469,6 +469,11 @@ impl ControllerState {
                 None,
             ),
         };
+        // Kafka refuses a broker's own bad setting as an invalid request, not a bad config.
+        let refusal = match resource {
+            ConfigResource::Broker(_) => ErrorCode::InvalidRequest,
+            _ => ErrorCode::InvalidConfig,
+        };
         let mut target: BTreeMap<String, Option<String>> = BTreeMap::new();
         if replace {
             target.extend(current.keys().map(|k| (k.clone(), None)));
@@ -476,7 +481,7 @@ impl ControllerState {
         for (key, op) in changes {
             match op {
                 ConfigOp::Set(value) => {
-                    validate(key, value).map_err(|message| kafka_error(ErrorCode::InvalidConfig, message))?;
+                    validate(key, value).map_err(|message| kafka_error(refusal, message))?;
                     target.insert(key.clone(), Some(value.clone()));
                 }
                 ConfigOp::Delete => {

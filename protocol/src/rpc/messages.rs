@@ -349,6 +349,10 @@ pub struct VoterInfo {
     pub node_id: NodeId,
     pub address: ControllerAddress,
     pub matched_index: Option<u64>,
+    /// Wall-clock ms of the voter's last answer to the leader, and of the last time it
+    /// had everything the leader had (the leader itself: now); `None` if never.
+    pub last_fetch_ms: Option<i64>,
+    pub last_caught_up_ms: Option<i64>,
 }
 
 /// One Raft RPC, its payload encoded by the controller crate.

@@ -64,6 +64,7 @@ public final class Differential {
         try {
             topics();
             configs();
+            brokerConfigs();
             sizes();
             offsets();
             groups();
@@ -135,7 +136,10 @@ public final class Differential {
     }
 
     static Object alter(String topic, String key, String value) throws Exception {
-        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        return alter(new ConfigResource(ConfigResource.Type.TOPIC, topic), key, value);
+    }
+
+    static Object alter(ConfigResource resource, String key, String value) throws Exception {
         AlterConfigOp op = value == null
                 ? new AlterConfigOp(new ConfigEntry(key, null), AlterConfigOp.OpType.DELETE)
                 : new AlterConfigOp(new ConfigEntry(key, value), AlterConfigOp.OpType.SET);
@@ -170,6 +174,31 @@ public final class Differential {
         }
         step("describe configs of an unknown topic", () -> admin.describeConfigs(
                 List.of(new ConfigResource(ConfigResource.Type.TOPIC, name("missing")))).all().get().size());
+    }
+
+    /** One broker's own settings: their types, and per-broker dynamic changes. */
+    static void brokerConfigs() throws Exception {
+        ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER,
+                Integer.toString(admin.describeCluster().nodes().get().iterator().next().id()));
+        Config config = admin.describeConfigs(List.of(broker)).all().get().get(broker);
+        for (String key : List.of("node.id", "controller.quorum.voters", "listeners", "advertised.listeners", "log.dirs",
+                "broker.rack", "auto.create.topics.enable", "broker.heartbeat.interval.ms", "connections.max.idle.ms",
+                "socket.request.max.bytes", "group.initial.rebalance.delay.ms", "replica.lag.time.max.ms",
+                "log.retention.check.interval.ms", "min.insync.replicas", "log.segment.bytes", "log.retention.ms",
+                "log.retention.bytes", "log.flush.interval.messages", "log.flush.interval.ms", "message.max.bytes")) {
+            ConfigEntry entry = config.get(key);
+            say("type of broker config " + key, entry == null ? "missing" : entry.type());
+        }
+        step("set a broker's own log.segment.bytes", () -> alter(broker, "log.segment.bytes", "536870912"));
+        ConfigEntry own = Waits.eventually(() -> admin.describeConfigs(List.of(broker)).all().get().get(broker)
+                .get("log.segment.bytes"), e -> "536870912".equals(e.value()));
+        say("describe a broker's own log.segment.bytes", own.value() + " source=" + own.source());
+        step("delete a broker's own log.segment.bytes", () -> alter(broker, "log.segment.bytes", null));
+        step("set a broker's own log.segment.bytes out of range", () -> alter(broker, "log.segment.bytes", "10"));
+        step("set a broker's own num.partitions", () -> alter(broker, "num.partitions", "1"));
+        step("delete a broker's own num.partitions", () -> alter(broker, "num.partitions", null));
+        step("set a broker's replication throttle", () -> alter(broker, "leader.replication.throttled.rate", "1000000"));
+        step("delete a broker's replication throttle", () -> alter(broker, "leader.replication.throttled.rate", null));
     }
 
     static KafkaProducer<String, String> producer(Map<String, Object> extra) {
