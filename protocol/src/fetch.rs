@@ -23,6 +23,9 @@ pub struct FetchedPartition {
     pub log_start_offset: i64,
     /// Whole record batches, in offset order; empty for none.
     pub records: Vec<Bytes>,
+    /// KIP-951 (v12+): the partition's leader id and epoch, for a client fetching from
+    /// the wrong broker.
+    pub current_leader: Option<(i32, i32)>,
 }
 
 /// One topic's answer: by name up to v12, by id from v13.
@@ -33,13 +36,28 @@ pub struct FetchedTopic {
     pub partitions: Vec<FetchedPartition>,
 }
 
+/// A broker a response names as a partition's current leader (KIP-951, v16+).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeEndpoint {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
+}
+
 /// The top-level fields of a Fetch response.
 #[derive(Debug, Clone, Default)]
 pub struct FetchResponseHead {
     pub throttle_time_ms: i32,
     pub error_code: i16,
     pub session_id: i32,
+    /// The endpoints of the leaders the partitions' `current_leader` name.
+    pub node_endpoints: Vec<NodeEndpoint>,
 }
+
+/// Tag of a partition's `CurrentLeader` and of the response's `NodeEndpoints`.
+const CURRENT_LEADER_TAG: u32 = 1;
+const NODE_ENDPOINTS_TAG: u32 = 0;
 
 enum Piece {
     Own(Range<usize>),
@@ -87,6 +105,25 @@ impl Pieces {
             })
             .collect()
     }
+}
+
+fn put_compact_string(buf: &mut BytesMut, text: Option<&str>) {
+    match text {
+        Some(text) => {
+            put_unsigned_varint(buf, text.len() as u32 + 1);
+            buf.put_slice(text.as_bytes());
+        }
+        None => put_unsigned_varint(buf, 0),
+    }
+}
+
+/// One tagged field: its tag, its size, then what `body` writes.
+fn put_tagged(buf: &mut BytesMut, tag: u32, body: impl FnOnce(&mut BytesMut)) {
+    let mut field = BytesMut::new();
+    body(&mut field);
+    put_unsigned_varint(buf, tag);
+    put_unsigned_varint(buf, field.len() as u32);
+    buf.put_slice(&field);
 }
 
 fn put_unsigned_varint(buf: &mut BytesMut, mut value: u32) {
@@ -170,7 +207,18 @@ pub fn encode_fetch_response(
                 out.share(batch);
             }
             if flexible {
-                out.buffer.put_u8(0); // partition tagged fields
+                let buf = &mut out.buffer;
+                match partition.current_leader {
+                    Some((leader_id, leader_epoch)) => {
+                        put_unsigned_varint(buf, 1);
+                        put_tagged(buf, CURRENT_LEADER_TAG, |field| {
+                            field.put_i32(leader_id);
+                            field.put_i32(leader_epoch);
+                            field.put_u8(0); // its tagged fields
+                        });
+                    }
+                    None => buf.put_u8(0),
+                }
             }
         }
         if flexible {
@@ -178,7 +226,22 @@ pub fn encode_fetch_response(
         }
     }
     if flexible {
-        out.buffer.put_u8(0); // response tagged fields
+        let buf = &mut out.buffer;
+        if version >= 16 && !head.node_endpoints.is_empty() {
+            put_unsigned_varint(buf, 1);
+            put_tagged(buf, NODE_ENDPOINTS_TAG, |field| {
+                put_unsigned_varint(field, head.node_endpoints.len() as u32 + 1);
+                for node in &head.node_endpoints {
+                    field.put_i32(node.node_id);
+                    put_compact_string(field, Some(&node.host));
+                    field.put_i32(node.port);
+                    put_compact_string(field, node.rack.as_deref());
+                    field.put_u8(0); // its tagged fields
+                }
+            });
+        } else {
+            buf.put_u8(0); // response tagged fields
+        }
     }
     out.finish()
 }
@@ -202,14 +265,16 @@ mod tests {
                     last_stable_offset: 100,
                     log_start_offset: 7,
                     records,
+                    current_leader: None,
                 },
                 FetchedPartition {
                     partition_index: 4,
-                    error_code: 1,
+                    error_code: 6,
                     high_watermark: -1,
                     last_stable_offset: -1,
                     log_start_offset: -1,
                     records: vec![],
+                    current_leader: Some((2, 9)),
                 },
             ],
         }]
@@ -224,6 +289,12 @@ mod tests {
                 throttle_time_ms: 5,
                 error_code: 0,
                 session_id: 0,
+                node_endpoints: vec![NodeEndpoint {
+                    node_id: 2,
+                    host: "10.0.0.2".into(),
+                    port: 9092,
+                    rack: Some("r2".into()),
+                }],
             };
             let pieces = encode_fetch_response(version, 42, &head, &response(vec![batch_a.clone(), batch_b.clone()]));
             assert!(
@@ -252,8 +323,30 @@ mod tests {
                 assert_eq!(p.log_start_offset, 7);
             }
             assert_eq!(p.records.as_deref(), Some(&b"first batch bytessecond"[..]));
+            assert_eq!(
+                p.current_leader.leader_id.0, -1,
+                "v{version}: no hint where none is due"
+            );
             let empty = &topic.partitions[1];
-            assert_eq!(empty.error_code, 1);
+            assert_eq!(empty.error_code, 6);
+            if version >= 12 {
+                let leader = &empty.current_leader;
+                assert_eq!(
+                    (leader.leader_id.0, leader.leader_epoch),
+                    (2, 9),
+                    "v{version}: KIP-951 hint"
+                );
+            }
+            if version >= 16 {
+                let node = &decoded.node_endpoints[0];
+                assert_eq!(
+                    (node.node_id.0, node.host.as_str(), node.port, node.rack.as_deref()),
+                    (2, "10.0.0.2", 9092, Some("r2")),
+                    "v{version}"
+                );
+            } else {
+                assert!(decoded.node_endpoints.is_empty());
+            }
             assert_eq!(
                 empty.records.as_deref(),
                 Some(&b""[..]),

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Brook and Kafka 4.4 side by side on one machine, one after the other in the same run:
-# a single node each (`brook dev` from the release build, `kafka.sh combined`), the same
-# topic (16 partitions, RF 1), Kafka's ProducerPerformance (acks=all, linger.ms=5,
-# batch.size=16 KiB, 1 KiB records) and ConsumerPerformance. Prints one line per run.
+# Brook and Kafka 4.4 side by side on one machine, one after the other in the same run,
+# with the same clients and topics (16 partitions, 1 KiB records, acks=all):
+#   single   one node each: `brook dev` from the release build, `kafka.sh combined`;
+#            topics with RF 1.
+#   cluster  one controller and three brokers each: tools/scripts/local_cluster.sh,
+#            `kafka.sh cluster`; topics with RF 3 and min.insync.replicas=2.
+# Clients: Kafka's ProducerPerformance (linger.ms=5, batch.size=16 KiB) and
+# ConsumerPerformance, and, when RDKAFKA_PERFORMANCE names librdkafka's
+# rdkafka_performance binary, that too (producer with librdkafka's defaults, then a
+# group consumer). Prints one line per client run.
 #
-# Usage: tests/kafka/side_by_side.sh [RECORDS]   (default 1000000; build brook --release first)
+# Usage: tests/kafka/side_by_side.sh [RECORDS] [single|cluster]
+#        (default 1000000 single; build brook --release first)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/../.."
 records="${1:-1000000}"
+layout="${2:-single}"
 brook="${BROOK:-$root/target/release/brook}"
+rdkafka="${RDKAFKA_PERFORMANCE:-}"
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -24,10 +33,19 @@ wait_for() { # wait_for BOOTSTRAP
   exit 1
 }
 
+create() { # create BOOTSTRAP TOPIC
+  local rf=1 extra=()
+  if [ "$layout" = cluster ]; then
+    rf=3
+    extra=(--config min.insync.replicas=2)
+  fi
+  tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$1" --create --topic "$2" \
+    --partitions 16 --replication-factor "$rf" "${extra[@]}" >/dev/null
+}
+
 measure() { # measure NAME BOOTSTRAP
   local name="$1" b="$2"
-  tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$b" --create --topic bench \
-    --partitions 16 --replication-factor 1 >/dev/null
+  create "$b" bench
   local produced consumed
   produced=$(tool org.apache.kafka.tools.ProducerPerformance --topic bench --num-records "$records" \
     --record-size 1024 --throughput -1 \
@@ -35,21 +53,64 @@ measure() { # measure NAME BOOTSTRAP
     2>/dev/null | tail -n 1)
   consumed=$(tool org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$b" --topic bench \
     --num-records "$records" --timeout 60000 2>/dev/null | tail -n 1)
-  echo "$name produce: $produced"
-  echo "$name consume: $consumed"
+  echo "$name $layout ProducerPerformance: $produced"
+  echo "$name $layout ConsumerPerformance: $consumed"
+  if [ -n "$rdkafka" ]; then
+    create "$b" bench-rdkafka
+    produced=$("$rdkafka" -P -t bench-rdkafka -b "$b" -s 1024 -c "$records" -a -1 2>&1 |
+      grep -E 'messages produced' | tail -n 1)
+    consumed=$("$rdkafka" -G "bench-$name" -t bench-rdkafka -b "$b" -c "$records" -o beginning \
+      -X auto.offset.reset=earliest 2>&1 | grep -E 'messages.*consumed' | tail -n 1)
+    echo "$name $layout rdkafka_performance produce: $produced"
+    echo "$name $layout rdkafka_performance consume: $consumed"
+  fi
 }
 
-sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-"$brook" dev --data-dir "$work/brook" --kafka-addr 127.0.0.1:19192 --controller-addr 127.0.0.1:19193 \
-  --metrics-addr 127.0.0.1:19194 >"$work/brook.log" 2>&1 &
-brook_pid=$!
-wait_for 127.0.0.1:19192
-measure brook 127.0.0.1:19192
-kill -TERM "$brook_pid"; wait "$brook_pid" || true
+fresh_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 
-sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-"$here/kafka.sh" combined "$work/kafka" 19292 19293 >"$work/kafka.log" 2>&1 &
+fresh_caches
+case "$layout" in
+  single)
+    "$brook" dev --data-dir "$work/brook" --kafka-addr 127.0.0.1:19192 --controller-addr 127.0.0.1:19193 \
+      --metrics-addr 127.0.0.1:19194 >"$work/brook.log" 2>&1 &
+    brook_pids=($!)
+    brook_bootstrap=127.0.0.1:19192
+    ;;
+  cluster)
+    brook_bootstrap=$(BROOK="$brook" "$root/tools/scripts/local_cluster.sh" "$work/brook" 3)
+    mapfile -t brook_pids <"$work/brook/pids"
+    ;;
+  *)
+    sed -n '2,14p' "$0" >&2
+    exit 2
+    ;;
+esac
+wait_for "${brook_bootstrap%%,*}"
+measure brook "$brook_bootstrap"
+# Brokers before the controller (local_cluster.sh lists the controller first).
+for pid in $(printf '%s\n' "${brook_pids[@]}" | tac); do
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+done
+
+fresh_caches
+if [ "$layout" = single ]; then
+  "$here/kafka.sh" combined "$work/kafka" 19292 19293 >"$work/kafka.log" 2>&1 &
+  kafka_bootstrap=127.0.0.1:19292
+else
+  "$here/kafka.sh" cluster "$work/kafka" 19301 19393 >"$work/kafka.log" 2>&1 &
+  kafka_bootstrap=127.0.0.1:19301,127.0.0.1:19302,127.0.0.1:19303
+fi
 kafka_pid=$!
-wait_for 127.0.0.1:19292
-measure kafka-4.4 127.0.0.1:19292
-kill -TERM "$kafka_pid"; wait "$kafka_pid" || true
+wait_for "${kafka_bootstrap%%,*}"
+if [ "$layout" = cluster ]; then
+  # Every broker registered, so RF 3 can be placed.
+  for _ in $(seq 1 120); do
+    [ "$("$brook" cluster status -b "${kafka_bootstrap%%,*}" --format json 2>/dev/null |
+      grep -o '"port"' | wc -l)" -ge 3 ] && break
+    sleep 0.5
+  done
+fi
+measure kafka-4.4 "$kafka_bootstrap"
+kill -TERM "$kafka_pid"
+wait "$kafka_pid" || true

@@ -537,3 +537,74 @@ async fn lagging_follower_leaves_and_rejoins(proxied: bool, lag: impl Fn(&mut Cl
     );
     assert!(logs.contains("proposing an ISR change"));
 }
+
+/// KIP-951: a produce or fetch sent to a follower is answered `NOT_LEADER_OR_FOLLOWER`
+/// with the partition's leader and its endpoint, so the client goes there at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_names_the_leader_in_its_produce_and_fetch_refusals() {
+    use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use brook_protocol::messages::{FetchRequest, ProduceRequest};
+    use brook_protocol::records::{BatchBuilder, Compression};
+
+    let cluster = spread_cluster(1).await;
+    // Partition 0 is led by broker 1; ask broker 2, which follows it.
+    let leader_port: i32 = cluster.broker_address(1).rsplit(':').next().unwrap().parse().unwrap();
+    let follower = BrokerConnection::connect(cluster.broker_address(2), "kip-951-test", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut batch = BatchBuilder::new(Compression::None);
+    batch.append(0, None, Some(b"misdirected"), &[]);
+    let mut records = bytes::BytesMut::new();
+    batch.build_into(&mut records).unwrap();
+    let produce = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(records.freeze())),
+                ]),
+        ]);
+    let Ok(ResponseKind::Produce(answer)) = follower.call(ApiKey::Produce, 11, RequestKind::Produce(produce)).await
+    else {
+        panic!("no Produce answer")
+    };
+    let partition = &answer.responses[0].partition_responses[0];
+    assert_eq!(
+        partition.error_code,
+        brook_protocol::ErrorCode::NotLeaderOrFollower.code()
+    );
+    assert_eq!(partition.current_leader.leader_id.0, 1, "{answer:?}");
+    assert!(partition.current_leader.leader_epoch >= 0, "{answer:?}");
+    let endpoints: Vec<(i32, i32)> = answer.node_endpoints.iter().map(|n| (n.node_id.0, n.port)).collect();
+    assert_eq!(endpoints, [(1, leader_port)], "{answer:?}");
+
+    let fetch = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_static_str(TOPIC)))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    // v12: topics by name, and flexible, so it carries the current leader (the endpoint
+    // list comes with v16, whose encoding `protocol::fetch`'s tests check).
+    let Ok(ResponseKind::Fetch(answer)) = follower.call(ApiKey::Fetch, 12, RequestKind::Fetch(fetch)).await else {
+        panic!("no Fetch answer")
+    };
+    let partition = &answer.responses[0].partitions[0];
+    assert_eq!(
+        partition.error_code,
+        brook_protocol::ErrorCode::NotLeaderOrFollower.code()
+    );
+    assert_eq!(partition.current_leader.leader_id.0, 1, "{answer:?}");
+}

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use brook_protocol::ErrorCode;
-use brook_protocol::fetch::{FetchResponseHead, FetchedPartition, FetchedTopic, encode_fetch_response};
+use brook_protocol::fetch::{FetchResponseHead, FetchedPartition, FetchedTopic, NodeEndpoint, encode_fetch_response};
 use brook_protocol::messages::FetchRequest;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::leader_hint::{LeaderHints, current_leader};
 use super::{Handlers, NO_ERROR};
 use crate::log::residency;
 use crate::replica::purgatory::DelayedOperation;
@@ -60,7 +61,33 @@ impl Handlers {
         if residency::absent_pages(&records) {
             let _ = tokio::task::spawn_blocking(move || residency::fault_in(&records)).await;
         }
-        encode_fetch_response(version, correlation_id, &FetchResponseHead::default(), &topics)
+        let head = FetchResponseHead {
+            node_endpoints: self.leader_endpoints(&topics),
+            ..FetchResponseHead::default()
+        };
+        encode_fetch_response(version, correlation_id, &head, &topics)
+    }
+
+    /// The endpoints of the leaders the partitions' KIP-951 hints name.
+    fn leader_endpoints(&self, topics: &[FetchedTopic]) -> Vec<NodeEndpoint> {
+        let mut hints = LeaderHints::default();
+        for (leader, _) in topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .filter_map(|p| p.current_leader)
+        {
+            hints.add(leader);
+        }
+        let image = self.metadata.image();
+        hints
+            .endpoints(&image)
+            .map(|b| NodeEndpoint {
+                node_id: b.id.0,
+                host: b.host.to_string(),
+                port: b.port,
+                rack: b.rack.map(|r| r.to_string()),
+            })
+            .collect()
     }
 
     /// The requested partitions this broker hosts, with their fetch offsets.
@@ -141,6 +168,14 @@ impl Handlers {
                 };
                 errors |= code != NO_ERROR;
                 answer.error_code = code;
+                // KIP-951: where the client should fetch instead.
+                let moved = [ErrorCode::NotLeaderOrFollower, ErrorCode::FencedLeaderEpoch].map(|e| e.code());
+                if moved.contains(&code)
+                    && let Some(name) = name.as_deref()
+                {
+                    answer.current_leader = current_leader(&image, self.config.broker_id, name, p.partition)
+                        .map(|l| (l.leader_id, l.leader_epoch));
+                }
                 partitions.push(answer);
             }
             topics.push(FetchedTopic {

@@ -8,6 +8,7 @@ mod configs;
 mod fetch;
 mod group_admin;
 mod groups;
+mod leader_hint;
 mod list_offsets;
 mod log_dirs;
 mod metadata;

@@ -1,13 +1,18 @@
 //! Produce: the wire request in, the answer out. Appending and the `acks=all` wait live
 //! in `replica::append`; this module resolves partitions, counts bytes and messages, and
-//! builds the response.
+//! builds the response. A partition answered `NOT_LEADER_OR_FOLLOWER` names the leader
+//! this broker's metadata knows (KIP-951, v10+), with its endpoint, so the client moves
+//! there without a metadata round trip.
 
 use std::time::Duration;
 
 use brook_protocol::ErrorCode;
-use brook_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use brook_protocol::messages::{ProduceRequest, ProduceResponse};
+use brook_protocol::messages::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
+use brook_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 
+use super::leader_hint::{LeaderHints, current_leader};
 use super::{Handlers, NO_ERROR};
 use crate::replica::{self, ProduceAcks, ProducePartition};
 
@@ -30,6 +35,8 @@ impl Handlers {
         let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
         let outcomes = replica::produce(acks.unwrap_or(ProduceAcks::Leader), timeout, partitions).await;
         let mut outcomes = outcomes.into_iter();
+        let image = self.metadata.image();
+        let mut hints = LeaderHints::default();
         let responses = request
             .topic_data
             .iter()
@@ -54,12 +61,22 @@ impl Handlers {
                             Ok(base_offset) => (NO_ERROR, base_offset),
                             Err(code) => (code.code(), -1),
                         };
-                        PartitionProduceResponse::default()
+                        let mut answer = PartitionProduceResponse::default()
                             .with_index(data.index)
                             .with_error_code(error)
                             .with_base_offset(base_offset)
                             .with_log_append_time_ms(-1)
-                            .with_log_start_offset(outcome.log_start_offset)
+                            .with_log_start_offset(outcome.log_start_offset);
+                        if error == ErrorCode::NotLeaderOrFollower.code()
+                            && let Some(leader) =
+                                current_leader(&image, self.config.broker_id, topic.name.0.as_str(), data.index)
+                        {
+                            hints.add(leader.leader_id);
+                            answer.current_leader = LeaderIdAndEpoch::default()
+                                .with_leader_id(BrokerId(leader.leader_id))
+                                .with_leader_epoch(leader.leader_epoch);
+                        }
+                        answer
                     })
                     .collect();
                 TopicProduceResponse::default()
@@ -67,6 +84,20 @@ impl Handlers {
                     .with_partition_responses(partitions)
             })
             .collect();
-        (acks != Some(ProduceAcks::None)).then(|| ProduceResponse::default().with_responses(responses))
+        let node_endpoints = hints
+            .endpoints(&image)
+            .map(|b| {
+                NodeEndpoint::default()
+                    .with_node_id(b.id)
+                    .with_host(b.host)
+                    .with_port(b.port)
+                    .with_rack(b.rack)
+            })
+            .collect();
+        (acks != Some(ProduceAcks::None)).then(|| {
+            ProduceResponse::default()
+                .with_responses(responses)
+                .with_node_endpoints(node_endpoints)
+        })
     }
 }
