@@ -41,7 +41,6 @@ const API_RANGES: &[(&str, &str, &str)] = &[
     ("ApiVersions", "0..5", "0..4"),
     ("DescribeLogDirs", "1..5", "1..4"),
     ("DeleteGroups", "0..3", "0..2"),
-    ("AlterPartitionReassignments", "0..1", "0..0"),
 ];
 
 /// APIs Kafka 4.4 serves and Brook does not yet, by the feature they belong to (each

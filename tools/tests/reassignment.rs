@@ -250,3 +250,74 @@ fn preferred_leaders_are_elected_again_after_a_failover() {
         "{rows:?}"
     );
 }
+
+/// KIP-860: AlterPartitionReassignments v1 with `allowReplicationFactorChange` false
+/// refuses a target of another size (`INVALID_REPLICATION_FACTOR`) and still takes one
+/// of the same size, in the same request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reassignment_may_forbid_a_replication_factor_change() {
+    use brook_client::BrokerConnection;
+    use brook_protocol::messages::alter_partition_reassignments_request::{ReassignablePartition, ReassignableTopic};
+    use brook_protocol::messages::{
+        AlterPartitionReassignmentsRequest, BrokerId, RequestKind, ResponseKind, TopicName,
+    };
+    use brook_protocol::{ApiKey, ErrorCode, StrBytes};
+
+    let cluster = Cluster::start(1, 3, 1);
+    let bootstrap = cluster.bootstrap();
+    brook_ok(&["topic", "create", "fixed", "-p", "2", "-r", "2", "-b", &bootstrap]);
+    let (on, _, _) = placement(&cluster, "fixed", 1);
+    let spare = (1..=3).find(|b| !on.contains(b)).unwrap();
+    let target = |brokers: &[i32]| Some(brokers.iter().map(|b| BrokerId(*b)).collect());
+    let request = AlterPartitionReassignmentsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_allow_replication_factor_change(false)
+        .with_topics(vec![
+            ReassignableTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("fixed")))
+                .with_partitions(vec![
+                    ReassignablePartition::default()
+                        .with_partition_index(0)
+                        .with_replicas(target(&[1, 2, 3])),
+                    ReassignablePartition::default()
+                        .with_partition_index(1)
+                        .with_replicas(target(&[on[0], spare])),
+                ]),
+        ]);
+    let connection = BrokerConnection::connect(
+        bootstrap.split(',').next().unwrap(),
+        "kip-860-test",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let Ok(ResponseKind::AlterPartitionReassignments(answer)) = connection
+        .call(
+            ApiKey::AlterPartitionReassignments,
+            1,
+            RequestKind::AlterPartitionReassignments(request),
+        )
+        .await
+    else {
+        panic!("no AlterPartitionReassignments answer")
+    };
+    let codes: Vec<(i32, i16)> = answer.responses[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code))
+        .collect();
+    assert!(
+        codes.contains(&(0, ErrorCode::InvalidReplicationFactor.code())),
+        "{answer:?}"
+    );
+    assert!(codes.contains(&(1, 0)), "the same size is taken: {answer:?}");
+    wait_until("partition 1 moves", Duration::from_secs(30), || {
+        let (replicas, _, _) = placement(&cluster, "fixed", 1);
+        replicas.contains(&spare) && replicas.len() == 2
+    });
+    assert_eq!(
+        placement(&cluster, "fixed", 0).0.len(),
+        2,
+        "partition 0 kept its replicas"
+    );
+}

@@ -48,7 +48,7 @@ impl Handlers {
         &self,
         request: AlterPartitionReassignmentsRequest,
     ) -> AlterPartitionReassignmentsResponse {
-        let forwarded: Vec<ReassignPartition> = request
+        let mut forwarded: Vec<ReassignPartition> = request
             .topics
             .iter()
             .flat_map(|t| {
@@ -59,6 +59,25 @@ impl Handlers {
                 })
             })
             .collect();
+        let mut refused = Vec::new();
+        if !request.allow_replication_factor_change {
+            match self.replication_factor_changes(&forwarded).await {
+                Ok(changes) => {
+                    forwarded.retain(|r| {
+                        !changes
+                            .iter()
+                            .any(|c| (&c.topic, c.partition) == (&r.topic, r.partition))
+                    });
+                    refused = changes;
+                }
+                Err(error) => {
+                    let (code, message) = unreachable(&error);
+                    return AlterPartitionReassignmentsResponse::default()
+                        .with_error_code(code)
+                        .with_error_message(message);
+                }
+            }
+        }
         let results = match self.controller.alter_reassignments(forwarded).await {
             Ok(results) => results,
             Err(error) => {
@@ -68,6 +87,7 @@ impl Handlers {
                     .with_error_message(message);
             }
         };
+        let results = results.into_iter().chain(refused).collect();
         let responses = by_topic(results, |r| {
             ReassignablePartitionResponse::default()
                 .with_partition_index(r.partition)
@@ -82,6 +102,47 @@ impl Handlers {
         })
         .collect();
         AlterPartitionReassignmentsResponse::default().with_responses(responses)
+    }
+
+    /// KIP-860 (v1, `allowReplicationFactorChange` false): the targets whose size is not
+    /// the partition's replication factor (its replicas before any move in progress),
+    /// each answered `INVALID_REPLICATION_FACTOR`. Partitions this broker does not know
+    /// are left to the controller to answer.
+    async fn replication_factor_changes(
+        &self,
+        reassignments: &[ReassignPartition],
+    ) -> Result<Vec<PartitionResult>, brook_controller::client::ClientError> {
+        let named = reassignments.iter().map(|r| (r.topic.clone(), r.partition)).collect();
+        let ongoing = self.controller.list_reassignments(Some(named)).await?;
+        let image = self.metadata.image();
+        let replication_factor = |topic: &str, partition: i32| {
+            let moving = ongoing.iter().find(|o| o.topic == topic && o.partition == partition);
+            match moving {
+                Some(o) => Some(o.replicas.len() - o.adding.len()),
+                None => image
+                    .topic_by_name(topic)?
+                    .partitions
+                    .iter()
+                    .find(|p| p.partition == partition)
+                    .map(|p| p.replicas.len()),
+            }
+        };
+        Ok(reassignments
+            .iter()
+            .filter_map(|r| {
+                let target = r.target.as_ref()?.len();
+                let current = replication_factor(&r.topic, r.partition)?;
+                (target != current).then(|| PartitionResult {
+                    topic: r.topic.clone(),
+                    partition: r.partition,
+                    error_code: ErrorCode::InvalidReplicationFactor.code(),
+                    error_message: Some(format!(
+                        "the replication factor would change from {current} to {target}, but \
+                         allowReplicationFactorChange is false"
+                    )),
+                })
+            })
+            .collect())
     }
 
     pub(super) async fn list_partition_reassignments(
