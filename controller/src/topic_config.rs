@@ -104,11 +104,6 @@ pub const TOPIC_CONFIGS: &[TopicConfig] = &[
     config("message.timestamp.after.max.ms", ConfigKind::Long { min: 0 }, "3600000"),
     config("message.timestamp.before.max.ms", ConfigKind::Long { min: 0 }, MAX_LONG),
     config(
-        "message.timestamp.difference.max.ms",
-        ConfigKind::Long { min: 0 },
-        MAX_LONG,
-    ),
-    config(
         "message.timestamp.type",
         ConfigKind::Choice(&["CreateTime", "LogAppendTime"]),
         "CreateTime",

@@ -158,6 +158,7 @@ public final class Differential {
         step("create with retention.ms", () -> create(topic, 1, (short) 1, Map.of("retention.ms", "3600000")));
         step("set negative max.message.bytes", () -> alter(topic, "max.message.bytes", "-5"));
         step("set unknown config", () -> alter(topic, "no.such.config", "1"));
+        step("set a config Kafka 4 removed", () -> alter(topic, "message.timestamp.difference.max.ms", "1000"));
         step("set cleanup.policy to a word it does not know", () -> alter(topic, "cleanup.policy", "forever"));
         step("set segment.bytes past an int", () -> alter(topic, "segment.bytes", "3000000000"));
         step("set retention.bytes", () -> alter(topic, "retention.bytes", "1048576"));
