@@ -57,15 +57,18 @@ impl Handlers {
                                 metrics.messages_in.inc_by(messages as u64);
                             }
                         }
-                        let (error, base_offset) = match outcome.result {
-                            Ok(base_offset) => (NO_ERROR, base_offset),
-                            Err(code) => (code.code(), -1),
+                        let (error, base_offset, log_append_time) = match outcome.result {
+                            Ok(base_offset) => {
+                                let stamped = outcome.appended.map_or(-1, |a| a.log_append_time);
+                                (NO_ERROR, base_offset, stamped)
+                            }
+                            Err(code) => (code.code(), -1, -1),
                         };
                         let mut answer = PartitionProduceResponse::default()
                             .with_index(data.index)
                             .with_error_code(error)
                             .with_base_offset(base_offset)
-                            .with_log_append_time_ms(-1)
+                            .with_log_append_time_ms(log_append_time)
                             .with_log_start_offset(outcome.log_start_offset);
                         if error == ErrorCode::NotLeaderOrFollower.code()
                             && let Some(leader) =

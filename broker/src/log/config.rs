@@ -27,6 +27,13 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// `min.insync.replicas`: an `acks=all` write needs this many in-sync replicas.
     pub min_insync_replicas: i32,
+    /// `message.timestamp.type=LogAppendTime`: the leader stamps each batch with its
+    /// append time (else `CreateTime`, the producer's timestamps).
+    pub log_append_time: bool,
+    /// `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms`: how far
+    /// before or after the append time a record's timestamp may lie (CreateTime only).
+    pub timestamp_before_max_ms: i64,
+    pub timestamp_after_max_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -42,6 +49,9 @@ impl Default for LogConfig {
             retention_bytes: -1,
             max_message_bytes: 1024 * 1024 + 12,
             min_insync_replicas: 1,
+            log_append_time: false,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: 3600 * 1000,
         }
     }
 }
@@ -82,6 +92,14 @@ impl LogConfig {
             "retention.bytes" => self.retention_bytes.to_string(),
             "max.message.bytes" => self.max_message_bytes.to_string(),
             "min.insync.replicas" => self.min_insync_replicas.to_string(),
+            "message.timestamp.type" => if self.log_append_time {
+                "LogAppendTime"
+            } else {
+                "CreateTime"
+            }
+            .to_string(),
+            "message.timestamp.before.max.ms" => self.timestamp_before_max_ms.to_string(),
+            "message.timestamp.after.max.ms" => self.timestamp_after_max_ms.to_string(),
             _ => return None,
         })
     }
@@ -110,6 +128,19 @@ impl LogConfig {
             "retention.bytes" => parse(value, &mut self.retention_bytes),
             "max.message.bytes" => parse(value, &mut self.max_message_bytes),
             "min.insync.replicas" => parse(value, &mut self.min_insync_replicas),
+            "message.timestamp.type" => match value.trim() {
+                "CreateTime" => {
+                    self.log_append_time = false;
+                    true
+                }
+                "LogAppendTime" => {
+                    self.log_append_time = true;
+                    true
+                }
+                _ => false,
+            },
+            "message.timestamp.before.max.ms" => parse(value, &mut self.timestamp_before_max_ms),
+            "message.timestamp.after.max.ms" => parse(value, &mut self.timestamp_after_max_ms),
             _ => true,
         }
     }

@@ -28,6 +28,10 @@ pub enum LogError {
     /// A replicated append whose offsets do not follow the log end.
     #[error("replicated batch at offset {first_offset} does not follow the log end offset {log_end_offset}")]
     NonMonotonicOffsets { first_offset: i64, log_end_offset: i64 },
+    /// A record timestamp outside `message.timestamp.before/after.max.ms` of the append
+    /// time (`INVALID_TIMESTAMP`).
+    #[error("timestamp {timestamp} is out of range: it must be within [{earliest}, {latest}]")]
+    InvalidTimestamp { timestamp: i64, earliest: i64, latest: i64 },
     /// A setting out of its range (`INVALID_CONFIG`).
     #[error("invalid log config: {0}")]
     InvalidConfig(String),
@@ -73,6 +77,7 @@ impl LogError {
             LogError::TooLarge { .. } => ErrorCode::MessageTooLarge,
             LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             LogError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+            LogError::InvalidTimestamp { .. } => ErrorCode::InvalidTimestamp,
             LogError::Closed(_) => ErrorCode::NotLeaderOrFollower,
             LogError::NonMonotonicOffsets { .. } | LogError::Io { .. } => ErrorCode::KafkaStorageError,
         }

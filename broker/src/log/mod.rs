@@ -28,6 +28,7 @@ mod recovery;
 pub mod residency;
 mod scan;
 mod segment;
+mod timestamps;
 
 pub(crate) use clock::now_ms;
 pub use config::LogConfig;

@@ -45,6 +45,9 @@ pub struct AppendInfo {
     /// An idempotent producer's retry of batches already in the log: nothing was
     /// written, and the offsets are where the originals went.
     pub duplicate: bool,
+    /// The append time stamped on a LogAppendTime topic's batches, else -1 (Produce's
+    /// `log_append_time_ms`).
+    pub log_append_time: i64,
 }
 
 impl AppendInfo {
@@ -56,6 +59,7 @@ impl AppendInfo {
             records: summary.records,
             bytes: summary.bytes,
             duplicate: false,
+            log_append_time: -1,
         }
     }
 
@@ -67,6 +71,7 @@ impl AppendInfo {
             records: 0,
             bytes: 0,
             duplicate: true,
+            log_append_time: -1,
         }
     }
 }
@@ -252,17 +257,21 @@ impl PartitionLog {
     }
 
     /// Appends a produced record set as the leader: every batch is validated (CRC,
-    /// counts, size), then copied to the log and given offsets and `leader_epoch` in
-    /// place. With `flush.messages` reached, the data is on disk when this returns.
+    /// counts, size, timestamps), stamped with the append time on a LogAppendTime topic,
+    /// then copied to the log and given offsets and `leader_epoch` in place. With
+    /// `flush.messages` reached, the data is on disk when this returns.
     pub fn append_as_leader(&self, records: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
         let config = self.config();
-        let summary = validate_record_set(records)?;
+        let mut summary = validate_record_set(records)?;
         if summary.max_batch_bytes > config.max_message_bytes as usize {
             return Err(LogError::TooLarge {
                 size: summary.max_batch_bytes,
                 max: config.max_message_bytes,
             });
         }
+        let now = now_ms();
+        let stamped = super::timestamps::apply(records, &mut summary, &config, now)?;
+        let records: &[u8] = &stamped;
         let mut epochs = self.writer.lock();
         self.ensure_open()?;
         let mut producers = self.producers.lock();
@@ -284,11 +293,14 @@ impl PartitionLog {
         let next_offset_after = active
             .append(records, Some((first_offset, leader_epoch)))
             .at(&self.dir)?;
-        producers.record_all(&producer_batches, first_offset, now_ms());
+        producers.record_all(&producer_batches, first_offset, now);
         drop(producers);
         epochs.assign(leader_epoch, first_offset);
         debug_assert_eq!(next_offset_after, last_offset + 1, "offsets are dense");
-        let info = AppendInfo::new(first_offset, last_offset, &summary);
+        let mut info = AppendInfo::new(first_offset, last_offset, &summary);
+        if config.log_append_time {
+            info.log_append_time = now;
+        }
         self.publish(epochs, next_offset_after, &config, info)
     }
 
@@ -476,7 +488,8 @@ impl PartitionLog {
     /// The first offset whose record timestamp is at least `timestamp`, with that
     /// timestamp (ListOffsets by time); `None` if every record is older.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
-        let max_decompressed = (self.config().max_message_bytes as usize).saturating_mul(64);
+        let max_decompressed =
+            (self.config().max_message_bytes as usize).saturating_mul(super::timestamps::DECOMPRESSION_FACTOR);
         let start = self.log_start_offset();
         for segment in self.segments_from(start) {
             let found = segment.find_by_timestamp(timestamp, max_decompressed).at(&self.dir)?;

@@ -52,6 +52,8 @@ pub struct Appended {
     pub last_offset: i64,
     /// A retry of batches already in the log (idempotent producer): nothing was written.
     pub duplicate: bool,
+    /// The append time a LogAppendTime topic stamped, else -1.
+    pub log_append_time: i64,
 }
 
 /// The answer for one partition.
@@ -97,6 +99,7 @@ pub async fn produce(acks: ProduceAcks, timeout: Duration, partitions: Vec<Produ
                 base_offset: append.info.first_offset,
                 last_offset: append.info.last_offset,
                 duplicate: append.info.duplicate,
+                log_append_time: append.info.log_append_time,
             })
         })
         .collect();

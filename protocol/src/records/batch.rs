@@ -289,6 +289,42 @@ impl<'a> BatchViewMut<'a> {
     pub fn set_partition_leader_epoch(&mut self, epoch: i32) {
         self.bytes[PARTITION_LEADER_EPOCH..PARTITION_LEADER_EPOCH + 4].copy_from_slice(&epoch.to_be_bytes());
     }
+
+    /// `message.timestamp.type=LogAppendTime`: marks the batch's timestamps as the
+    /// broker's and makes `now` its max timestamp, which readers then give every record
+    /// (the records' own deltas stay), and stores the CRC again since both fields are
+    /// under it.
+    pub fn set_log_append_time(&mut self, now: i64) {
+        let attributes = self.view().attributes() | TIMESTAMP_TYPE_BIT;
+        self.bytes[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+        self.bytes[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now.to_be_bytes());
+        let crc = self.view().compute_crc();
+        self.bytes[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+/// Stamps every batch of a validated record set with the append time `now` (see
+/// [`BatchViewMut::set_log_append_time`]).
+pub fn set_log_append_time(record_set: &mut [u8], now: i64) -> Result<(), RecordError> {
+    let mut at = 0;
+    while at < record_set.len() {
+        let mut batch = BatchViewMut::new(&mut record_set[at..])?;
+        batch.set_log_append_time(now);
+        at += batch.view().size();
+    }
+    Ok(())
+}
+
+/// The smallest record timestamp of a batch, which its header does not carry (the first
+/// record's need not be the smallest): decodes the records, decompressing at most
+/// `max_decompressed_bytes`.
+pub fn min_record_timestamp(batch: &BatchView<'_>, max_decompressed_bytes: usize) -> Result<i64, RecordError> {
+    let payload = batch.records_payload(max_decompressed_bytes)?;
+    let mut min = i64::MAX;
+    for record in batch.records(&payload) {
+        min = min.min(batch.base_timestamp().saturating_add(record?.timestamp_delta));
+    }
+    Ok(min)
 }
 
 /// The batches of a record set, in order.

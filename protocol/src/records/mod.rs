@@ -15,7 +15,7 @@ pub mod varint;
 
 pub use batch::{
     BATCH_HEADER_LEN, BatchView, BatchViewMut, Batches, LOG_OVERHEAD, MAGIC_V2, RecordSetSummary, TimestampType,
-    assign_offsets, validate_record_set,
+    assign_offsets, min_record_timestamp, set_log_append_time, validate_record_set,
 };
 pub use builder::{BatchBuilder, HeaderRef};
 pub use compression::Compression;

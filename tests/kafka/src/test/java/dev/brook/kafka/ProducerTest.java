@@ -101,6 +101,29 @@ class ProducerTest extends ClusterTest {
     }
 
     @Test
+    void timestampsFollowTheTopicsTimestampRules() throws Exception {
+        String appendTime = Target.createTopic(admin, "java-append-time", 1, Map.of("message.timestamp.type", "LogAppendTime"));
+        String createTime = Target.createTopic(admin, "java-create-time", 1, Map.of());
+        long before = System.currentTimeMillis();
+        try (KafkaProducer<String, String> producer = Target.producer(Map.of())) {
+            // LogAppendTime: the broker's clock replaces the producer's timestamp.
+            RecordMetadata stamped = producer.send(new ProducerRecord<>(appendTime, 0, 1000L, "k", "v")).get();
+            assertTrue(stamped.timestamp() >= before, "the append time, not 1000: " + stamped.timestamp());
+            // CreateTime, Kafka 4's default bounds: an hour ahead at most.
+            RecordMetadata kept = producer.send(new ProducerRecord<>(createTime, 0, 1000L, "k", "v")).get();
+            assertEquals(1000L, kept.timestamp());
+            long twoHoursAhead = System.currentTimeMillis() + 2 * 3600 * 1000;
+            ExecutionException refused = assertThrows(ExecutionException.class,
+                    () -> producer.send(new ProducerRecord<>(createTime, 0, twoHoursAhead, "k", "late")).get());
+            assertInstanceOf(org.apache.kafka.common.errors.InvalidTimestampException.class, refused.getCause());
+        }
+        ConsumerRecord<String, String> read = Target.readAll(appendTime, 1, 1).get(0);
+        assertEquals(org.apache.kafka.common.record.TimestampType.LOG_APPEND_TIME, read.timestampType());
+        assertTrue(read.timestamp() >= before, "read back with the append time: " + read.timestamp());
+        assertEquals(1000L, Target.readAll(createTime, 1, 1).get(0).timestamp());
+    }
+
+    @Test
     void acksZeroAndOneAreAnsweredAsConfigured() throws Exception {
         String topic = Target.createTopic(admin, "java-acks", 1, Map.of());
         for (String acks : List.of("0", "1")) {
