@@ -45,7 +45,8 @@ impl Handlers {
     /// Moves each named replica to its named data dir, one after another, off the async
     /// workers. NONE once moved (or already there); LOG_DIR_NOT_FOUND for a dir that is
     /// not one of `log.dirs`; REPLICA_NOT_AVAILABLE for a replica this broker does not
-    /// host (Kafka's reassignment tool retries those until the replica arrives).
+    /// host yet, whose log will be created in that dir when it arrives (Kafka's
+    /// reassignment tool retries those until then).
     pub(super) async fn alter_replica_log_dirs(
         &self,
         request: AlterReplicaLogDirsRequest,

@@ -144,6 +144,9 @@ pub struct LogManager {
     logs: RwLock<HashMap<TopicPartition, Arc<PartitionLog>>>,
     /// Renamed partition dirs and when to remove them.
     pending_deletes: Mutex<Vec<(PathBuf, Instant)>>,
+    /// The data dir asked for a partition not hosted yet (AlterReplicaLogDirs), used
+    /// when its log is created.
+    preferred_dirs: Mutex<HashMap<TopicPartition, PathBuf>>,
     stop: Arc<StopSignal>,
     maintenance: Mutex<Option<JoinHandle<()>>>,
 }
@@ -170,6 +173,7 @@ impl LogManager {
             dirs,
             logs: RwLock::new(logs),
             pending_deletes: Mutex::new(pending_deletes),
+            preferred_dirs: Mutex::new(HashMap::new()),
             stop: Arc::new(StopSignal::default()),
             maintenance: Mutex::new(None),
         });
@@ -248,8 +252,8 @@ impl LogManager {
         self.len() == 0
     }
 
-    /// The log of `tp`, created (in the data dir with the fewest partitions) with
-    /// `config` if it does not exist yet.
+    /// The log of `tp`, created (in the data dir asked for it, else the one with the
+    /// fewest partitions) with `config` if it does not exist yet.
     pub fn get_or_create(&self, tp: &TopicPartition, config: Option<LogConfig>) -> Result<Arc<PartitionLog>> {
         if let Some(log) = self.get(tp) {
             return Ok(log);
@@ -262,7 +266,10 @@ impl LogManager {
         config
             .validate()
             .map_err(|e| LogError::InvalidConfig(format!("{tp}: {e}")))?;
-        let data_dir = self.least_loaded_dir(&logs);
+        let preferred = self.preferred_dirs.lock().remove(tp);
+        let data_dir = preferred
+            .and_then(|path| self.dirs.iter().find(|d| d.path == path))
+            .unwrap_or_else(|| self.least_loaded_dir(&logs));
         let dir = data_dir.path.join(tp.to_string());
         let log = Arc::new(PartitionLog::open(&dir, config, LogOffsets::default(), true)?);
         sync_dir(&data_dir.path).at(&data_dir.path)?;

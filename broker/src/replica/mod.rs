@@ -69,7 +69,8 @@ pub enum ReplicaMove {
     AlreadyThere,
     /// No such data dir on this broker (`LOG_DIR_NOT_FOUND`).
     UnknownDir,
-    /// This broker hosts no replica of it (`REPLICA_NOT_AVAILABLE`).
+    /// This broker hosts no replica of it yet (`REPLICA_NOT_AVAILABLE`); it will be
+    /// created in that dir when it comes.
     NotHosted,
     /// The move failed (`KAFKA_STORAGE_ERROR`); the log stays where it was.
     Failed(String),
@@ -102,6 +103,8 @@ impl ReplicaManager {
         };
         let _layout = self.layout.lock();
         if self.get(&tp.topic, tp.partition).is_none() {
+            // Kept for when the replica arrives (a reassignment adding this broker).
+            self.logs.prefer_dir(tp, target);
             return ReplicaMove::NotHosted;
         }
         if self.logs.dir_of(tp).as_deref() == Some(target.as_path()) {

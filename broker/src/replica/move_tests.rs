@@ -58,8 +58,9 @@ fn a_moved_replica_keeps_its_records_offsets_and_role_across_a_restart() {
         replicas.move_replica(&tp, unknown.to_str().unwrap(), &image),
         ReplicaMove::UnknownDir
     );
+    let arriving = TopicPartition::new("moving", 1);
     assert_eq!(
-        replicas.move_replica(&TopicPartition::new("moving", 1), to.to_str().unwrap(), &image),
+        replicas.move_replica(&arriving, to.to_str().unwrap(), &image),
         ReplicaMove::NotHosted
     );
     assert_eq!(
@@ -90,7 +91,26 @@ fn a_moved_replica_keeps_its_records_offsets_and_role_across_a_restart() {
     drop(logs);
 
     let (logs, replicas) = broker(&dirs);
-    assert_eq!(logs.dir_of(&tp), Some(to), "found where it moved to");
+    assert_eq!(logs.dir_of(&tp), Some(to.clone()), "found where it moved to");
     replicas.apply_metadata(&image);
     assert_eq!(replicas.get("moving", 0).unwrap().log.log_end_offset(), 9);
+    drop(replicas);
+    logs.shutdown().unwrap();
+    drop(logs);
+
+    // A dir asked for a replica not here yet is where its log is created when it comes
+    // (the least loaded dir would be the other one: `to` holds partition 0).
+    let (logs, replicas) = broker(&dirs);
+    assert_eq!(
+        replicas.move_replica(&arriving, to.to_str().unwrap(), &image),
+        ReplicaMove::NotHosted
+    );
+    let mut grown = image.clone();
+    let topic = grown.topics.values_mut().next().unwrap();
+    let mut second = topic.partitions[0].clone();
+    second.partition = 1;
+    topic.partitions.push(second);
+    grown.version += 1;
+    replicas.apply_metadata(&grown);
+    assert_eq!(logs.dir_of(&arriving), Some(to));
 }

@@ -24,6 +24,12 @@ impl LogManager {
             .map(|d| d.path.clone())
     }
 
+    /// Creates `tp`'s log in `dir` (a path `data_dir` returned) when it comes to this
+    /// broker, as Kafka remembers AlterReplicaLogDirs for a replica not there yet.
+    pub fn prefer_dir(&self, tp: &TopicPartition, dir: PathBuf) {
+        self.preferred_dirs.lock().insert(tp.clone(), dir);
+    }
+
     /// The data dir holding `tp`'s log.
     pub fn dir_of(&self, tp: &TopicPartition) -> Option<PathBuf> {
         self.get(tp)?.dir().parent().map(Path::to_path_buf)
