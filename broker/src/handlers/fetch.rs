@@ -78,6 +78,10 @@ impl Handlers {
         {
             hints.add(leader);
         }
+        // The usual fetch names no leader: no second look at the metadata for it.
+        if hints.is_empty() {
+            return Vec::new();
+        }
         let image = self.metadata.image();
         hints
             .endpoints(&image)

@@ -40,6 +40,10 @@ impl LeaderHints {
         self.0.insert(leader);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn endpoints<'a>(&'a self, image: &'a MetadataImage) -> impl Iterator<Item = LiveBroker> + 'a {
         self.0
             .iter()
