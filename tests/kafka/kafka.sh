@@ -14,6 +14,11 @@
 #                                           PORT, PORT+1, PORT+2 (tools/scripts/
 #                                           local_cluster.sh's ports: 29101 29093);
 #                                           stops them all on SIGTERM or Ctrl-C
+#   kafka.sh node DIR ROLES ID LISTENER VOTERS CLUSTER_ID [SETTING...]
+#                                           one node of a cluster laid out by the
+#                                           caller (the fault suite's namespaces), in
+#                                           the foreground as this process (exec), so
+#                                           that signals reach the JVM itself
 #
 # Settings follow brook dev: one partition and one replica per new topic unless asked,
 # auto-creation on, Kafka's defaults elsewhere. KAFKA_HEAP (default 1G) sizes each
@@ -75,14 +80,41 @@ format() {
     kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$config" >/dev/null
 }
 
-node() { # node CONFIG: run one Kafka server in the background (pid in $last), logging
-  local dir             # to the config's directory
-  dir="$(dirname "$1")"
-  java -Xms"${KAFKA_HEAP:-1G}" -Xmx"${KAFKA_HEAP:-1G}" -XX:+UseG1GC \
-    -Djava.awt.headless=true -Dkafka.logs.dir="$dir" \
-    -Dlog4j2.configurationFile="$here/log4j2-server.properties" \
-    -cp "$(classpath)" kafka.Kafka "$1" >"$dir/stdout.log" 2>&1 &
+# server_command CONFIG: the JVM command line of the Kafka server configured by CONFIG,
+# logging to the config's directory, into the array `server`.
+server_command() {
+  server=(java -Xms"${KAFKA_HEAP:-1G}" -Xmx"${KAFKA_HEAP:-1G}" -XX:+UseG1GC
+    -Djava.awt.headless=true -Dkafka.logs.dir="$(dirname "$1")"
+    -Dlog4j2.configurationFile="$here/log4j2-server.properties"
+    -cp "$(classpath)" kafka.Kafka "$1")
+}
+
+node() { # node CONFIG: run one Kafka server in the background (pid in $last)
+  server_command "$1"
+  "${server[@]}" >"$(dirname "$1")/stdout.log" 2>&1 &
   last=$!
+}
+
+# prepare_node DIR ROLES ID LISTENER VOTERS CLUSTER_ID [EXTRA...]: DIR/server.properties
+# for a pure controller or a pure broker listening on LISTENER (a broker advertises it),
+# its storage formatted on the first start.
+prepare_node() {
+  local dir="$1" roles="$2" id="$3" listener="$4" voters="$5" cluster="$6"
+  shift 6
+  mkdir -p "$dir"
+  local advertised="$listener"
+  [ "$roles" = controller ] && advertised=""
+  write_config "$dir/server.properties" "$roles" "$id" "$listener" "$advertised" "$voters" \
+    "$dir/data" "$@"
+  if [ "$roles" = controller ]; then
+    # A pure controller has no PLAINTEXT listener; the topic defaults are its own.
+    sed -i '/^inter.broker.listener.name=/d' "$dir/server.properties"
+    echo "default.replication.factor=1" >>"$dir/server.properties"
+  else
+    # Kafka 4.4 reads these on controllers only (and warns on brokers).
+    sed -i '/^num.partitions=/d;/^auto.create/d' "$dir/server.properties"
+  fi
+  [ -d "$dir/data" ] || format "$dir/server.properties" "$cluster"
 }
 
 cluster_id() {
@@ -142,26 +174,14 @@ case "$cmd" in
     dir="$1" port="${2:-9092}" cport="${3:-9093}"
     id="$(cluster_id)"
     voters="1@$host:$cport"
-    mkdir -p "$dir/controller"
-    write_config "$dir/controller/server.properties" controller 1 "CONTROLLER://$host:$cport" "" \
-      "$voters" "$dir/controller/data"
-    # A pure controller has no PLAINTEXT listener; the topic defaults are its own.
-    sed -i '/^inter.broker.listener.name=/d' "$dir/controller/server.properties"
-    echo "default.replication.factor=1" >>"$dir/controller/server.properties"
-    [ -d "$dir/controller/data" ] || format "$dir/controller/server.properties" "$id"
+    prepare_node "$dir/controller" controller 1 "CONTROLLER://$host:$cport" "$voters" "$id"
     node "$dir/controller/server.properties"
     controller=$last
     brokers=()
     for i in 1 2 3; do
-      b="$dir/broker-$i"
-      mkdir -p "$b"
-      p=$((port + i - 1))
-      write_config "$b/server.properties" broker $((i + 1)) "PLAINTEXT://$host:$p" \
-        "PLAINTEXT://$host:$p" "$voters" "$b/data"
-      # Kafka 4.4 reads these on controllers only (and warns on brokers).
-      sed -i '/^num.partitions=/d;/^auto.create/d' "$b/server.properties"
-      [ -d "$b/data" ] || format "$b/server.properties" "$id"
-      node "$b/server.properties"
+      prepare_node "$dir/broker-$i" broker $((i + 1)) "PLAINTEXT://$host:$((port + i - 1))" \
+        "$voters" "$id"
+      node "$dir/broker-$i/server.properties"
       brokers+=("$last")
     done
     # Brokers first: a broker's controlled shutdown needs the controller.
@@ -170,8 +190,15 @@ case "$cmd" in
     trap 'kill -TERM "${brokers[@]}" 2>/dev/null; wait "${brokers[@]}" || true; kill -TERM $controller; wait || true; exit 0' INT TERM
     wait
     ;;
+  node)
+    dir="$1" roles="$2" id="$3" listener="$4" voters="$5" cluster="$6"
+    shift 6
+    prepare_node "$dir" "$roles" "$id" "$listener" "$voters" "$cluster" "$@"
+    server_command "$dir/server.properties"
+    exec "${server[@]}"
+    ;;
   *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,21p' "$0" >&2
     exit 2
     ;;
 esac

@@ -11,14 +11,17 @@
 //! Each fault type runs `BROOK_NETNS_ROUNDS` times (default 1); `BROOK_NETNS_SEED` fixes
 //! the schedule, and a failure prints the seed and the round; `BROOK_NETNS_FAULTS` (names
 //! such as `sigstop-leader,leader-cut-from-cluster`) runs only those, and
-//! `BROOK_NETNS_SOCKET_TIMEOUT_MS` sets the producers' `socket.timeout.ms` (5000). Needs
-//! root (CI runs as root); elsewhere it says why it did not run, and under `CI=true` that is a failure.
+//! `BROOK_NETNS_SOCKET_TIMEOUT_MS` sets the producers' `socket.timeout.ms` (5000), and
+//! `BROOK_NETNS_SERVER=kafka` runs the same rounds against Kafka 4.4 in the same
+//! namespaces, for the numbers beside Brook's (the checks of Brook's own logs, fences and
+//! lease lapses, then find nothing to count). Needs root (CI runs as root); elsewhere it
+//! says why it did not run, and under `CI=true` that is a failure.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::netns::{CLIENT, NetnsCluster, broker_node, controller_node, unavailable};
+use common::netns::{CLIENT, NetnsCluster, Server, broker_node, controller_node, unavailable};
 use common::{LineScript, python_script, wait_until};
 
 const TOPIC: &str = "history";
@@ -124,7 +127,9 @@ fn acknowledged_writes_survive_network_partitions_kills_and_pauses() {
         schedule.swap(i, rng.below(i as u64 + 1) as usize);
     }
 
-    let mut cluster = NetnsCluster::start(3, 3, SESSION_MS);
+    let server = Server::from_env();
+    eprintln!("servers: {server:?} (BROOK_NETNS_SERVER)");
+    let mut cluster = NetnsCluster::start(server, 3, 3, SESSION_MS);
     cluster.brook(&[
         "topic",
         "create",

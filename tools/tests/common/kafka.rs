@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 
 use super::{free_port, loopback_ip};
 
-fn script() -> PathBuf {
+/// `tests/kafka/kafka.sh`.
+pub fn kafka_sh_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/kafka/kafka.sh")
 }
 
 /// `kafka.sh ARGS`, in a process group of its own so that a drop can stop its JVMs.
 pub fn kafka_sh(args: &[&str]) -> Command {
     let mut command = Command::new("bash");
-    command.arg(script()).args(args);
+    command.arg(kafka_sh_path()).args(args);
     command
 }
 

@@ -5,6 +5,9 @@
 //! namespace, so packets between two nodes vanish both ways, with no reset: connections
 //! stay open and silent, as they do when a real network partitions.
 //!
+//! The same layout runs Apache Kafka 4.4 instead (`Server::Kafka`, from
+//! `tests/kafka/kafka.sh`), so that the fault suite's numbers can be set beside Kafka's.
+//!
 //! Needs root and iproute2 (`.ci/run` installs it; CI runs as root). Everything the test
 //! made is removed when the cluster is dropped.
 
@@ -14,6 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::cluster::{PartitionView, append_log, node_logs, parse_kcat_partitions};
+use super::kafka::kafka_sh_path;
 use super::{Process, sample, wait_until};
 
 const BROKER_PORT: u16 = 9092;
@@ -194,9 +198,35 @@ impl Drop for Network {
     }
 }
 
+/// What the nodes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Brook,
+    /// Kafka 4.4 with the same timeouts, the reference for Brook's numbers. Its node ids
+    /// are the brokers' (1..) and, for controllers, 100 more than theirs (one id space).
+    Kafka,
+}
+
+/// Kafka's node id of controller `id`.
+const KAFKA_CONTROLLER_ID_OFFSET: u32 = 100;
+/// Any 16 bytes in Kafka's base64 form; every node of one Kafka cluster is formatted with it.
+const KAFKA_CLUSTER_ID: &str = "QnJvb2stbmV0bnMtZmF1bA";
+
+impl Server {
+    /// `BROOK_NETNS_SERVER`: `brook` (the default) or `kafka`.
+    pub fn from_env() -> Server {
+        match std::env::var("BROOK_NETNS_SERVER").as_deref() {
+            Err(_) | Ok("brook") => Server::Brook,
+            Ok("kafka") => Server::Kafka,
+            Ok(other) => panic!("BROOK_NETNS_SERVER: {other:?} is neither brook nor kafka"),
+        }
+    }
+}
+
 /// Controllers `c1..`, brokers `b1..` and the client namespace.
 pub struct NetnsCluster {
     pub network: Network,
+    server: Server,
     root: tempfile::TempDir,
     controllers: Vec<Option<Process>>,
     brokers: Vec<Option<Process>>,
@@ -212,13 +242,14 @@ pub fn broker_node(id: u32) -> String {
 }
 
 impl NetnsCluster {
-    pub fn start(controllers: u32, brokers: u32, session_ms: u32) -> NetnsCluster {
+    pub fn start(server: Server, controllers: u32, brokers: u32, session_ms: u32) -> NetnsCluster {
         let mut names: Vec<String> = (1..=controllers).map(controller_node).collect();
         names.extend((1..=brokers).map(broker_node));
         names.push(CLIENT.into());
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut cluster = NetnsCluster {
             network: Network::create(&names),
+            server,
             root: tempfile::tempdir().unwrap(),
             controllers: (0..controllers).map(|_| None).collect(),
             brokers: (0..brokers).map(|_| None).collect(),
@@ -231,7 +262,8 @@ impl NetnsCluster {
             cluster.start_broker(id);
         }
         let wanted = format!(" {brokers} brokers:");
-        wait_until("every broker in the metadata", Duration::from_secs(60), || {
+        // Kafka's six JVMs take a while to start on two cores.
+        wait_until("every broker in the metadata", Duration::from_secs(120), || {
             cluster.kcat_metadata(None).contains(&wanted)
         });
         cluster
@@ -242,10 +274,14 @@ impl NetnsCluster {
     }
 
     fn voters(&self) -> String {
+        let offset = match self.server {
+            Server::Brook => 0,
+            Server::Kafka => KAFKA_CONTROLLER_ID_OFFSET,
+        };
         let voters: Vec<String> = (1..=self.controllers.len() as u32)
             .map(|id| {
                 let address = self.network.address(&controller_node(id));
-                format!("{id}@{address}:{CONTROLLER_PORT}")
+                format!("{}@{address}:{CONTROLLER_PORT}", id + offset)
             })
             .collect();
         voters.join(",")
@@ -265,44 +301,90 @@ impl NetnsCluster {
     pub fn start_controller(&mut self, id: u32) {
         let node = controller_node(id);
         let address = self.network.address(&node);
-        let child = self
-            .network
-            .command(&node, env!("CARGO_BIN_EXE_brook"))
-            .arg("controller")
-            .args(["--node-id", &id.to_string()])
-            .args(["--controller-quorum-voters", &self.voters()])
-            .args(["--metadata-log-dir", self.root.path().join(&node).to_str().unwrap()])
-            .args(["--metrics-addr", &format!("{address}:{METRICS_PORT}")])
-            .args(["--controller-quorum-election-timeout-ms", "500"])
-            .args(["--broker-session-timeout-ms", &self.session_ms.to_string()])
-            .args(["--leader-imbalance-check-interval-seconds", "5"])
-            .env("RUST_LOG", "info,openraft=warn")
+        let session = self.session_ms.to_string();
+        let mut command = match self.server {
+            Server::Brook => {
+                let mut command = self.network.command(&node, env!("CARGO_BIN_EXE_brook"));
+                command
+                    .arg("controller")
+                    .args(["--node-id", &id.to_string()])
+                    .args(["--controller-quorum-voters", &self.voters()])
+                    .args(["--metadata-log-dir", self.root.path().join(&node).to_str().unwrap()])
+                    .args(["--metrics-addr", &format!("{address}:{METRICS_PORT}")])
+                    .args(["--controller-quorum-election-timeout-ms", "500"])
+                    .args(["--broker-session-timeout-ms", &session])
+                    .args(["--leader-imbalance-check-interval-seconds", "5"])
+                    .env("RUST_LOG", "info,openraft=warn");
+                command
+            }
+            Server::Kafka => self.kafka_node(
+                &node,
+                "controller",
+                id + KAFKA_CONTROLLER_ID_OFFSET,
+                &format!("CONTROLLER://{address}:{CONTROLLER_PORT}"),
+                &[
+                    "controller.quorum.election.timeout.ms=500".into(),
+                    format!("broker.session.timeout.ms={session}"),
+                    "leader.imbalance.check.interval.seconds=5".into(),
+                ],
+            ),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(self.log_file(&format!("{node}.log")))
             .spawn()
-            .expect("brook controller starts");
+            .expect("the controller starts");
         self.controllers[id as usize - 1] = Some(Process(child));
+    }
+
+    /// `kafka.sh node` for `node`, in its namespace, with `settings` added to its config.
+    fn kafka_node(&self, node: &str, roles: &str, node_id: u32, listener: &str, settings: &[String]) -> Command {
+        let mut command = self.network.command(node, "bash");
+        command
+            .arg(kafka_sh_path())
+            .arg("node")
+            .arg(self.root.path().join(node))
+            .args([roles, &node_id.to_string(), listener, &self.voters(), KAFKA_CLUSTER_ID])
+            .args(settings)
+            .env("KAFKA_HEAP", "512M");
+        command
     }
 
     pub fn start_broker(&mut self, id: u32) {
         let node = broker_node(id);
         let address = self.network.address(&node);
-        let child = self
-            .network
-            .command(&node, env!("CARGO_BIN_EXE_brook"))
-            .arg("broker")
-            .args(["--node-id", &id.to_string()])
-            .args(["--controller-quorum-voters", &self.voters()])
-            .args(["--listeners", &format!("PLAINTEXT://{address}:{BROKER_PORT}")])
-            .args(["--log-dirs", self.root.path().join(&node).to_str().unwrap()])
-            .args(["--metrics-addr", &format!("{address}:{METRICS_PORT}")])
-            .args(["--broker-heartbeat-interval-ms", "300"])
-            .args(["--replica-lag-time-max-ms", "5000"])
-            .env("RUST_LOG", "info")
+        let listener = format!("PLAINTEXT://{address}:{BROKER_PORT}");
+        let mut command = match self.server {
+            Server::Brook => {
+                let mut command = self.network.command(&node, env!("CARGO_BIN_EXE_brook"));
+                command
+                    .arg("broker")
+                    .args(["--node-id", &id.to_string()])
+                    .args(["--controller-quorum-voters", &self.voters()])
+                    .args(["--listeners", &listener])
+                    .args(["--log-dirs", self.root.path().join(&node).to_str().unwrap()])
+                    .args(["--metrics-addr", &format!("{address}:{METRICS_PORT}")])
+                    .args(["--broker-heartbeat-interval-ms", "300"])
+                    .args(["--replica-lag-time-max-ms", "5000"])
+                    .env("RUST_LOG", "info");
+                command
+            }
+            Server::Kafka => self.kafka_node(
+                &node,
+                "broker",
+                id,
+                &listener,
+                &[
+                    "broker.heartbeat.interval.ms=300".into(),
+                    "replica.lag.time.max.ms=5000".into(),
+                ],
+            ),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(self.log_file(&format!("{node}.log")))
             .spawn()
-            .expect("brook broker starts");
+            .expect("the broker starts");
         self.brokers[id as usize - 1] = Some(Process(child));
     }
 
@@ -310,9 +392,12 @@ impl NetnsCluster {
         self.brokers[id as usize - 1] = None;
     }
 
+    /// SIGTERM; whether the broker shut down cleanly.
     pub fn terminate_broker(&mut self, id: u32) -> bool {
         let process = self.brokers[id as usize - 1].take().expect("running");
-        process.terminate().success()
+        let status = process.terminate();
+        // A JVM that ran its shutdown hooks on SIGTERM exits with 128 + 15.
+        status.success() || (self.server == Server::Kafka && status.code() == Some(143))
     }
 
     /// SIGSTOP (`true`) or SIGCONT (`false`).
@@ -363,11 +448,33 @@ impl NetnsCluster {
     }
 
     pub fn controller_leader(&self) -> Option<u32> {
-        (1..=self.controllers.len() as u32).find(|&id| {
-            self.controller_metrics(id)
-                .and_then(|m| sample(&m, "brook_controller_raft_is_leader", &[]))
-                == Some(1.0)
-        })
+        match self.server {
+            Server::Brook => (1..=self.controllers.len() as u32).find(|&id| {
+                self.controller_metrics(id)
+                    .and_then(|m| sample(&m, "brook_controller_raft_is_leader", &[]))
+                    == Some(1.0)
+            }),
+            // Kafka's controllers have no HTTP metrics; its brokers forward DescribeQuorum.
+            Server::Kafka => {
+                let out = self
+                    .network
+                    .command(CLIENT, env!("CARGO_BIN_EXE_brook"))
+                    .args([
+                        "cluster",
+                        "status",
+                        "--format",
+                        "json",
+                        "--bootstrap",
+                        &self.bootstrap(),
+                    ])
+                    .output()
+                    .ok()?;
+                let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                let leader = status["quorum"]["leader"].as_i64()?;
+                let id = u32::try_from(leader).ok()?.checked_sub(KAFKA_CONTROLLER_ID_OFFSET)?;
+                (1..=self.controllers.len() as u32).contains(&id).then_some(id)
+            }
+        }
     }
 
     /// `brook` run in the client namespace; panics unless it succeeds.
