@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
-use brook_controller::properties::Properties;
 use brook_controller::{ControllerConfig, ControllerNode};
+use brook_controller_client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
 use brook_protocol::rpc::{CommitOffsets, ControllerAddress, CreatableTopic, CreateTopics, OffsetCommit};
+use brook_server_kit::properties::Properties;
 use hdrhistogram::Histogram;
 
 const NODES: u64 = 3;

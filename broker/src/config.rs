@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use brook_controller::config::{QUORUM_VOTERS, parse_voters};
-use brook_controller::properties::{ConfigError, ConfigKey, Properties};
 use brook_protocol::rpc::ControllerAddress;
+use brook_server_kit::properties::{ConfigError, ConfigKey, Properties};
+use brook_server_kit::voters::{QUORUM_VOTERS, parse_voters};
 
 use crate::log::LogConfig;
 
@@ -43,6 +43,11 @@ pub const IDLE_TIMEOUT: ConfigKey = key(
     "connections.max.idle.ms",
     Some("600000"),
     "Close a client connection idle for this long",
+);
+pub const MAX_CONNECTIONS: ConfigKey = key(
+    "max.connections",
+    Some("2147483647"),
+    "Client connections open at once; past it a new one waits until another closes",
 );
 pub const MAX_REQUEST_BYTES: ConfigKey = key(
     "socket.request.max.bytes",
@@ -91,6 +96,7 @@ pub const BROKER_KEYS: &[ConfigKey] = &[
     AUTO_CREATE,
     HEARTBEAT_INTERVAL,
     IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
     MAX_REQUEST_BYTES,
     INITIAL_REBALANCE_DELAY,
     REPLICA_LAG_TIME_MAX,
@@ -117,6 +123,7 @@ pub struct BrokerConfig {
     pub auto_create_topics: bool,
     pub heartbeat_interval: Duration,
     pub idle_timeout: Duration,
+    pub max_connections: usize,
     pub max_request_bytes: usize,
     pub initial_rebalance_delay: Duration,
     pub replica_lag_time_max: Duration,
@@ -128,22 +135,14 @@ pub struct BrokerConfig {
     pub given: BTreeMap<String, String>,
 }
 
-fn invalid(key: &ConfigKey, value: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.name.into(),
-        value: value.into(),
-        reason: reason.into(),
-    }
-}
-
 /// `PLAINTEXT://host:port` (or `host:port`) -> (host, port).
 fn parse_listener(key: &ConfigKey, text: &str) -> Result<(String, u16), ConfigError> {
     let first = text.split(',').next().unwrap_or(text).trim();
     let address = first.rsplit("://").next().unwrap_or(first);
     let (host, port) = address
         .rsplit_once(':')
-        .ok_or_else(|| invalid(key, text, "expected PLAINTEXT://host:port"))?;
-    let port = port.parse().map_err(|_| invalid(key, text, "bad port"))?;
+        .ok_or_else(|| ConfigError::invalid(key, text, "expected PLAINTEXT://host:port"))?;
+    let port = port.parse().map_err(|_| ConfigError::invalid(key, text, "bad port"))?;
     Ok((host.trim_matches(['[', ']']).to_string(), port))
 }
 
@@ -154,7 +153,7 @@ impl BrokerConfig {
         let (host, port) = parse_listener(&LISTENERS, &listener_text)?;
         let listen_addr = format!("{host}:{port}")
             .parse()
-            .map_err(|_| invalid(&LISTENERS, &listener_text, "the host must be an IP address"))?;
+            .map_err(|_| ConfigError::invalid(&LISTENERS, &listener_text, "the host must be an IP address"))?;
         let advertised = match props.get(ADVERTISED_LISTENERS.name) {
             Some(text) => parse_listener(&ADVERTISED_LISTENERS, text)?,
             None => (host, port),
@@ -167,18 +166,18 @@ impl BrokerConfig {
             .map(PathBuf::from)
             .collect();
         if log_dirs.is_empty() {
-            return Err(invalid(&LOG_DIRS, &dirs, "no directory"));
+            return Err(ConfigError::invalid(&LOG_DIRS, &dirs, "no directory"));
         }
         // The broker's log settings take the values their topic configs take (one table,
         // `topic_config`), so no broker default is one a topic could not be given.
-        for def in brook_controller::topic_config::TOPIC_CONFIGS {
+        for def in brook_protocol::topic_config::TOPIC_CONFIGS {
             let Some(setting) = def.broker_setting else { continue };
             let Some(key) = BROKER_KEYS.iter().find(|k| k.name == setting) else {
                 continue;
             };
             if let Some(value) = props.get(setting).or(key.default) {
-                brook_controller::topic_config::check(def.kind, setting, value)
-                    .map_err(|reason| invalid(key, value, &reason))?;
+                brook_protocol::topic_config::check(def.kind, setting, value)
+                    .map_err(|reason| ConfigError::invalid(key, value, &reason))?;
             }
         }
         let log_defaults = LogConfig {
@@ -202,6 +201,7 @@ impl BrokerConfig {
             auto_create_topics: props.require(&AUTO_CREATE)?,
             heartbeat_interval: Duration::from_millis(props.require(&HEARTBEAT_INTERVAL)?),
             idle_timeout: Duration::from_millis(props.require(&IDLE_TIMEOUT)?),
+            max_connections: positive(props, &MAX_CONNECTIONS)?,
             max_request_bytes: props.require(&MAX_REQUEST_BYTES)?,
             initial_rebalance_delay: Duration::from_millis(props.require(&INITIAL_REBALANCE_DELAY)?),
             replica_lag_time_max: Duration::from_millis(props.require(&REPLICA_LAG_TIME_MAX)?),
@@ -210,6 +210,15 @@ impl BrokerConfig {
             given: props.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         })
     }
+}
+
+/// A count that must be at least 1.
+fn positive(props: &Properties, key: &ConfigKey) -> Result<usize, ConfigError> {
+    let value: usize = props.require(key)?;
+    if value == 0 {
+        return Err(ConfigError::invalid(key, "0", "must be at least 1"));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -240,5 +249,23 @@ mod tests {
         assert_eq!(config.advertised, ("kafka.example".to_string(), 19092));
         props.set("log.segment.bytes", "12");
         assert!(BrokerConfig::from_properties(&props).is_err());
+    }
+
+    #[test]
+    fn max_connections_is_kafkas_unbounded_default_and_zero_is_refused() {
+        let mut props = Properties::default();
+        props.set("node.id", "1");
+        props.set("controller.quorum.voters", "1@127.0.0.1:9093");
+        assert_eq!(
+            BrokerConfig::from_properties(&props).unwrap().max_connections,
+            i32::MAX as usize
+        );
+        props.set("max.connections", "100");
+        assert_eq!(BrokerConfig::from_properties(&props).unwrap().max_connections, 100);
+        props.set("max.connections", "0");
+        assert!(matches!(
+            BrokerConfig::from_properties(&props),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 }

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
-use brook_controller::serve_metrics;
+use brook_controller_client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
+use brook_server_kit::metrics_http::serve_metrics;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -54,6 +54,8 @@ pub struct BrokerNode {
     replicas: Arc<ReplicaManager>,
     local_addr: SocketAddr,
     stopping: watch::Sender<bool>,
+    /// The Kafka listener: ends once its connections have drained after `stopping`.
+    listener: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -134,6 +136,7 @@ impl BrokerNode {
             groups: Arc::clone(&groups),
         });
         let limits = ConnectionLimits {
+            max_connections: config.max_connections,
             max_request_bytes: config.max_request_bytes,
             idle_timeout: config.idle_timeout,
         };
@@ -160,12 +163,7 @@ impl BrokerNode {
             tokio::spawn(follow_lease(session.lease_lapsed(), Arc::clone(&replicas))),
         ];
         let listener = reserved.listen(LISTEN_BACKLOG).map_err(bind_error)?;
-        tasks.push(tokio::spawn(server::listen(
-            listener,
-            handlers,
-            limits,
-            stopping.subscribe(),
-        )));
+        let listener = tokio::spawn(server::listen(listener, handlers, limits, stopping.subscribe()));
         if let Some(listener) = metrics_listener {
             tasks.push(tokio::spawn(serve_metrics(listener, vec![metrics.registry().clone()])));
         }
@@ -178,6 +176,7 @@ impl BrokerNode {
             replicas,
             local_addr,
             stopping,
+            listener,
             tasks,
         })
     }
@@ -207,6 +206,10 @@ impl BrokerNode {
         }
         self.replicas.shutdown();
         self.stopping.send_replace(true);
+        // Connections answer what they hold before the logs close under them.
+        if let Err(e) = self.listener.await {
+            tracing::warn!(error = %e, "the Kafka listener task failed");
+        }
         for task in &self.tasks {
             task.abort();
         }
@@ -234,7 +237,7 @@ async fn follow_lease(mut lapsed: watch::Receiver<bool>, replicas: Arc<ReplicaMa
 /// Applies every new metadata version to the hosted partitions (and reconciles the
 /// fetchers after a replica move).
 async fn follow_metadata(
-    cache: brook_controller::client::MetadataCache,
+    cache: brook_controller_client::MetadataCache,
     replicas: Arc<ReplicaManager>,
     fetchers: ReplicaFetchers,
 ) {
@@ -256,7 +259,7 @@ async fn follow_metadata(
 
 /// Brings the hosted partitions and the follower fetchers in line with the latest image.
 async fn apply_current_metadata(
-    cache: &brook_controller::client::MetadataCache,
+    cache: &brook_controller_client::MetadataCache,
     replicas: &Arc<ReplicaManager>,
     fetchers: &ReplicaFetchers,
 ) {

@@ -5,7 +5,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use brook_controller::client::{ControllerClient, MetadataCache};
+use brook_controller_client::{ControllerClient, MetadataCache};
 use brook_protocol::ErrorCode;
 use parking_lot::Mutex;
 

@@ -7,18 +7,14 @@ use std::time::Duration;
 use brook_protocol::rpc::ControllerAddress;
 use brook_protocol::rpc::metadata::NodeId;
 
-use crate::properties::{ConfigError, ConfigKey, Properties};
+use brook_server_kit::properties::{ConfigError, ConfigKey, Properties};
+use brook_server_kit::voters::{QUORUM_VOTERS, address_string, parse_voters};
 
 const fn key(name: &'static str, default: Option<&'static str>, help: &'static str) -> ConfigKey {
     ConfigKey { name, default, help }
 }
 
 pub const NODE_ID: ConfigKey = key("node.id", None, "This controller's id, one of the voters");
-pub const QUORUM_VOTERS: ConfigKey = key(
-    "controller.quorum.voters",
-    None,
-    "Every controller as id@host:port, comma-separated (e.g. 1@127.0.0.1:9093)",
-);
 pub const LISTENERS: ConfigKey = key(
     "listeners",
     None,
@@ -101,79 +97,37 @@ pub struct ControllerConfig {
     pub leader_imbalance_percentage: u32,
 }
 
-fn invalid(key: &ConfigKey, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.name.to_string(),
-        value: value.to_string(),
-        reason: reason.into(),
-    }
-}
-
-/// Parses `1@host:port,2@host:port`.
-pub fn parse_voters(text: &str) -> Result<Vec<ControllerAddress>, ConfigError> {
-    let mut voters = Vec::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let bad = |reason: &str| invalid(&QUORUM_VOTERS, item, reason);
-        let (id, address) = item.split_once('@').ok_or_else(|| bad("expected id@host:port"))?;
-        let node_id: NodeId = id.parse().map_err(|_| bad("the id must be a number"))?;
-        let (host, port) = address.rsplit_once(':').ok_or_else(|| bad("expected host:port"))?;
-        let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
-        if voters.iter().any(|v: &ControllerAddress| v.node_id == node_id) {
-            return Err(bad("the id appears twice"));
-        }
-        voters.push(ControllerAddress {
-            node_id,
-            host: host.trim_matches(['[', ']']).to_string(),
-            port,
-        });
-    }
-    if voters.is_empty() {
-        return Err(invalid(&QUORUM_VOTERS, text, "no voters"));
-    }
-    Ok(voters)
-}
-
-/// `host:port` of a controller, as openraft and TCP want it.
-pub fn address_string(address: &ControllerAddress) -> String {
-    if address.host.contains(':') {
-        format!("[{}]:{}", address.host, address.port)
-    } else {
-        format!("{}:{}", address.host, address.port)
-    }
-}
-
 impl ControllerConfig {
     pub fn from_properties(props: &Properties) -> Result<Self, ConfigError> {
         props.check_known(CONTROLLER_KEYS)?;
         let node_id: NodeId = props.require(&NODE_ID)?;
         let voters_text: String = props.require(&QUORUM_VOTERS)?;
         let voters = parse_voters(&voters_text)?;
-        let own = voters
-            .iter()
-            .find(|v| v.node_id == node_id)
-            .ok_or_else(|| invalid(&NODE_ID, &node_id.to_string(), "not among controller.quorum.voters"))?;
+        let own = voters.iter().find(|v| v.node_id == node_id).ok_or_else(|| {
+            ConfigError::invalid(&NODE_ID, &node_id.to_string(), "not among controller.quorum.voters")
+        })?;
         let listen_addr = match props.get(LISTENERS.name) {
             Some(listener) => {
                 // Accept Kafka's `CONTROLLER://host:port` form as well as a bare address.
                 let bare = listener.rsplit("://").next().unwrap_or(listener);
                 bare.parse()
-                    .map_err(|_| invalid(&LISTENERS, listener, "expected host:port"))?
+                    .map_err(|_| ConfigError::invalid(&LISTENERS, listener, "expected host:port"))?
             }
-            None => address_string(own)
-                .parse()
-                .map_err(|_| invalid(&QUORUM_VOTERS, &voters_text, "this node's host must be an IP address"))?,
+            None => address_string(own).parse().map_err(|_| {
+                ConfigError::invalid(&QUORUM_VOTERS, &voters_text, "this node's host must be an IP address")
+            })?,
         };
         let millis = |key: &ConfigKey| -> Result<Duration, ConfigError> {
             let ms: u64 = props.require(key)?;
             if ms == 0 {
-                return Err(invalid(key, "0", "must be positive"));
+                return Err(ConfigError::invalid(key, "0", "must be positive"));
             }
             Ok(Duration::from_millis(ms))
         };
         let seconds = |key: &ConfigKey| -> Result<Duration, ConfigError> {
             let s: u64 = props.require(key)?;
             if s == 0 {
-                return Err(invalid(key, "0", "must be positive"));
+                return Err(ConfigError::invalid(key, "0", "must be positive"));
             }
             Ok(Duration::from_secs(s))
         };
@@ -194,7 +148,7 @@ impl ControllerConfig {
             leader_imbalance_percentage: {
                 let percentage: u32 = props.require(&LEADER_IMBALANCE_PER_BROKER)?;
                 if percentage > 100 {
-                    return Err(invalid(
+                    return Err(ConfigError::invalid(
                         &LEADER_IMBALANCE_PER_BROKER,
                         &percentage.to_string(),
                         "at most 100",
@@ -246,8 +200,5 @@ mod tests {
             ControllerConfig::from_properties(&props),
             Err(ConfigError::Invalid { .. })
         ));
-        assert!(parse_voters("1@127.0.0.1").is_err());
-        assert!(parse_voters("x@127.0.0.1:1").is_err());
-        assert!(parse_voters("1@a:1,1@b:2").is_err());
     }
 }

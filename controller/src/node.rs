@@ -11,11 +11,11 @@ use tokio::task::JoinHandle;
 
 use crate::config::ControllerConfig;
 use crate::metrics::ControllerMetrics;
-use crate::metrics_http::serve_metrics;
 use crate::raft::{RaftHandle, RaftStatus};
 use crate::service::{ControllerService, server};
 use crate::state_machine::DEFAULT_HISTORY_RECORDS;
 use crate::store::{LogStore, SharedState, SnapshotFiles, StateMachineStore};
+use brook_server_kit::metrics_http::serve_metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -39,6 +39,8 @@ pub struct ControllerNode {
     local_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     stopping: watch::Sender<bool>,
+    /// The RPC listener: ends once its connections have closed after `stopping`.
+    listener: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -87,10 +89,8 @@ impl ControllerNode {
             Arc::clone(&metrics),
         ));
         let stopping = watch::Sender::new(false);
-        let mut tasks = vec![
-            tokio::spawn(server::serve(listener, Arc::clone(&service), stopping.subscribe())),
-            tokio::spawn(Arc::clone(&service).run_background()),
-        ];
+        let listener = tokio::spawn(server::serve(listener, Arc::clone(&service), stopping.subscribe()));
+        let mut tasks = vec![tokio::spawn(Arc::clone(&service).run_background())];
         let mut metrics_addr = None;
         if let Some(listener) = metrics_listener {
             metrics_addr = listener.local_addr().ok();
@@ -105,6 +105,7 @@ impl ControllerNode {
             local_addr,
             metrics_addr,
             stopping,
+            listener,
             tasks,
         })
     }
@@ -142,6 +143,9 @@ impl ControllerNode {
     /// Stops serving and shuts Raft down; everything committed is already durable.
     pub async fn shutdown(self) {
         self.stopping.send_replace(true);
+        if let Err(e) = self.listener.await {
+            tracing::warn!(error = %e, "the RPC listener task failed");
+        }
         for task in &self.tasks {
             task.abort();
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::io::{Read, Write};
 
-use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
+use brook_controller_client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
 use brook_protocol::ErrorCode;
 use brook_protocol::rpc::{
     CommitOffsets, ControllerRequest, CreatableTopic, CreateTopics, FetchOffsets, OffsetCommit, RpcError,

@@ -22,6 +22,8 @@ pub mod header;
 pub mod kafka_uuid;
 pub mod records;
 pub mod rpc;
+pub mod topic_config;
+pub mod topic_name;
 mod wire;
 
 pub use error::{ErrorCode, ProtocolError};

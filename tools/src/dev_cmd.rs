@@ -13,8 +13,8 @@ use anyhow::{Context, Result, bail};
 use brook_broker::BrokerNode;
 use brook_broker::config::{BROKER_KEYS, BrokerConfig};
 use brook_controller::config::CONTROLLER_KEYS;
-use brook_controller::properties::{ConfigKey, Properties};
 use brook_controller::{ControllerConfig, ControllerNode};
+use brook_server_kit::properties::{ConfigKey, Properties};
 use clap::{ArgMatches, Args};
 
 use crate::settings;
@@ -118,7 +118,10 @@ pub async fn run(args: DevArgs, matches: &ArgMatches) -> Result<()> {
         controller.prometheus_registry().clone(),
         broker.prometheus_registry().clone(),
     ];
-    let metrics = tokio::spawn(brook_controller::serve_metrics(metrics_listener, registries));
+    let metrics = tokio::spawn(brook_server_kit::metrics_http::serve_metrics(
+        metrics_listener,
+        registries,
+    ));
 
     let kafka = broker.local_addr();
     let mut banner = String::new();

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use brook_controller::properties::{ConfigKey, Properties};
+use brook_server_kit::properties::{ConfigKey, Properties};
 use clap::{Arg, ArgMatches, Command};
 
 /// Adds `--config` and one flag (with its env var) per key to `command`.

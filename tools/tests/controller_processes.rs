@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient, MetadataCache};
+use brook_controller_client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient, MetadataCache};
 use brook_protocol::rpc::{CommitOffsets, ControllerAddress, CreatableTopic, CreateTopics, FetchOffsets, OffsetCommit};
 
 mod common;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brook_controller::client::MetadataCache;
+use brook_controller_client::MetadataCache;
 use brook_protocol::ErrorCode;
 use bytes::Bytes;
 use parking_lot::Mutex;

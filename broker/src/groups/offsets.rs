@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use brook_controller::client::{ClientError, ControllerClient, MetadataCache};
+use brook_controller_client::{ClientError, ControllerClient, MetadataCache};
 use brook_protocol::rpc::metadata::MetadataImage;
 use brook_protocol::rpc::{CommitOffsets, CommittedOffset, FetchOffsets, OffsetCommit};
 use parking_lot::Mutex;

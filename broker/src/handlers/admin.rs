@@ -1,6 +1,6 @@
 //! Topic administration from Kafka clients, forwarded to the controller quorum.
 
-use brook_controller::client::ClientError;
+use brook_controller_client::ClientError;
 use brook_protocol::messages::create_topics_response::CreatableTopicResult;
 use brook_protocol::messages::delete_topics_response::DeletableTopicResult;
 use brook_protocol::messages::{

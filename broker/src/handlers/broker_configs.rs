@@ -5,10 +5,10 @@
 //! empty name), which wins over the static setting (config file, `BROOK_*` environment,
 //! flag), which wins over the default.
 
-use brook_controller::topic_config::{self, ConfigKind, TOPIC_CONFIGS};
 use brook_protocol::StrBytes;
 use brook_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsSynonym};
 use brook_protocol::rpc::metadata::MetadataImage;
+use brook_protocol::topic_config::{self, ConfigKind, TOPIC_CONFIGS};
 
 use super::configs::{DEFAULT_CONFIG, STATIC_BROKER_CONFIG, dynamic_values};
 use crate::config::{BROKER_KEYS, BrokerConfig};
@@ -26,6 +26,7 @@ const STATIC_TYPES: &[(&str, i8)] = &[
     ("broker.rack", 2),
     ("broker.heartbeat.interval.ms", 3),
     ("connections.max.idle.ms", 5),
+    ("max.connections", 3),
     ("socket.request.max.bytes", 3),
     ("group.initial.rebalance.delay.ms", 3),
     ("replica.lag.time.max.ms", 5),
@@ -148,7 +149,7 @@ pub(super) fn describe_broker(
 mod tests {
     use super::*;
     use crate::handlers::configs::{DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG};
-    use brook_controller::properties::Properties;
+    use brook_server_kit::properties::Properties;
 
     fn config(given: &[(&str, &str)]) -> BrokerConfig {
         let mut props = Properties::default();

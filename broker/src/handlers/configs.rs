@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use brook_controller::topic_config::{self, ConfigKind, TOPIC_CONFIGS, TopicConfig};
 use brook_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
@@ -16,6 +15,7 @@ use brook_protocol::messages::{
 };
 use brook_protocol::rpc::metadata::MetadataImage;
 use brook_protocol::rpc::{AlterConfigs, ConfigOp, ConfigResource, ResourceResult};
+use brook_protocol::topic_config::{self, ConfigKind, TOPIC_CONFIGS, TopicConfig};
 use brook_protocol::{ErrorCode, StrBytes};
 
 use super::Handlers;

@@ -148,7 +148,7 @@ impl Handlers {
     }
 
     async fn auto_create(&self, name: &str) -> MetadataResponseTopic {
-        if let Err(reason) = brook_controller::validate_topic_name(name) {
+        if let Err(reason) = brook_protocol::topic_name::validate_topic_name(name) {
             tracing::debug!(%reason, "not auto-creating");
             return missing_topic(name, ErrorCode::InvalidTopicException);
         }

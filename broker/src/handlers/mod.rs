@@ -20,7 +20,7 @@ mod topic_partitions;
 
 use std::sync::Arc;
 
-use brook_controller::client::{ControllerClient, MetadataCache};
+use brook_controller_client::{ControllerClient, MetadataCache};
 use brook_protocol::codec::{RequestError, decode_request, encode_response, encode_unsupported_api_versions};
 use brook_protocol::messages::BrokerId;
 use brook_protocol::messages::{RequestKind, ResponseKind};

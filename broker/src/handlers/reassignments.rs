@@ -111,7 +111,7 @@ impl Handlers {
     async fn replication_factor_changes(
         &self,
         reassignments: &[ReassignPartition],
-    ) -> Result<Vec<PartitionResult>, brook_controller::client::ClientError> {
+    ) -> Result<Vec<PartitionResult>, brook_controller_client::ClientError> {
         let named = reassignments.iter().map(|r| (r.topic.clone(), r.partition)).collect();
         let ongoing = self.controller.list_reassignments(Some(named)).await?;
         let image = self.metadata.image();

@@ -74,7 +74,7 @@ fn describe(
         }
         let Some(topic) = image.topic_by_name(name) else {
             if !all {
-                let code = if brook_controller::validate_topic_name(name).is_ok() {
+                let code = if brook_protocol::topic_name::validate_topic_name(name).is_ok() {
                     ErrorCode::UnknownTopicOrPartition
                 } else {
                     ErrorCode::InvalidTopicException

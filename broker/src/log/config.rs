@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use brook_controller::topic_config::{self, TOPIC_CONFIGS};
+use brook_protocol::topic_config::{self, TOPIC_CONFIGS};
 
 /// Topic-level log settings (Kafka's names and defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brook_client::BrokerConnection;
-use brook_controller::client::MetadataCache;
+use brook_controller_client::MetadataCache;
 use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use brook_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
 use brook_protocol::messages::{

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brook_controller::client::{ControllerClient, MetadataCache};
+use brook_controller_client::{ControllerClient, MetadataCache};
 use brook_protocol::rpc::metadata::BrokerId;
 use brook_protocol::rpc::{AlterPartition, IsrChange};
 

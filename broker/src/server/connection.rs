@@ -21,6 +21,8 @@ const MAX_QUEUED_RESPONSES: usize = 16;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
+    /// Open at once (`max.connections`).
+    pub max_connections: usize,
     pub max_request_bytes: usize,
     pub idle_timeout: Duration,
 }

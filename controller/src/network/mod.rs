@@ -1,6 +1,5 @@
-//! TCP plumbing of the controller: internal RPC frames, and openraft's network.
+//! TCP plumbing of the controller's Raft: openraft's network, and when each follower last
+//! answered.
 
-pub mod accept;
-pub mod framed;
 pub mod peer_times;
 pub mod raft_network;

@@ -22,9 +22,9 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::framed::{FrameReader, write_frame};
 use super::peer_times::{PeerClock, now_millis};
 use crate::raft::types::{NodeId, TypeConfig};
+use brook_server_kit::framed::{FrameReader, write_frame};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 

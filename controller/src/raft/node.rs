@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use brook_protocol::rpc::metadata::NodeId;
 use brook_protocol::rpc::{ControllerAddress, RaftMessage, RpcError};
+use brook_server_kit::voters::address_string;
 use openraft::error::{ForwardToLeader, InitializeError, RaftError};
 use openraft::{BasicNode, Config, ServerState, SnapshotPolicy};
 use tokio::sync::watch;
 
 use super::types::{Raft, TypeConfig};
-use crate::config::{ControllerConfig, address_string};
+use crate::config::ControllerConfig;
 use crate::network::peer_times::{PeerClock, PeerTimes};
 use crate::network::raft_network::RaftNetworkFactoryImpl;
 use crate::state_machine::{Command, CommandResult};

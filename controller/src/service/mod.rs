@@ -22,7 +22,6 @@ use crate::store::SharedState;
 
 pub use brokers::Leases;
 pub use offsets::CommitBatcher;
-pub use topics::validate_topic_name;
 
 pub struct ControllerService {
     raft: RaftHandle,

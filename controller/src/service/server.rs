@@ -4,29 +4,38 @@
 //! client that sends without reading stalls itself, not the node.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use brook_protocol::rpc::{RPC_VERSION, RpcError, RpcRequest, RpcResponse};
 use bytes::BytesMut;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use brook_server_kit::accept::{AcceptLimits, accept_until};
+use brook_server_kit::framed::{FrameReader, write_frame};
+
 use super::ControllerService;
-use crate::network::accept::accept_until;
-use crate::network::framed::{FrameReader, write_frame};
 
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 128;
 const REPLY_QUEUE: usize = 256;
+/// Brokers (a controller connection and a metadata watch each), the other voters and
+/// admin tools: far fewer than this in any cluster Brook is built for.
+const ACCEPT_LIMITS: AcceptLimits = AcceptLimits {
+    max_connections: 4096,
+    drain_timeout: Duration::from_secs(2),
+};
 
 /// Accepts connections until `stopping` turns true; then every connection closes, so
-/// clients move to another controller instead of talking to a stopped one.
+/// clients move to another controller instead of talking to a stopped one, and this
+/// returns once they have.
 pub async fn serve(listener: TcpListener, service: Arc<ControllerService>, stopping: watch::Receiver<bool>) {
-    accept_until(listener, stopping, |stream, peer, stopping| {
+    accept_until(listener, stopping, ACCEPT_LIMITS, |stream, peer, stopping| {
         let service = Arc::clone(&service);
-        tokio::spawn(async move {
+        async move {
             if let Err(e) = connection(stream, service, stopping).await {
                 tracing::debug!(%peer, error = %e, "controller connection closed");
             }
-        });
+        }
     })
     .await;
 }

@@ -15,31 +15,10 @@ use uuid::Uuid;
 use super::ControllerService;
 use crate::placement::place_partitions;
 use crate::state_machine::{Command, CommandResult, ControllerState, NewTopic, PlacedPartitions, invalid_replica_list};
-use crate::topic_config;
+use brook_protocol::topic_config;
+use brook_protocol::topic_name::validate_topic_name;
 
 type Refusal = (ErrorCode, String);
-
-/// Kafka's rule: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
-pub fn validate_topic_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(format!("topic name {name:?} is illegal"));
-    }
-    if name.len() > 249 {
-        return Err(format!(
-            "topic name is {} characters long; the limit is 249",
-            name.len()
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "topic name {name:?} contains {bad:?}; use ASCII letters, digits, '.', '_' and '-'"
-        ));
-    }
-    Ok(())
-}
 
 fn topic_result(name: &str, refusal: Option<Refusal>) -> TopicResult {
     let (error_code, error_message) = match refusal {
@@ -298,20 +277,5 @@ impl ControllerService {
             CommandResult::PartitionResults(results) => Ok(ControllerResponse::ElectLeaders(results)),
             other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topic_names_follow_kafkas_rule() {
-        assert!(validate_topic_name("orders.v2_eu-1").is_ok());
-        for bad in ["", ".", "..", "a b", "ünï", "x/y"] {
-            assert!(validate_topic_name(bad).is_err(), "{bad:?} accepted");
-        }
-        assert!(validate_topic_name(&"a".repeat(249)).is_ok());
-        assert!(validate_topic_name(&"a".repeat(250)).is_err());
     }
 }

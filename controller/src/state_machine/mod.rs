@@ -27,7 +27,7 @@ pub use leader_balance::imbalanced_partitions;
 pub use offsets::OffsetStore;
 pub use partitions::{NO_LEADER, invalid_replica_list};
 
-use crate::topic_config;
+use brook_protocol::topic_config;
 
 /// How many recent metadata records are kept for watchers; one further behind gets the
 /// whole image instead.

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brook_controller::client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
-use brook_controller::properties::Properties;
 use brook_controller::{ControllerConfig, ControllerNode};
+use brook_controller_client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
 use brook_protocol::rpc::ControllerAddress;
+use brook_server_kit::properties::Properties;
 
 pub const SESSION_TIMEOUT_MS: u64 = 1_500;
 

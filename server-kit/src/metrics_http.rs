@@ -7,24 +7,34 @@ use std::time::Duration;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::accept::{AcceptLimits, accept_until};
 
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Scrapes open at once; a scraper needs one.
+const MAX_CONNECTIONS: usize = 64;
+
 /// Serves the metrics of every registry (one process may hold a controller and a broker)
 /// until the task is dropped or aborted.
 pub async fn serve_metrics(listener: TcpListener, registries: Vec<Registry>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+    // Never stopped: the owner aborts the task.
+    let (_never, stopping) = watch::channel(false);
+    let limits = AcceptLimits {
+        max_connections: MAX_CONNECTIONS,
+        drain_timeout: Duration::ZERO,
+    };
+    accept_until(listener, stopping, limits, |stream, _, _| {
         let registries = registries.clone();
-        tokio::spawn(async move {
+        async move {
             if let Err(e) = answer(stream, &registries).await {
                 tracing::debug!(error = %e, "metrics request failed");
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 async fn answer(mut stream: TcpStream, registries: &[Registry]) -> std::io::Result<()> {

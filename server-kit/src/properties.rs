@@ -41,6 +41,17 @@ pub enum ConfigError {
     Invalid { key: String, value: String, reason: String },
 }
 
+impl ConfigError {
+    /// `value` is not a valid `key`, for `reason`.
+    pub fn invalid(key: &ConfigKey, value: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.name.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Properties {
     values: BTreeMap<String, String>,

@@ -1,4 +1,4 @@
-//! The broker side of the controller: [`ControllerClient`] sends requests to whichever
+//! The broker side of the controller quorum (docs/architecture.md): [`ControllerClient`] sends requests to whichever
 //! controller leads (following `NOT_CONTROLLER` redirects), [`BrokerSession`] registers a
 //! broker, heart-beats and keeps a [`MetadataCache`] current through `WatchMetadata`.
 
@@ -23,7 +23,7 @@ use connection::{Answer, Connection};
 pub use metadata_cache::MetadataCache;
 pub use session::{BrokerSession, BrokerSessionConfig};
 
-use crate::config::address_string;
+use brook_server_kit::voters::address_string;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {

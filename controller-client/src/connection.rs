@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::network::framed::{FrameReader, write_frame};
+use brook_server_kit::framed::{FrameReader, write_frame};
 
 pub type Answer = Result<ControllerResponse, RpcError>;
 
