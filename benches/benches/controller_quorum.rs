@@ -172,7 +172,7 @@ async fn bench() {
     static TOPICS: AtomicU64 = AtomicU64::new(0);
     let create = |client: Arc<ControllerClient>, _: u64, _: u64| async move {
         let name = format!("t-{}", TOPICS.fetch_add(1, Ordering::Relaxed));
-        let result = client.create_topics(topic(name, 1)).await.unwrap();
+        let result = client.create_topics(topic(name, 1)).await.unwrap().results;
         assert_eq!(result[0].error_code, 0);
     };
     run("CreateTopics, 1 client", leader, &one, 300, create).await.print(1);

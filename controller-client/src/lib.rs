@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brook_protocol::rpc::{
-    AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, CommittedOffset, ControllerAddress,
+    AlterConfigs, AlterPartition, AlterPartitionResult, Applied, CommitOffsets, CommittedOffset, ControllerAddress,
     ControllerRequest, ControllerResponse, CreatePartitions, CreateTopics, ElectLeaders, FetchOffsets, MetadataUpdate,
     OffsetResult, OngoingReassignment, PartitionResult, ProducerIdBlock, QuorumInfo, ReassignPartition, ResourceResult,
     RpcError, TopicResult,
@@ -296,30 +296,30 @@ impl ControllerClient {
         })
     }
 
-    pub async fn create_topics(&self, request: CreateTopics) -> Result<Vec<TopicResult>, ClientError> {
+    pub async fn create_topics(&self, request: CreateTopics) -> Result<Applied<Vec<TopicResult>>, ClientError> {
         match self.call(ControllerRequest::CreateTopics(request)).await? {
-            ControllerResponse::CreateTopics(results) => Ok(results),
+            ControllerResponse::CreateTopics(applied) => Ok(applied),
             other => Err(unexpected(other)),
         }
     }
 
-    pub async fn delete_topics(&self, names: Vec<String>) -> Result<Vec<TopicResult>, ClientError> {
+    pub async fn delete_topics(&self, names: Vec<String>) -> Result<Applied<Vec<TopicResult>>, ClientError> {
         match self.call(ControllerRequest::DeleteTopics { names }).await? {
-            ControllerResponse::DeleteTopics(results) => Ok(results),
+            ControllerResponse::DeleteTopics(applied) => Ok(applied),
             other => Err(unexpected(other)),
         }
     }
 
-    pub async fn create_partitions(&self, request: CreatePartitions) -> Result<Vec<TopicResult>, ClientError> {
+    pub async fn create_partitions(&self, request: CreatePartitions) -> Result<Applied<Vec<TopicResult>>, ClientError> {
         match self.call(ControllerRequest::CreatePartitions(request)).await? {
-            ControllerResponse::CreatePartitions(results) => Ok(results),
+            ControllerResponse::CreatePartitions(applied) => Ok(applied),
             other => Err(unexpected(other)),
         }
     }
 
-    pub async fn alter_configs(&self, request: AlterConfigs) -> Result<Vec<ResourceResult>, ClientError> {
+    pub async fn alter_configs(&self, request: AlterConfigs) -> Result<Applied<Vec<ResourceResult>>, ClientError> {
         match self.call(ControllerRequest::AlterConfigs(request)).await? {
-            ControllerResponse::AlterConfigs(results) => Ok(results),
+            ControllerResponse::AlterConfigs(applied) => Ok(applied),
             other => Err(unexpected(other)),
         }
     }
@@ -397,9 +397,9 @@ impl ControllerClient {
         }
     }
 
-    pub async fn elect_leaders(&self, request: ElectLeaders) -> Result<Vec<PartitionResult>, ClientError> {
+    pub async fn elect_leaders(&self, request: ElectLeaders) -> Result<Applied<Vec<PartitionResult>>, ClientError> {
         match self.call(ControllerRequest::ElectLeaders(request)).await? {
-            ControllerResponse::ElectLeaders(results) => Ok(results),
+            ControllerResponse::ElectLeaders(applied) => Ok(applied),
             other => Err(unexpected(other)),
         }
     }

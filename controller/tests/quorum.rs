@@ -70,11 +70,44 @@ fn fetch(group: &str) -> Vec<FetchOffsets> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_change_is_answered_with_the_metadata_version_that_carries_it() {
+    let quorum = Quorum::start(1, 1000).await;
+    let broker = quorum.broker(1).await;
+    let client = quorum.client();
+    let reached = |version: u64| {
+        let cache = broker.cache().clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(10), cache.wait_for_version(version))
+                .await
+                .expect("the broker's cache reaches the answered version");
+            cache.image()
+        }
+    };
+    let created = client.create_topics(topic("versioned", 2, 1)).await.unwrap();
+    assert_eq!(created.results[0].error_code, 0, "{created:?}");
+    assert!(
+        reached(created.metadata_version)
+            .await
+            .topic_by_name("versioned")
+            .is_some()
+    );
+    let deleted = client.delete_topics(vec!["versioned".into()]).await.unwrap();
+    assert!(deleted.metadata_version > created.metadata_version);
+    assert!(
+        reached(deleted.metadata_version)
+            .await
+            .topic_by_name("versioned")
+            .is_none()
+    );
+    quorum.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_voter_quorum_serves_topics_and_offsets_and_survives_a_restart() {
     let mut quorum = Quorum::start(1, 1000).await;
     let _broker = quorum.broker(1).await;
     let client = quorum.client();
-    let created = client.create_topics(topic("orders", 3, 1)).await.unwrap();
+    let created = client.create_topics(topic("orders", 3, 1)).await.unwrap().results;
     assert_eq!(created[0].error_code, 0, "{created:?}");
     let committed = client.commit_offsets(vec![commit("g", "orders", 2, 42)]).await.unwrap();
     assert_eq!(committed[0][0].error_code, 0);
@@ -103,7 +136,11 @@ async fn committed_metadata_survives_the_leader_and_a_lagging_node_catches_up_fr
     let _broker = quorum.broker(1).await;
     let client = quorum.client();
     for i in 0..5 {
-        let result = client.create_topics(topic(&format!("before-{i}"), 2, 1)).await.unwrap();
+        let result = client
+            .create_topics(topic(&format!("before-{i}"), 2, 1))
+            .await
+            .unwrap()
+            .results;
         assert_eq!(result[0].error_code, 0);
     }
     client
@@ -159,7 +196,7 @@ async fn a_broker_that_stops_heartbeating_is_fenced_and_its_partitions_move() {
     let first = quorum.broker(1).await;
     let second = quorum.broker(2).await;
     let client = quorum.client();
-    let created = client.create_topics(topic("moving", 4, 2)).await.unwrap();
+    let created = client.create_topics(topic("moving", 4, 2)).await.unwrap().results;
     assert_eq!(created[0].error_code, 0);
     let led_by_1 = |image: &brook_protocol::rpc::metadata::MetadataImage| {
         let topic = image.topic_by_name("moving")?;
@@ -197,7 +234,7 @@ async fn concurrent_creates_of_one_name_have_exactly_one_winner() {
             .map(|_| {
                 let client = quorum.client();
                 let request = topic(&name, 1, 1);
-                tokio::spawn(async move { client.create_topics(request).await.unwrap().remove(0) })
+                tokio::spawn(async move { client.create_topics(request).await.unwrap().results.remove(0) })
             })
             .collect();
         let mut codes = Vec::new();
@@ -257,7 +294,11 @@ async fn a_follower_redirects_to_the_leader_and_the_client_follows() {
     assert_eq!(answer.body, Err(RpcError::NotController { leader: leader_address }));
     // Through a follower, the client still reaches the leader for writes.
     let _broker = quorum.broker(1).await;
-    let created = only_follower.create_topics(topic("via-follower", 1, 1)).await.unwrap();
+    let created = only_follower
+        .create_topics(topic("via-follower", 1, 1))
+        .await
+        .unwrap()
+        .results;
     assert_eq!(created[0].error_code, 0);
     quorum.shutdown().await;
 }
@@ -315,10 +356,16 @@ async fn admin_requests_validate_place_and_apply() {
 
     let mut dry_run = topic("dry", 3, 3);
     dry_run.validate_only = true;
-    assert_eq!(code(client.create_topics(dry_run).await.unwrap()), 0);
-    assert_eq!(code(client.create_topics(topic("bad name", 1, 1)).await.unwrap()), 17);
-    assert_eq!(code(client.create_topics(topic("wide", 1, 4)).await.unwrap()), 38);
-    assert_eq!(code(client.create_topics(topic("t", 6, 3)).await.unwrap()), 0);
+    assert_eq!(code(client.create_topics(dry_run).await.unwrap().results), 0);
+    assert_eq!(
+        code(client.create_topics(topic("bad name", 1, 1)).await.unwrap().results),
+        17
+    );
+    assert_eq!(
+        code(client.create_topics(topic("wide", 1, 4)).await.unwrap().results),
+        38
+    );
+    assert_eq!(code(client.create_topics(topic("t", 6, 3)).await.unwrap().results), 0);
 
     let grow = |total_count, validate_only| CreatePartitions {
         topics: vec![NewPartitions {
@@ -328,9 +375,12 @@ async fn admin_requests_validate_place_and_apply() {
         }],
         validate_only,
     };
-    assert_eq!(code(client.create_partitions(grow(4, false)).await.unwrap()), 37);
-    assert_eq!(code(client.create_partitions(grow(9, true)).await.unwrap()), 0);
-    assert_eq!(code(client.create_partitions(grow(9, false)).await.unwrap()), 0);
+    assert_eq!(
+        code(client.create_partitions(grow(4, false)).await.unwrap().results),
+        37
+    );
+    assert_eq!(code(client.create_partitions(grow(9, true)).await.unwrap().results), 0);
+    assert_eq!(code(client.create_partitions(grow(9, false)).await.unwrap().results), 0);
 
     let set = |key: &str, value: &str| AlterConfigs {
         changes: vec![(
@@ -341,11 +391,21 @@ async fn admin_requests_validate_place_and_apply() {
         validate_only: false,
     };
     assert_eq!(
-        client.alter_configs(set("cleanup.policy", "compact")).await.unwrap()[0].error_code,
+        client
+            .alter_configs(set("cleanup.policy", "compact"))
+            .await
+            .unwrap()
+            .results[0]
+            .error_code,
         0
     );
     assert_eq!(
-        client.alter_configs(set("cleanup.policy", "shred")).await.unwrap()[0].error_code,
+        client
+            .alter_configs(set("cleanup.policy", "shred"))
+            .await
+            .unwrap()
+            .results[0]
+            .error_code,
         40
     );
 
@@ -362,8 +422,8 @@ async fn admin_requests_validate_place_and_apply() {
     }
     assert_eq!(leaders, [3, 3, 3], "leaders are spread evenly");
 
-    assert_eq!(code(client.delete_topics(vec!["t".into()]).await.unwrap()), 0);
-    assert_eq!(code(client.delete_topics(vec!["t".into()]).await.unwrap()), 3);
+    assert_eq!(code(client.delete_topics(vec!["t".into()]).await.unwrap().results), 0);
+    assert_eq!(code(client.delete_topics(vec!["t".into()]).await.unwrap().results), 3);
     quorum.shutdown().await;
 }
 
@@ -411,7 +471,7 @@ async fn leadership_returns_to_preferred_replicas_after_a_broker_comes_back() {
     }
     let client = quorum.client();
     assert_eq!(
-        client.create_topics(topic("balanced", 6, 3)).await.unwrap()[0].error_code,
+        client.create_topics(topic("balanced", 6, 3)).await.unwrap().results[0].error_code,
         0
     );
     let leaders_of = |id: i32| {
@@ -564,7 +624,7 @@ async fn a_silent_controller_connection_never_starves_heartbeats_or_the_metadata
     proxy.go_silent();
     let silenced = std::time::Instant::now();
     let admin = quorum.client();
-    let created = admin.create_topics(topic("after-silence", 1, 1)).await.unwrap();
+    let created = admin.create_topics(topic("after-silence", 1, 1)).await.unwrap().results;
     assert_eq!(created[0].error_code, 0);
     eventually(Duration::from_secs(10), || async {
         session.cache().image().topic_by_name("after-silence").map(|_| ())

@@ -112,7 +112,7 @@ async fn a_killed_leader_is_replaced_and_the_restarted_node_catches_up() {
             }],
             validate_only: false,
         };
-        assert_eq!(client.create_topics(request).await.unwrap()[0].error_code, 0);
+        assert_eq!(client.create_topics(request).await.unwrap().results[0].error_code, 0);
     }
     let commit = |offset: i64| CommitOffsets {
         group_id: "g".into(),

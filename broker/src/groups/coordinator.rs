@@ -93,7 +93,7 @@ impl GroupCoordinator {
             Reply::Later(answer) => match tokio::time::timeout(patience, answer).await {
                 Ok(Ok(outcome)) => outcome,
                 _ => JoinOutcome {
-                    error_code: ErrorCode::RebalanceInProgress.code(),
+                    error: Some(ErrorCode::RebalanceInProgress),
                     generation: -1,
                     ..JoinOutcome::default()
                 },
@@ -111,7 +111,7 @@ impl GroupCoordinator {
         let (member_id, instance_id) = member;
         let reply = self.with_group(group_id, |g| match g.check_instance(member_id, instance_id) {
             Err(code) => Reply::Now(SyncOutcome {
-                error_code: code.code(),
+                error: Some(code),
                 ..SyncOutcome::default()
             }),
             Ok(()) => g.sync(member_id, generation, assignments, Instant::now()),
@@ -119,30 +119,26 @@ impl GroupCoordinator {
         match reply {
             Reply::Now(outcome) => outcome,
             Reply::Later(answer) => answer.await.unwrap_or_else(|_| SyncOutcome {
-                error_code: ErrorCode::RebalanceInProgress.code(),
+                error: Some(ErrorCode::RebalanceInProgress),
                 ..SyncOutcome::default()
             }),
         }
     }
 
     /// `member` is the member id and, for static members, the `group.instance.id`.
-    pub fn heartbeat(&self, group_id: &str, member: (&str, Option<&str>), generation: i32) -> i16 {
+    pub fn heartbeat(&self, group_id: &str, member: (&str, Option<&str>), generation: i32) -> Result<(), ErrorCode> {
         let (member_id, instance_id) = member;
         let mut groups = self.groups.lock();
-        match groups.get_mut(group_id) {
-            Some(group) => match group.check_instance(member_id, instance_id) {
-                Ok(()) => group.heartbeat(member_id, generation, Instant::now()),
-                Err(code) => code.code(),
-            },
-            None => ErrorCode::UnknownMemberId.code(),
-        }
+        let group = groups.get_mut(group_id).ok_or(ErrorCode::UnknownMemberId)?;
+        group.check_instance(member_id, instance_id)?;
+        group.heartbeat(member_id, generation, Instant::now())
     }
 
     /// Members by id, or by `group.instance.id` when the id is empty (static members).
-    pub fn leave(&self, group_id: &str, members: &[(String, Option<String>)]) -> Vec<i16> {
+    pub fn leave(&self, group_id: &str, members: &[(String, Option<String>)]) -> Vec<Result<(), ErrorCode>> {
         let mut groups = self.groups.lock();
         let Some(group) = groups.get_mut(group_id) else {
-            return vec![ErrorCode::UnknownMemberId.code(); members.len()];
+            return vec![Err(ErrorCode::UnknownMemberId); members.len()];
         };
         let ids: Vec<String> = members
             .iter()

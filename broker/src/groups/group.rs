@@ -56,7 +56,8 @@ pub struct GroupDescription {
 /// What a JoinGroup answers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JoinOutcome {
-    pub error_code: i16,
+    /// `None`: no error.
+    pub error: Option<ErrorCode>,
     pub generation: i32,
     pub protocol_type: Option<String>,
     pub protocol: Option<String>,
@@ -72,7 +73,8 @@ pub struct JoinOutcome {
 /// What a SyncGroup answers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncOutcome {
-    pub error_code: i16,
+    /// `None`: no error.
+    pub error: Option<ErrorCode>,
     pub protocol_type: Option<String>,
     pub protocol: Option<String>,
     pub assignment: Bytes,
@@ -130,10 +132,6 @@ pub struct Group {
     /// Offsets were committed through this coordinator: the group outlives its members
     /// (still listed and described with its protocol type once Empty, as Kafka's does).
     has_commits: bool,
-}
-
-fn error(code: ErrorCode) -> i16 {
-    code.code()
 }
 
 impl Group {
@@ -238,7 +236,7 @@ impl Group {
     pub fn join(&mut self, request: JoinRequest, now: Instant) -> Reply<JoinOutcome> {
         let refuse = |code: ErrorCode, member_id: &str| {
             Reply::Now(JoinOutcome {
-                error_code: error(code),
+                error: Some(code),
                 generation: -1,
                 member_id: member_id.to_owned(),
                 ..JoinOutcome::default()
@@ -302,7 +300,7 @@ impl Group {
         if let Some(previous) = member.join_waiter.replace(waiter) {
             // The same member asked twice: the older request is superseded.
             let _ = previous.send(JoinOutcome {
-                error_code: error(ErrorCode::UnknownMemberId),
+                error: Some(ErrorCode::UnknownMemberId),
                 generation: -1,
                 ..JoinOutcome::default()
             });
@@ -348,7 +346,7 @@ impl Group {
         let leader = self.leader.clone().unwrap_or_default();
         let is_leader = leader == new_id;
         Some(JoinOutcome {
-            error_code: 0,
+            error: None,
             generation: self.generation,
             protocol_type: self.protocol_type.clone(),
             protocol: self.protocol.clone(),
@@ -392,7 +390,7 @@ impl Group {
         for member in self.members.values_mut() {
             if let Some(waiter) = member.sync_waiter.take() {
                 let _ = waiter.send(SyncOutcome {
-                    error_code: error(ErrorCode::RebalanceInProgress),
+                    error: Some(ErrorCode::RebalanceInProgress),
                     ..SyncOutcome::default()
                 });
             }
@@ -448,7 +446,7 @@ impl Group {
             member.last_seen = now;
             if let Some(waiter) = member.join_waiter.take() {
                 let _ = waiter.send(JoinOutcome {
-                    error_code: 0,
+                    error: None,
                     generation: self.generation,
                     protocol_type: self.protocol_type.clone(),
                     protocol: protocol.clone(),
@@ -505,20 +503,20 @@ impl Group {
         assignments: Vec<(String, Bytes)>,
         now: Instant,
     ) -> Reply<SyncOutcome> {
-        let answer = |error_code: i16, assignment: Bytes| SyncOutcome {
-            error_code,
+        let answer = |error: Option<ErrorCode>, assignment: Bytes| SyncOutcome {
+            error,
             protocol_type: self.protocol_type.clone(),
             protocol: self.protocol.clone(),
             assignment,
         };
         if let Err(code) = self.check_member(member_id, generation) {
-            return Reply::Now(answer(error(code), Bytes::new()));
+            return Reply::Now(answer(Some(code), Bytes::new()));
         }
         match self.state {
             State::Empty | State::PreparingRebalance => {
-                Reply::Now(answer(error(ErrorCode::RebalanceInProgress), Bytes::new()))
+                Reply::Now(answer(Some(ErrorCode::RebalanceInProgress), Bytes::new()))
             }
-            State::Stable => Reply::Now(answer(0, self.members[member_id].assignment.clone())),
+            State::Stable => Reply::Now(answer(None, self.members[member_id].assignment.clone())),
             State::CompletingRebalance => {
                 if self.leader.as_deref() == Some(member_id) {
                     let mut given: HashMap<String, Bytes> = assignments.into_iter().collect();
@@ -528,7 +526,7 @@ impl Group {
                         member.last_seen = now;
                         if let Some(waiter) = member.sync_waiter.take() {
                             let _ = waiter.send(SyncOutcome {
-                                error_code: 0,
+                                error: None,
                                 protocol_type: protocol_type.clone(),
                                 protocol: protocol.clone(),
                                 assignment: member.assignment.clone(),
@@ -537,7 +535,7 @@ impl Group {
                     }
                     self.state = State::Stable;
                     self.deadline = None;
-                    Reply::Now(answer(0, self.members[member_id].assignment.clone()))
+                    Reply::Now(answer(None, self.members[member_id].assignment.clone()))
                 } else {
                     let (waiter, receiver) = oneshot::channel();
                     let member = self.members.get_mut(member_id).expect("checked above");
@@ -549,26 +547,24 @@ impl Group {
         }
     }
 
-    pub fn heartbeat(&mut self, member_id: &str, generation: i32, now: Instant) -> i16 {
-        if let Err(code) = self.check_member(member_id, generation) {
-            return error(code);
-        }
+    pub fn heartbeat(&mut self, member_id: &str, generation: i32, now: Instant) -> Result<(), ErrorCode> {
+        self.check_member(member_id, generation)?;
         self.members.get_mut(member_id).expect("checked").last_seen = now;
         match self.state {
-            State::PreparingRebalance => error(ErrorCode::RebalanceInProgress),
-            _ => 0,
+            State::PreparingRebalance => Err(ErrorCode::RebalanceInProgress),
+            _ => Ok(()),
         }
     }
 
     /// Removes members that leave; the rest rebalance. Answers per member.
-    pub fn leave(&mut self, member_ids: &[String], now: Instant) -> Vec<i16> {
+    pub fn leave(&mut self, member_ids: &[String], now: Instant) -> Vec<Result<(), ErrorCode>> {
         let codes = member_ids
             .iter()
             .map(|id| {
                 if self.remove_member(id, ErrorCode::UnknownMemberId) {
-                    0
+                    Ok(())
                 } else {
-                    error(ErrorCode::UnknownMemberId)
+                    Err(ErrorCode::UnknownMemberId)
                 }
             })
             .collect();
@@ -596,14 +592,14 @@ impl Group {
     fn fail_waiters(member: &mut Member, code: ErrorCode) {
         if let Some(waiter) = member.join_waiter.take() {
             let _ = waiter.send(JoinOutcome {
-                error_code: error(code),
+                error: Some(code),
                 generation: -1,
                 ..JoinOutcome::default()
             });
         }
         if let Some(waiter) = member.sync_waiter.take() {
             let _ = waiter.send(SyncOutcome {
-                error_code: error(code),
+                error: Some(code),
                 ..SyncOutcome::default()
             });
         }

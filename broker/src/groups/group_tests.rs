@@ -41,7 +41,7 @@ fn later<T>(reply: Reply<T>) -> oneshot::Receiver<T> {
 /// Joins with the KIP-394 two-step: first MEMBER_ID_REQUIRED, then with the id.
 fn join_new(group: &mut Group, protocols: &[&str], now: Instant) -> (String, oneshot::Receiver<JoinOutcome>) {
     let first = now_reply(group.join(request("", protocols), now));
-    assert_eq!(first.error_code, ErrorCode::MemberIdRequired.code());
+    assert_eq!(first.error, Some(ErrorCode::MemberIdRequired));
     let id = first.member_id;
     let receiver = later(group.join(request(&id, protocols), now));
     (id, receiver)
@@ -56,12 +56,12 @@ fn a_second_member_triggers_a_rebalance_that_completes_when_everyone_rejoins() {
     assert_eq!((joined.generation, joined.leader.as_str()), (1, a.as_str()));
     assert_eq!(joined.members.len(), 1);
     let synced = now_reply(group.sync(&a, 1, vec![(a.clone(), Bytes::from_static(b"all"))], t));
-    assert_eq!((synced.error_code, &synced.assignment[..]), (0, &b"all"[..]));
+    assert_eq!((synced.error, &synced.assignment[..]), (None, &b"all"[..]));
     assert_eq!(group.state(), State::Stable);
 
     let (b, mut b_join) = join_new(&mut group, &["range"], t);
     assert!(b_join.try_recv().is_err(), "waits for the existing member");
-    assert_eq!(group.heartbeat(&a, 1, t), ErrorCode::RebalanceInProgress.code());
+    assert_eq!(group.heartbeat(&a, 1, t), Err(ErrorCode::RebalanceInProgress));
     let mut a_join = later(group.join(request(&a, &["range"]), t));
     let (a_out, b_out) = (a_join.try_recv().unwrap(), b_join.try_recv().unwrap());
     assert_eq!((a_out.generation, b_out.generation), (2, 2));
@@ -79,8 +79,8 @@ fn a_second_member_triggers_a_rebalance_that_completes_when_everyone_rejoins() {
     ];
     assert_eq!(&now_reply(group.sync(&a, 2, assignments, t)).assignment[..], b"p0");
     assert_eq!(&b_sync.try_recv().unwrap().assignment[..], b"p1");
-    assert_eq!(group.heartbeat(&b, 2, t), 0);
-    assert_eq!(group.heartbeat(&b, 1, t), ErrorCode::IllegalGeneration.code());
+    assert_eq!(group.heartbeat(&b, 2, t), Ok(()));
+    assert_eq!(group.heartbeat(&b, 1, t), Err(ErrorCode::IllegalGeneration));
 }
 
 #[test]
@@ -93,10 +93,10 @@ fn a_member_whose_session_expires_is_removed_and_the_rest_rebalance() {
     let _ = (a_join.try_recv().unwrap(), b_join.try_recv().unwrap());
     now_reply(group.sync(&a, 2, vec![], t));
     let later_t = t + SESSION / 2;
-    assert_eq!(group.heartbeat(&a, 2, later_t), 0);
+    assert_eq!(group.heartbeat(&a, 2, later_t), Ok(()));
     group.tick(t + SESSION + Duration::from_millis(1));
     assert_eq!(group.state(), State::PreparingRebalance, "b timed out");
-    assert_eq!(group.heartbeat(&b, 2, later_t), ErrorCode::UnknownMemberId.code());
+    assert_eq!(group.heartbeat(&b, 2, later_t), Err(ErrorCode::UnknownMemberId));
     let mut a_join = later(group.join(request(&a, &["range"]), later_t));
     let out = a_join.try_recv().unwrap();
     assert_eq!((out.generation, out.members.len()), (3, 1));
@@ -129,7 +129,7 @@ fn the_protocol_all_members_support_wins_and_an_incompatible_member_is_refused()
         );
     }
     let refused = now_reply(group.join(request("", &["roundrobin"]), t));
-    assert_eq!(refused.error_code, ErrorCode::InconsistentGroupProtocol.code());
+    assert_eq!(refused.error, Some(ErrorCode::InconsistentGroupProtocol));
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn commits_need_the_current_generation_unless_the_group_is_empty() {
     assert_eq!(group.check_commit(&a, 0), Err(ErrorCode::IllegalGeneration));
     assert_eq!(group.check_commit("stranger", 1), Err(ErrorCode::UnknownMemberId));
     assert_eq!(group.check_commit("", -1), Err(ErrorCode::UnknownMemberId));
-    assert_eq!(group.leave(std::slice::from_ref(&a), t), vec![0]);
+    assert_eq!(group.leave(std::slice::from_ref(&a), t), vec![Ok(())]);
     assert_eq!(group.state(), State::Empty);
 }
 
@@ -173,10 +173,7 @@ fn a_leader_that_never_syncs_sends_everyone_back_to_join() {
     let follower = if leader == a { b } else { a };
     let mut waiting = later(group.sync(&follower, 2, vec![], t));
     group.tick(t + REBALANCE + Duration::from_millis(1));
-    assert_eq!(
-        waiting.try_recv().unwrap().error_code,
-        ErrorCode::RebalanceInProgress.code()
-    );
+    assert_eq!(waiting.try_recv().unwrap().error, Some(ErrorCode::RebalanceInProgress));
     assert_eq!(group.state(), State::PreparingRebalance);
 }
 
@@ -194,7 +191,7 @@ fn a_static_member_rejoining_replaces_its_old_incarnation() {
     let new = rejoin.try_recv().unwrap().member_id;
     assert_ne!(old, new);
     assert_eq!(group.member_of_instance("host-1"), Some(new.as_str()));
-    assert_eq!(group.heartbeat(&old, 2, t), ErrorCode::UnknownMemberId.code());
+    assert_eq!(group.heartbeat(&old, 2, t), Err(ErrorCode::UnknownMemberId));
 }
 
 fn static_request(member_id: &str, instance: &str, protocols: &[&str]) -> JoinRequest {
@@ -233,14 +230,14 @@ fn a_static_member_restarting_keeps_its_assignment_without_a_rebalance() {
 
     // b's process restarts: it joins with no member id but the same instance id.
     let back = now_reply(group.join(static_request("", "host-b", &["range"]), t));
-    assert_eq!(back.error_code, 0);
+    assert_eq!(back.error, None);
     assert_eq!(back.generation, 2, "no new generation");
     assert_ne!(back.member_id, b);
     assert!(!back.skip_assignment && back.members.is_empty(), "b is not the leader");
     assert_eq!(group.state(), State::Stable);
     let synced = now_reply(group.sync(&back.member_id, 2, vec![], t));
     assert_eq!(&synced.assignment[..], b"p1", "the old assignment, unchanged");
-    assert_eq!(group.heartbeat(&a, 2, t), 0, "the other member sees no rebalance");
+    assert_eq!(group.heartbeat(&a, 2, t), Ok(()), "the other member sees no rebalance");
 
     // The old incarnation is fenced.
     assert_eq!(
@@ -248,7 +245,7 @@ fn a_static_member_restarting_keeps_its_assignment_without_a_rebalance() {
         Err(ErrorCode::FencedInstanceId)
     );
     let zombie = now_reply(group.join(static_request(&b, "host-b", &["range"]), t));
-    assert_eq!(zombie.error_code, ErrorCode::FencedInstanceId.code());
+    assert_eq!(zombie.error, Some(ErrorCode::FencedInstanceId));
 }
 
 #[test]
@@ -257,7 +254,7 @@ fn a_static_leader_restarting_is_told_to_skip_the_assignment() {
     let mut group = Group::new("g".into(), Duration::ZERO);
     let (a, _) = stable_static_pair(&mut group, t);
     let back = now_reply(group.join(static_request("", "host-a", &["range"]), t));
-    assert_eq!((back.error_code, back.generation), (0, 2));
+    assert_eq!((back.error, back.generation), (None, 2));
     assert_eq!(back.leader, back.member_id, "leadership moves to the new incarnation");
     assert!(back.skip_assignment);
     assert_eq!(back.members.len(), 2);

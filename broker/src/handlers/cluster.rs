@@ -1,21 +1,14 @@
-//! DescribeCluster, DescribeQuorum, CreatePartitions, OffsetForLeaderEpoch and DeleteRecords.
+//! DescribeCluster and DescribeQuorum: the brokers and the controller quorum.
 
-use brook_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use brook_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use brook_protocol::api::METADATA_TOPIC;
 use brook_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use brook_protocol::messages::describe_quorum_response::{self, ReplicaState};
-use brook_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use brook_protocol::messages::{
-    BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, DeleteRecordsRequest, DeleteRecordsResponse,
-    DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse,
-    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse,
 };
-use brook_protocol::rpc::{CreatePartitions, NewPartitions};
 use brook_protocol::{ErrorCode, StrBytes, kafka_uuid};
 
-use super::admin::unreachable;
-use super::{Handlers, LiveBroker, admin_broker, live_brokers, reachable_at};
-use brook_protocol::api::METADATA_TOPIC;
+use super::{Handlers, LiveBroker, admin_broker, live_brokers, reachable_at, unreachable};
 
 impl Handlers {
     /// The live brokers, or (v2, `include_fenced_brokers`) every registered one with
@@ -137,147 +130,5 @@ impl Handlers {
             })
             .collect();
         response.with_nodes(nodes)
-    }
-
-    pub(super) async fn create_partitions(&self, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
-        let forwarded = CreatePartitions {
-            topics: request
-                .topics
-                .iter()
-                .map(|t| NewPartitions {
-                    name: t.name.0.to_string(),
-                    total_count: t.count,
-                    assignments: t
-                        .assignments
-                        .iter()
-                        .flatten()
-                        .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
-                        .collect(),
-                })
-                .collect(),
-            validate_only: request.validate_only,
-        };
-        let results = match self.controller.create_partitions(forwarded).await {
-            Ok(results) => results
-                .into_iter()
-                .map(|r| (r.name, r.error_code, r.error_message))
-                .collect(),
-            Err(error) => {
-                let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
-                request
-                    .topics
-                    .iter()
-                    .map(|t| (t.name.0.to_string(), code, Some(error.to_string())))
-                    .collect::<Vec<_>>()
-            }
-        };
-        let grown: Vec<(String, i32)> = results
-            .iter()
-            .filter(|(_, code, _)| *code == 0 && !request.validate_only)
-            .filter_map(|(name, ..)| {
-                let wanted = request.topics.iter().find(|t| t.name.0.as_str() == name.as_str())?;
-                Some((name.clone(), wanted.count))
-            })
-            .collect();
-        self.until_metadata_shows(|image| {
-            grown.iter().all(|(name, count)| {
-                image
-                    .topic_by_name(name)
-                    .is_some_and(|t| t.partitions.len() as i32 >= *count)
-            })
-        })
-        .await;
-        let results = results
-            .into_iter()
-            .map(|(name, code, message)| {
-                CreatePartitionsTopicResult::default()
-                    .with_name(brook_protocol::messages::TopicName(StrBytes::from_string(name)))
-                    .with_error_code(code)
-                    .with_error_message(message.map(StrBytes::from_string))
-            })
-            .collect();
-        CreatePartitionsResponse::default().with_results(results)
-    }
-
-    /// KIP-101/279: the end offset of the requested leader epoch on this leader.
-    pub(super) fn offset_for_leader_epoch(&self, request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
-        let topics = request
-            .topics
-            .iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let answer = EpochEndOffset::default()
-                            .with_partition(p.partition)
-                            .with_leader_epoch(-1)
-                            .with_end_offset(-1);
-                        let partition = match self.led_partition(t.topic.0.as_str(), p.partition) {
-                            Ok(partition) => partition,
-                            Err(code) => return answer.with_error_code(code.code()),
-                        };
-                        if let Err(code) = partition.check_leader_epoch(p.current_leader_epoch) {
-                            return answer.with_error_code(code.code());
-                        }
-                        let (epoch, end_offset) = partition.log.end_offset_for_epoch(p.leader_epoch);
-                        answer.with_leader_epoch(epoch).with_end_offset(end_offset)
-                    })
-                    .collect();
-                OffsetForLeaderTopicResult::default()
-                    .with_topic(t.topic.clone())
-                    .with_partitions(partitions)
-            })
-            .collect();
-        OffsetForLeaderEpochResponse::default().with_topics(topics)
-    }
-
-    /// Moves the log start offset (-1: to the high watermark); whole segments below it
-    /// are removed by retention.
-    pub(super) async fn delete_records(&self, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
-        let mut work = Vec::new();
-        for t in &request.topics {
-            for p in &t.partitions {
-                work.push((self.led_partition(t.name.0.as_str(), p.partition_index), p.offset));
-            }
-        }
-        let outcomes = tokio::task::spawn_blocking(move || {
-            work.into_iter()
-                .map(|(partition, offset)| {
-                    let partition = partition.map_err(|code| code.code())?;
-                    let log = &partition.log;
-                    let target = if offset == -1 { log.high_watermark() } else { offset };
-                    if target < 0 || target > log.high_watermark() {
-                        return Err(ErrorCode::OffsetOutOfRange.code());
-                    }
-                    log.advance_log_start_offset(target).map_err(|e| e.kafka_code().code())
-                })
-                .collect::<Vec<Result<i64, i16>>>()
-        })
-        .await
-        .unwrap_or_default();
-        let mut outcomes = outcomes.into_iter();
-        let topics = request
-            .topics
-            .iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let outcome = outcomes.next().unwrap_or(Err(ErrorCode::UnknownServerError.code()));
-                        let answer = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-                        match outcome {
-                            Ok(low_watermark) => answer.with_low_watermark(low_watermark),
-                            Err(code) => answer.with_low_watermark(-1).with_error_code(code),
-                        }
-                    })
-                    .collect();
-                DeleteRecordsTopicResult::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(partitions)
-            })
-            .collect();
-        DeleteRecordsResponse::default().with_topics(topics)
     }
 }

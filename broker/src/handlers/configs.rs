@@ -260,10 +260,15 @@ impl Handlers {
             validate_only,
         };
         let outcomes: Vec<(i16, Option<String>)> = match self.controller.alter_configs(request).await {
-            Ok(results) => results
-                .into_iter()
-                .map(|r: ResourceResult| (r.error_code, r.error_message))
-                .collect(),
+            Ok(applied) => {
+                // A describe right after the change, here, shows it.
+                self.until_metadata_reaches(applied.metadata_version).await;
+                applied
+                    .results
+                    .into_iter()
+                    .map(|r: ResourceResult| (r.error_code, r.error_message))
+                    .collect()
+            }
             Err(error) => {
                 let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
                 slots.iter().map(|_| (code, Some(error.to_string()))).collect()

@@ -12,8 +12,8 @@ use brook_protocol::messages::{
     ListGroupsRequest, ListGroupsResponse, OffsetDeleteRequest, OffsetDeleteResponse,
 };
 
-use super::Handlers;
 use super::groups::text;
+use super::{Handlers, wire_code};
 use crate::groups::group::State;
 
 /// DescribeGroups' state for a group that does not exist.
@@ -26,7 +26,7 @@ const GROUP_OPERATIONS: i32 = 1 << 3 | 1 << 6 | 1 << 8;
 
 impl Handlers {
     /// Whether the group exists here: it has membership state or committed offsets.
-    async fn group_exists(&self, group: &str) -> Result<bool, i16> {
+    async fn group_exists(&self, group: &str) -> Result<bool, ErrorCode> {
         if self.groups.has_group(group) {
             return Ok(true);
         }
@@ -34,7 +34,7 @@ impl Handlers {
             Ok(offsets) => Ok(!offsets.is_empty()),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot load the group's offsets from the controller quorum");
-                Err(ErrorCode::CoordinatorLoadInProgress.code())
+                Err(ErrorCode::CoordinatorLoadInProgress)
             }
         }
     }
@@ -45,7 +45,7 @@ impl Handlers {
             let group = group_id.0.as_str();
             let answer = DescribedGroup::default().with_group_id(group_id.clone());
             let answer = match self.coordinating(group) {
-                Err(code) => answer.with_error_code(code),
+                Err(code) => answer.with_error_code(code.code()),
                 Ok(()) => match self.groups.describe(group) {
                     Some(d) => {
                         let members = d
@@ -80,7 +80,7 @@ impl Handlers {
                             .with_error_message(Some(text(&format!("group {group} not found"))))
                             .with_group_state(text(DEAD)),
                         Ok(false) => answer.with_group_state(text(DEAD)),
-                        Err(code) => answer.with_error_code(code),
+                        Err(code) => answer.with_error_code(code.code()),
                     },
                 },
             };
@@ -139,64 +139,62 @@ impl Handlers {
     pub(super) async fn delete_groups(&self, request: DeleteGroupsRequest) -> DeleteGroupsResponse {
         let mut results = Vec::with_capacity(request.groups_names.len());
         for group_id in request.groups_names {
-            let code = self.delete_group(group_id.0.as_str()).await.err().unwrap_or(0);
+            let outcome = self.delete_group(group_id.0.as_str()).await;
             results.push(
                 DeletableGroupResult::default()
                     .with_group_id(group_id)
-                    .with_error_code(code),
+                    .with_error_code(wire_code(outcome.err())),
             );
         }
         DeleteGroupsResponse::default().with_results(results)
     }
 
-    async fn delete_group(&self, group: &str) -> Result<(), i16> {
+    async fn delete_group(&self, group: &str) -> Result<(), ErrorCode> {
         self.coordinating(group)?;
         if !self.group_exists(group).await? {
-            return Err(ErrorCode::GroupIdNotFound.code());
+            return Err(ErrorCode::GroupIdNotFound);
         }
-        self.groups.forget(group).map_err(|e| e.code())?;
+        self.groups.forget(group)?;
         self.groups.offsets.delete(group, Vec::new()).await.map_err(|e| {
             tracing::warn!(error = %e, "cannot delete the group's offsets in the controller quorum");
-            ErrorCode::CoordinatorNotAvailable.code()
+            ErrorCode::CoordinatorNotAvailable
         })
     }
 
     pub(super) async fn offset_delete(&self, request: OffsetDeleteRequest) -> OffsetDeleteResponse {
         let group = request.group_id.0.as_str();
-        let refuse = |code: i16| OffsetDeleteResponse::default().with_error_code(code);
+        let refuse = |code: ErrorCode| OffsetDeleteResponse::default().with_error_code(code.code());
         if let Err(code) = self.coordinating(group) {
             return refuse(code);
         }
         match self.group_exists(group).await {
             Ok(true) => {}
-            Ok(false) => return refuse(ErrorCode::GroupIdNotFound.code()),
+            Ok(false) => return refuse(ErrorCode::GroupIdNotFound),
             Err(code) => return refuse(code),
         }
         let subscribed = match self.groups.protected_topics(group) {
             Ok(topics) => topics,
-            Err(code) => return refuse(code.code()),
+            Err(code) => return refuse(code),
         };
-        let mut codes: Vec<Vec<i16>> = request
+        let mut outcomes: Vec<Vec<Option<ErrorCode>>> = request
             .topics
             .iter()
             .map(|t| {
-                let code = if subscribed.contains(t.name.0.as_str()) {
-                    ErrorCode::GroupSubscribedToTopic.code()
-                } else {
-                    0
-                };
-                vec![code; t.partitions.len()]
+                let refusal = subscribed
+                    .contains(t.name.0.as_str())
+                    .then_some(ErrorCode::GroupSubscribedToTopic);
+                vec![refusal; t.partitions.len()]
             })
             .collect();
         let deleted: Vec<(String, i32)> = request
             .topics
             .iter()
-            .zip(&codes)
-            .flat_map(|(t, codes)| {
+            .zip(&outcomes)
+            .flat_map(|(t, outcomes)| {
                 t.partitions
                     .iter()
-                    .zip(codes)
-                    .filter(|(_, code)| **code == 0)
+                    .zip(outcomes)
+                    .filter(|(_, refusal)| refusal.is_none())
                     .map(|(p, _)| (t.name.0.to_string(), p.partition_index))
             })
             .collect();
@@ -204,23 +202,23 @@ impl Handlers {
             && let Err(e) = self.groups.offsets.delete(group, deleted).await
         {
             tracing::warn!(error = %e, "cannot delete offsets in the controller quorum");
-            for code in codes.iter_mut().flatten().filter(|c| **c == 0) {
-                *code = ErrorCode::CoordinatorNotAvailable.code();
+            for refusal in outcomes.iter_mut().flatten().filter(|r| r.is_none()) {
+                *refusal = Some(ErrorCode::CoordinatorNotAvailable);
             }
         }
         let topics = request
             .topics
             .into_iter()
-            .zip(codes)
-            .map(|(t, codes)| {
+            .zip(outcomes)
+            .map(|(t, outcomes)| {
                 let partitions = t
                     .partitions
                     .iter()
-                    .zip(codes)
-                    .map(|(p, code)| {
+                    .zip(outcomes)
+                    .map(|(p, refusal)| {
                         OffsetDeleteResponsePartition::default()
                             .with_partition_index(p.partition_index)
-                            .with_error_code(code)
+                            .with_error_code(wire_code(refusal))
                     })
                     .collect();
                 OffsetDeleteResponseTopic::default()

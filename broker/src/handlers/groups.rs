@@ -10,7 +10,7 @@ use brook_protocol::messages::{
 };
 use brook_protocol::{ErrorCode, StrBytes};
 
-use super::{Handlers, live_brokers};
+use super::{Handlers, live_brokers, wire_code};
 use crate::groups::group::JoinRequest;
 
 const GROUP_KEY: i8 = 0;
@@ -23,17 +23,17 @@ pub(super) fn text(s: &str) -> StrBytes {
 
 impl Handlers {
     /// `Err(NOT_COORDINATOR)` unless this broker coordinates `group`.
-    pub(super) fn coordinating(&self, group: &str) -> Result<(), i16> {
+    pub(super) fn coordinating(&self, group: &str) -> Result<(), ErrorCode> {
         if self.groups.is_coordinator(group) {
             Ok(())
         } else {
-            Err(ErrorCode::NotCoordinator.code())
+            Err(ErrorCode::NotCoordinator)
         }
     }
 
     pub(super) fn find_coordinator(&self, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
         let live = live_brokers(&self.metadata.image());
-        let locate = |key: &str| -> Result<(BrokerId, StrBytes, i32), (i16, &'static str)> {
+        let locate = |key: &str| -> Result<(BrokerId, StrBytes, i32), (ErrorCode, &'static str)> {
             // A transactional id is located like a group, so that every client reaches
             // InitProducerId and fails there at once with a fatal error (see
             // `init_producer_id`). Refusing here instead reads well in librdkafka, but
@@ -41,16 +41,16 @@ impl Handlers {
             // coordinator".
             match request.key_type {
                 GROUP_KEY | TRANSACTION_KEY => {}
-                _ => return Err((ErrorCode::InvalidRequest.code(), "unknown coordinator type")),
+                _ => return Err((ErrorCode::InvalidRequest, "unknown coordinator type")),
             }
             let id = self
                 .groups
                 .coordinator_for(key)
-                .ok_or((ErrorCode::CoordinatorNotAvailable.code(), "no live broker"))?;
+                .ok_or((ErrorCode::CoordinatorNotAvailable, "no live broker"))?;
             let broker = live
                 .iter()
                 .find(|b| b.id.0 == id)
-                .ok_or((ErrorCode::CoordinatorNotAvailable.code(), "no live broker"))?;
+                .ok_or((ErrorCode::CoordinatorNotAvailable, "no live broker"))?;
             Ok((broker.id, broker.host.clone(), broker.port))
         };
         if version < 4 {
@@ -58,7 +58,10 @@ impl Handlers {
             return match locate(request.key.as_str()) {
                 Ok((id, host, port)) => response.with_node_id(id).with_host(host).with_port(port),
                 Err((code, message)) => {
-                    let response = response.with_error_code(code).with_node_id(BrokerId(-1)).with_port(-1);
+                    let response = response
+                        .with_error_code(code.code())
+                        .with_node_id(BrokerId(-1))
+                        .with_port(-1);
                     if version >= 1 {
                         response.with_error_message(Some(text(message)))
                     } else {
@@ -77,7 +80,7 @@ impl Handlers {
                     Err((code, message)) => coordinator
                         .with_node_id(BrokerId(-1))
                         .with_port(-1)
-                        .with_error_code(code)
+                        .with_error_code(code.code())
                         .with_error_message(Some(text(message))),
                 }
             })
@@ -94,7 +97,7 @@ impl Handlers {
         let group = request.group_id.0.as_str();
         if let Err(code) = self.coordinating(group) {
             return JoinGroupResponse::default()
-                .with_error_code(code)
+                .with_error_code(code.code())
                 .with_generation_id(-1);
         }
         let session_ms = request.session_timeout_ms.max(0) as u64;
@@ -141,7 +144,7 @@ impl Handlers {
             })
             .collect();
         let response = JoinGroupResponse::default()
-            .with_error_code(outcome.error_code)
+            .with_error_code(wire_code(outcome.error))
             .with_generation_id(outcome.generation)
             .with_leader(text(&outcome.leader))
             .with_member_id(text(&outcome.member_id))
@@ -164,7 +167,7 @@ impl Handlers {
     pub(super) async fn sync_group(&self, request: SyncGroupRequest, version: i16) -> SyncGroupResponse {
         let group = request.group_id.0.as_str();
         if let Err(code) = self.coordinating(group) {
-            return SyncGroupResponse::default().with_error_code(code);
+            return SyncGroupResponse::default().with_error_code(code.code());
         }
         let assignments = request
             .assignments
@@ -181,7 +184,7 @@ impl Handlers {
             )
             .await;
         let response = SyncGroupResponse::default()
-            .with_error_code(outcome.error_code)
+            .with_error_code(wire_code(outcome.error))
             .with_assignment(outcome.assignment);
         if version >= 5 {
             response
@@ -194,27 +197,24 @@ impl Handlers {
 
     pub(super) fn heartbeat(&self, request: HeartbeatRequest) -> HeartbeatResponse {
         let group = request.group_id.0.as_str();
-        let code = self
-            .coordinating(group)
-            .map(|()| {
-                self.groups.heartbeat(
-                    group,
-                    (request.member_id.as_str(), request.group_instance_id.as_deref()),
-                    request.generation_id,
-                )
-            })
-            .unwrap_or_else(|code| code);
-        HeartbeatResponse::default().with_error_code(code)
+        let outcome = self.coordinating(group).and_then(|()| {
+            self.groups.heartbeat(
+                group,
+                (request.member_id.as_str(), request.group_instance_id.as_deref()),
+                request.generation_id,
+            )
+        });
+        HeartbeatResponse::default().with_error_code(wire_code(outcome.err()))
     }
 
     pub(super) fn leave_group(&self, request: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
         let group = request.group_id.0.as_str();
         if let Err(code) = self.coordinating(group) {
-            return LeaveGroupResponse::default().with_error_code(code);
+            return LeaveGroupResponse::default().with_error_code(code.code());
         }
         if version < 3 {
             let codes = self.groups.leave(group, &[(request.member_id.to_string(), None)]);
-            return LeaveGroupResponse::default().with_error_code(codes[0]);
+            return LeaveGroupResponse::default().with_error_code(wire_code(codes[0].err()));
         }
         let leaving: Vec<(String, Option<String>)> = request
             .members
@@ -231,11 +231,11 @@ impl Handlers {
             .members
             .into_iter()
             .zip(codes)
-            .map(|(m, code)| {
+            .map(|(m, outcome)| {
                 MemberResponse::default()
                     .with_member_id(m.member_id)
                     .with_group_instance_id(m.group_instance_id)
-                    .with_error_code(code)
+                    .with_error_code(wire_code(outcome.err()))
             })
             .collect();
         LeaveGroupResponse::default().with_members(members)

@@ -11,7 +11,7 @@ use brook_protocol::rpc::metadata::{MetadataImage, PartitionState, TopicState};
 use brook_protocol::rpc::{CreatableTopic, CreateTopics};
 use brook_protocol::{ErrorCode, StrBytes, kafka_uuid};
 
-use super::{Handlers, admin_broker, live_brokers};
+use super::{Handlers, NO_ERROR, admin_broker, live_brokers};
 
 /// A partition as clients are told of it: its leader only if live, and the replicas that
 /// are not.
@@ -163,7 +163,11 @@ impl Handlers {
             validate_only: false,
         };
         let code = match self.controller.create_topics(request).await {
-            Ok(results) if results.first().is_some_and(|r| r.error_code == 0 || r.error_code == 36) => {
+            Ok(applied)
+                if applied.results.first().is_some_and(|r| {
+                    r.error_code == NO_ERROR || r.error_code == ErrorCode::TopicAlreadyExists.code()
+                }) =>
+            {
                 ErrorCode::LeaderNotAvailable
             }
             Ok(results) => {

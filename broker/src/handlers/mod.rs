@@ -1,26 +1,27 @@
 //! Kafka request handlers, one module per API family. The connection hands a frame to
 //! [`Handlers::handle`] and writes back what it returns.
 
-mod admin;
 mod broker_configs;
 mod cluster;
 mod configs;
 mod fetch;
 mod group_admin;
+mod group_offsets;
 mod groups;
 mod leader_hint;
-mod list_offsets;
 mod log_dirs;
+mod log_offsets;
 mod metadata;
-mod offsets;
 mod produce;
 mod producers;
 mod reassignments;
+mod sasl;
 mod topic_partitions;
+mod topics;
 
 use std::sync::Arc;
 
-use brook_controller_client::{ControllerClient, MetadataCache};
+use brook_controller_client::{ClientError, ControllerClient, MetadataCache};
 use brook_protocol::codec::{RequestError, decode_request, encode_response, encode_unsupported_api_versions};
 use brook_protocol::messages::BrokerId;
 use brook_protocol::messages::{RequestKind, ResponseKind};
@@ -36,6 +37,14 @@ use crate::replica::{Partition, ReplicaManager};
 
 /// Kafka's error code 0.
 pub(crate) const NO_ERROR: i16 = 0;
+/// Kafka's number for a domain outcome (`None`: success). Inside the broker errors are
+/// `ErrorCode`s; they become numbers only here, at the wire.
+pub(crate) fn wire_code(error: Option<ErrorCode>) -> i16 {
+    error.map_or(NO_ERROR, |e| e.code())
+}
+
+/// The longest an admin answer waits for this broker's metadata to show its change.
+const METADATA_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the connection does after a request.
 pub enum Reply {
@@ -57,6 +66,12 @@ pub struct Handlers {
     pub(crate) producer_ids: ProducerIdAllocator,
 }
 
+/// A controller that cannot be reached is a retriable error for the client.
+pub(crate) fn unreachable(error: &ClientError) -> (i16, Option<StrBytes>) {
+    let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
+    (code, Some(StrBytes::from_string(error.to_string())))
+}
+
 impl Handlers {
     /// The partition if this broker hosts it, else the error a client gets: the topic
     /// exists but lives elsewhere (`NOT_LEADER_OR_FOLLOWER`), or it does not exist. The
@@ -71,19 +86,12 @@ impl Handlers {
         })
     }
 
-    /// Waits (a few seconds at most) until this broker's metadata shows `done`: a topic
-    /// change the quorum accepted is then visible to the client's next Metadata request
-    /// here, which admin clients send right after (describe after create).
-    pub(crate) async fn until_metadata_shows(&self, done: impl Fn(&MetadataImage) -> bool) {
-        let mut versions = self.metadata.subscribe();
-        let shown = async {
-            while !done(&self.metadata.image()) {
-                if versions.changed().await.is_err() {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), shown).await;
+    /// Waits until this broker's metadata has reached `version`, the one the controller
+    /// answered an admin change with: the change is then visible to the client's next
+    /// request here, which admin clients send right after (describe after create). A
+    /// few seconds at most: a broker whose watch is cut answers anyway.
+    pub(crate) async fn until_metadata_reaches(&self, version: u64) {
+        let _ = tokio::time::timeout(METADATA_WAIT, self.metadata.wait_for_version(version)).await;
     }
 
     /// The partition if this broker hosts and leads it, else the error to answer.

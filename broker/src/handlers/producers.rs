@@ -1,15 +1,12 @@
-//! InitProducerId for idempotent producers, and the SASL APIs of a broker without SASL.
+//! InitProducerId for idempotent producers.
 //!
 //! Brook has no transactions: a transactional id gets
 //! `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`, a fatal error clients report at once
 //! (`init_transactions()` fails instead of retrying until its timeout). FindCoordinator
 //! locates transactional ids like groups so that every client gets this far.
 
-use brook_protocol::messages::{
-    InitProducerIdRequest, InitProducerIdResponse, ProducerId, SaslAuthenticateRequest, SaslAuthenticateResponse,
-    SaslHandshakeRequest, SaslHandshakeResponse,
-};
-use brook_protocol::{ErrorCode, StrBytes};
+use brook_protocol::ErrorCode;
+use brook_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
 use super::Handlers;
 
@@ -33,18 +30,5 @@ impl Handlers {
                 .with_producer_epoch(0),
             Err(code) => refused(code),
         }
-    }
-
-    pub(super) fn sasl_handshake(&self, request: SaslHandshakeRequest) -> SaslHandshakeResponse {
-        tracing::debug!(mechanism = %request.mechanism, "SASL handshake on a listener without SASL");
-        SaslHandshakeResponse::default()
-            .with_error_code(ErrorCode::UnsupportedSaslMechanism.code())
-            .with_mechanisms(Vec::new())
-    }
-
-    pub(super) fn sasl_authenticate(&self, _request: SaslAuthenticateRequest) -> SaslAuthenticateResponse {
-        SaslAuthenticateResponse::default()
-            .with_error_code(ErrorCode::IllegalSaslState.code())
-            .with_error_message(Some(StrBytes::from_static_str("this listener does not use SASL")))
     }
 }

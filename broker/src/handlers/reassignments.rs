@@ -16,8 +16,7 @@ use brook_protocol::messages::{
 use brook_protocol::rpc::{ElectLeaders, ElectionType, PartitionResult, ReassignPartition};
 use brook_protocol::{ErrorCode, StrBytes};
 
-use super::Handlers;
-use super::admin::unreachable;
+use super::{Handlers, unreachable};
 
 /// Results grouped by topic, topics in order of first appearance.
 fn by_topic<T>(results: Vec<PartitionResult>, each: impl Fn(PartitionResult) -> T) -> Vec<(String, Vec<T>)> {
@@ -205,29 +204,16 @@ impl Handlers {
             })
             .await
         {
-            Ok(results) => results,
+            // The client's next Metadata request here should show the new leaders.
+            Ok(applied) => {
+                self.until_metadata_reaches(applied.metadata_version).await;
+                applied.results
+            }
             Err(error) => {
                 let (code, _) = unreachable(&error);
                 return ElectLeadersResponse::default().with_error_code(code);
             }
         };
-        let elected: Vec<(String, i32)> = results
-            .iter()
-            .filter(|r| r.error_code == 0)
-            .map(|r| (r.topic.clone(), r.partition))
-            .collect();
-        // The client's next Metadata request here should show the new leaders.
-        self.until_metadata_shows(|image| {
-            elected.iter().all(|(topic, partition)| {
-                let state = image
-                    .topic_by_name(topic)
-                    .and_then(|t| t.partitions.iter().find(|p| p.partition == *partition));
-                state.is_none_or(|s| {
-                    s.leader >= 0 && (election_type == ElectionType::Unclean || s.replicas.first() == Some(&s.leader))
-                })
-            })
-        })
-        .await;
         let results = by_topic(results, |r| {
             elect_leaders_response::PartitionResult::default()
                 .with_partition_id(r.partition)

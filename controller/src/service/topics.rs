@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashSet};
 use brook_protocol::ErrorCode;
 use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
 use brook_protocol::rpc::{
-    AlterConfigs, ControllerResponse, CreatableTopic, CreatePartitions, CreateTopics, ElectLeaders, NewPartitions,
-    ReassignPartition, RpcError, TopicResult,
+    AlterConfigs, Applied, ControllerResponse, CreatableTopic, CreatePartitions, CreateTopics, ElectLeaders,
+    NewPartitions, ReassignPartition, RpcError, TopicResult,
 };
 use uuid::Uuid;
 
@@ -119,6 +119,15 @@ impl ControllerService {
         })
     }
 
+    /// `results` with the metadata version applied here now: a proposal returns once
+    /// applied, so this version carries it.
+    fn applied<T>(&self, results: T) -> Applied<T> {
+        Applied {
+            results,
+            metadata_version: self.shared.read(|state| state.version()),
+        }
+    }
+
     pub(super) async fn create_topics(&self, request: CreateTopics) -> Result<ControllerResponse, RpcError> {
         let mut seen = HashSet::new();
         let plan = |state: &ControllerState, topic: &CreatableTopic| {
@@ -139,7 +148,7 @@ impl ControllerService {
                 Command::CreateTopics,
             )
             .await?;
-        Ok(ControllerResponse::CreateTopics(results))
+        Ok(ControllerResponse::CreateTopics(self.applied(results)))
     }
 
     /// Plans each item against one view of the state (a refusal answers that item), then
@@ -181,7 +190,7 @@ impl ControllerService {
 
     pub(super) async fn delete_topics(&self, names: Vec<String>) -> Result<ControllerResponse, RpcError> {
         match self.raft.propose(Command::DeleteTopics(names)).await? {
-            CommandResult::Topics(results) => Ok(ControllerResponse::DeleteTopics(results)),
+            CommandResult::Topics(results) => Ok(ControllerResponse::DeleteTopics(self.applied(results))),
             other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
         }
     }
@@ -236,17 +245,17 @@ impl ControllerService {
                 Command::CreatePartitions,
             )
             .await?;
-        Ok(ControllerResponse::CreatePartitions(results))
+        Ok(ControllerResponse::CreatePartitions(self.applied(results)))
     }
 
     pub(super) async fn alter_configs(&self, request: AlterConfigs) -> Result<ControllerResponse, RpcError> {
         if request.validate_only {
             self.raft.check_leader()?;
             let results = self.shared.read(|state| state.validate_alter_configs(&request));
-            return Ok(ControllerResponse::AlterConfigs(results));
+            return Ok(ControllerResponse::AlterConfigs(self.applied(results)));
         }
         match self.raft.propose(Command::AlterConfigs(request)).await? {
-            CommandResult::Configs(results) => Ok(ControllerResponse::AlterConfigs(results)),
+            CommandResult::Configs(results) => Ok(ControllerResponse::AlterConfigs(self.applied(results))),
             other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
         }
     }
@@ -274,7 +283,7 @@ impl ControllerService {
 
     pub(super) async fn elect_leaders(&self, request: ElectLeaders) -> Result<ControllerResponse, RpcError> {
         match self.raft.propose(Command::ElectLeaders(request)).await? {
-            CommandResult::PartitionResults(results) => Ok(ControllerResponse::ElectLeaders(results)),
+            CommandResult::PartitionResults(results) => Ok(ControllerResponse::ElectLeaders(self.applied(results))),
             other => Err(RpcError::Internal(format!("unexpected result {other:?}"))),
         }
     }

@@ -60,6 +60,15 @@ pub enum ControllerRequest {
     ElectLeaders(ElectLeaders),
 }
 
+/// The answers to an admin change, and the metadata version the controller had applied
+/// when it answered (which carries the change): the broker waits for its cache to reach
+/// it, so the client's next request there sees what it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Applied<T> {
+    pub results: T,
+    pub metadata_version: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ControllerResponse {
     RegisterBroker {
@@ -75,10 +84,10 @@ pub enum ControllerResponse {
         metadata_version: u64,
     },
     Metadata(MetadataUpdate),
-    CreateTopics(Vec<TopicResult>),
-    DeleteTopics(Vec<TopicResult>),
-    CreatePartitions(Vec<TopicResult>),
-    AlterConfigs(Vec<ResourceResult>),
+    CreateTopics(Applied<Vec<TopicResult>>),
+    DeleteTopics(Applied<Vec<TopicResult>>),
+    CreatePartitions(Applied<Vec<TopicResult>>),
+    AlterConfigs(Applied<Vec<ResourceResult>>),
     AlterPartition(Vec<AlterPartitionResult>),
     /// One entry per group of the request, in order.
     CommitOffsets(Vec<Vec<OffsetResult>>),
@@ -90,7 +99,7 @@ pub enum ControllerResponse {
     ProducerIds(ProducerIdBlock),
     AlterReassignments(Vec<PartitionResult>),
     ListReassignments(Vec<OngoingReassignment>),
-    ElectLeaders(Vec<PartitionResult>),
+    ElectLeaders(Applied<Vec<PartitionResult>>),
 }
 
 /// Move a partition to `target` replicas (the first is the preferred leader); `None`

@@ -21,7 +21,7 @@ use crate::frame::{begin_frame, finish_frame};
 
 /// Bumped on any incompatible change to the messages below; a peer speaking another
 /// version is refused with [`RpcError::IncompatibleVersion`].
-pub const RPC_VERSION: u16 = 3;
+pub const RPC_VERSION: u16 = 4;
 
 /// Appends `message` as one frame.
 pub fn encode_frame<T: Serialize>(buf: &mut BytesMut, message: &T) -> Result<(), ProtocolError> {

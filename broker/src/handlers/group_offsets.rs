@@ -14,8 +14,8 @@ use brook_protocol::messages::{
 };
 use brook_protocol::rpc::{CommittedOffset, OffsetCommit};
 
-use super::Handlers;
 use super::groups::text;
+use super::{Handlers, wire_code};
 use crate::groups::GroupOffsets;
 
 /// Kafka's `offset.metadata.max.bytes`.
@@ -38,9 +38,8 @@ impl Handlers {
                     request.generation_id_or_member_epoch,
                 )
                 .err()
-                .map(|e| e.code())
         });
-        let mut codes: Vec<Vec<i16>> = request
+        let mut outcomes: Vec<Vec<Option<ErrorCode>>> = request
             .topics
             .iter()
             .map(|t| {
@@ -51,11 +50,7 @@ impl Handlers {
                             .committed_metadata
                             .as_ref()
                             .is_some_and(|m| m.len() > MAX_OFFSET_METADATA);
-                        match refusal {
-                            Some(code) => code,
-                            None if too_large => ErrorCode::OffsetMetadataTooLarge.code(),
-                            None => 0,
-                        }
+                        refusal.or(too_large.then_some(ErrorCode::OffsetMetadataTooLarge))
                     })
                     .collect()
             })
@@ -64,12 +59,12 @@ impl Handlers {
         let offsets: Vec<OffsetCommit> = request
             .topics
             .iter()
-            .zip(&codes)
-            .flat_map(|(t, codes)| {
+            .zip(&outcomes)
+            .flat_map(|(t, outcomes)| {
                 t.partitions
                     .iter()
-                    .zip(codes)
-                    .filter(|(_, code)| **code == 0)
+                    .zip(outcomes)
+                    .filter(|(_, refusal)| refusal.is_none())
                     .map(|(p, _)| OffsetCommit {
                         topic: t.name.0.to_string(),
                         partition: p.partition_index,
@@ -92,24 +87,27 @@ impl Handlers {
                 }
             }
             .into_iter();
-            for code in codes.iter_mut().flatten().filter(|c| **c == 0) {
+            for outcome in outcomes.iter_mut().flatten().filter(|o| o.is_none()) {
                 // A commit the quorum did not confirm is retriable for the client.
-                *code = results.next().unwrap_or(ErrorCode::CoordinatorNotAvailable.code());
+                *outcome = match results.next() {
+                    Some(code) => ErrorCode::try_from_code(code),
+                    None => Some(ErrorCode::CoordinatorNotAvailable),
+                };
             }
         }
         let topics = request
             .topics
             .iter()
-            .zip(codes)
-            .map(|(t, codes)| {
+            .zip(outcomes)
+            .map(|(t, outcomes)| {
                 let partitions = t
                     .partitions
                     .iter()
-                    .zip(codes)
-                    .map(|(p, code)| {
+                    .zip(outcomes)
+                    .map(|(p, outcome)| {
                         OffsetCommitResponsePartition::default()
                             .with_partition_index(p.partition_index)
-                            .with_error_code(code)
+                            .with_error_code(wire_code(outcome))
                     })
                     .collect();
                 OffsetCommitResponseTopic::default()
@@ -149,7 +147,7 @@ impl Handlers {
                 Err(code) => Err(code),
                 Ok(()) => self.groups.offsets.fetch(&group).await.map_err(|e| {
                     tracing::warn!(error = %e, "cannot load the group's offsets from the controller quorum");
-                    ErrorCode::CoordinatorLoadInProgress.code()
+                    ErrorCode::CoordinatorLoadInProgress
                 }),
             };
             answers.push((group, topics, answer));
@@ -158,7 +156,7 @@ impl Handlers {
             let groups = answers
                 .into_iter()
                 .map(|(group, topics, answer)| {
-                    let (code, listed) = listing(topics, answer);
+                    let (error, listed) = listing(topics, answer);
                     let topics = listed
                         .into_iter()
                         .map(|(name, partitions)| {
@@ -181,7 +179,7 @@ impl Handlers {
                     OffsetFetchResponseGroup::default()
                         .with_group_id(GroupId(text(&group)))
                         .with_topics(topics)
-                        .with_error_code(code)
+                        .with_error_code(wire_code(error))
                 })
                 .collect();
             return OffsetFetchResponse::default().with_groups(groups);
@@ -189,7 +187,8 @@ impl Handlers {
         let Some((_, topics, answer)) = answers.pop() else {
             return OffsetFetchResponse::default(); // before v8 there is always one group
         };
-        let (code, listed) = listing(topics, answer);
+        let (error, listed) = listing(topics, answer);
+        let code = wire_code(error);
         let topics = listed
             .into_iter()
             .map(|(name, partitions)| {
@@ -235,10 +234,10 @@ type Listed = Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>;
 
 /// The group error, and per topic the asked partitions (or all committed ones when the
 /// request named none) with what was found.
-fn listing(asked: Option<AskedTopics>, answer: Result<Arc<GroupOffsets>, i16>) -> (i16, Listed) {
-    let (code, found) = match answer {
-        Ok(found) => (0, found),
-        Err(code) => (code, Arc::default()),
+fn listing(asked: Option<AskedTopics>, answer: Result<Arc<GroupOffsets>, ErrorCode>) -> (Option<ErrorCode>, Listed) {
+    let (error, found) = match answer {
+        Ok(found) => (None, found),
+        Err(code) => (Some(code), Arc::default()),
     };
     let lookup = |topic: String, partition: i32| found.get(&(topic, partition)).cloned();
     let listed = match asked {
@@ -261,7 +260,7 @@ fn listing(asked: Option<AskedTopics>, answer: Result<Arc<GroupOffsets>, i16>) -
             by_topic.into_iter().collect()
         }
     };
-    (code, listed)
+    (error, listed)
 }
 
 /// (offset, leader epoch, metadata) of a committed offset; -1, -1, "" when none.

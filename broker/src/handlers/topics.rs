@@ -1,21 +1,18 @@
-//! Topic administration from Kafka clients, forwarded to the controller quorum.
+//! CreateTopics, DeleteTopics and CreatePartitions from Kafka clients, forwarded to the
+//! controller quorum; each answers once this broker's metadata shows the change.
 
 use brook_controller_client::ClientError;
+use brook_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use brook_protocol::messages::create_topics_response::CreatableTopicResult;
 use brook_protocol::messages::delete_topics_response::DeletableTopicResult;
 use brook_protocol::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, TopicName,
 };
-use brook_protocol::rpc::{CreatableTopic, CreateTopics, TopicResult};
+use brook_protocol::rpc::{CreatableTopic, CreatePartitions, CreateTopics, NewPartitions, TopicResult};
 use brook_protocol::{ErrorCode, StrBytes};
 
-use super::Handlers;
-
-/// A controller that cannot be reached is a retriable error for the client.
-pub(super) fn unreachable(error: &ClientError) -> (i16, Option<StrBytes>) {
-    let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
-    (code, Some(StrBytes::from_string(error.to_string())))
-}
+use super::{Handlers, unreachable};
 
 impl Handlers {
     pub(super) async fn create_topics(&self, request: CreateTopicsRequest) -> CreateTopicsResponse {
@@ -42,18 +39,12 @@ impl Handlers {
             validate_only: request.validate_only,
         };
         let results = match self.controller.create_topics(forwarded).await {
-            Ok(results) => results,
+            Ok(applied) => {
+                self.until_metadata_reaches(applied.metadata_version).await;
+                applied.results
+            }
             Err(error) => failed_all(request.topics.iter().map(|t| t.name.0.to_string()), &error),
         };
-        if !request.validate_only {
-            let created: Vec<&str> = results
-                .iter()
-                .filter(|r| r.error_code == 0)
-                .map(|r| r.name.as_str())
-                .collect();
-            self.until_metadata_shows(|image| created.iter().all(|name| image.topic_by_name(name).is_some()))
-                .await;
-        }
         let image = self.metadata.image();
         let topics = results
             .into_iter()
@@ -107,16 +98,12 @@ impl Handlers {
             }
         }
         let results = match self.controller.delete_topics(names.clone()).await {
-            Ok(results) => results,
+            Ok(applied) => {
+                self.until_metadata_reaches(applied.metadata_version).await;
+                applied.results
+            }
             Err(error) => failed_all(names.into_iter(), &error),
         };
-        let deleted: Vec<&str> = results
-            .iter()
-            .filter(|r| r.error_code == 0)
-            .map(|r| r.name.as_str())
-            .collect();
-        self.until_metadata_shows(|image| deleted.iter().all(|name| image.topic_by_name(name).is_none()))
-            .await;
         let responses = results
             .into_iter()
             .map(|r| {
@@ -128,6 +115,54 @@ impl Handlers {
             })
             .collect();
         DeleteTopicsResponse::default().with_responses(responses)
+    }
+
+    pub(super) async fn create_partitions(&self, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+        let forwarded = CreatePartitions {
+            topics: request
+                .topics
+                .iter()
+                .map(|t| NewPartitions {
+                    name: t.name.0.to_string(),
+                    total_count: t.count,
+                    assignments: t
+                        .assignments
+                        .iter()
+                        .flatten()
+                        .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
+                        .collect(),
+                })
+                .collect(),
+            validate_only: request.validate_only,
+        };
+        let results = match self.controller.create_partitions(forwarded).await {
+            Ok(applied) => {
+                self.until_metadata_reaches(applied.metadata_version).await;
+                applied
+                    .results
+                    .into_iter()
+                    .map(|r| (r.name, r.error_code, r.error_message))
+                    .collect()
+            }
+            Err(error) => {
+                let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
+                request
+                    .topics
+                    .iter()
+                    .map(|t| (t.name.0.to_string(), code, Some(error.to_string())))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let results = results
+            .into_iter()
+            .map(|(name, code, message)| {
+                CreatePartitionsTopicResult::default()
+                    .with_name(brook_protocol::messages::TopicName(StrBytes::from_string(name)))
+                    .with_error_code(code)
+                    .with_error_message(message.map(StrBytes::from_string))
+            })
+            .collect();
+        CreatePartitionsResponse::default().with_results(results)
     }
 }
 
