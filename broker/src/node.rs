@@ -147,7 +147,7 @@ impl BrokerNode {
         apply_current_metadata(session.cache(), &replicas, &fetchers).await;
         let stopping = watch::Sender::new(false);
         let mut tasks = vec![
-            tokio::spawn(follow_metadata(
+            tokio::spawn(apply_metadata_changes(
                 session.cache().clone(),
                 Arc::clone(&replicas),
                 fetchers,
@@ -236,7 +236,7 @@ async fn follow_lease(mut lapsed: watch::Receiver<bool>, replicas: Arc<ReplicaMa
 
 /// Applies every new metadata version to the hosted partitions (and reconciles the
 /// fetchers after a replica move).
-async fn follow_metadata(
+async fn apply_metadata_changes(
     cache: brook_controller_client::MetadataCache,
     replicas: Arc<ReplicaManager>,
     fetchers: ReplicaFetchers,

@@ -399,3 +399,16 @@ fn each_data_dir_describes_its_disk_and_the_sizes_of_its_partitions() {
     assert_eq!(Some(held[0].2.as_path()), orders.dir().parent());
     assert_eq!(Some(held[1].2.as_path()), users.dir().parent());
 }
+
+#[test]
+fn a_high_watermark_outside_the_log_is_refused_as_the_bug_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager = LogManager::open(manager_config(dir.path())).unwrap();
+    let log = manager.get_or_create(&TopicPartition::new("bounded", 0), None).unwrap();
+    log.append_as_leader(&batch(2, 50, 0), 1).unwrap();
+    log.set_high_watermark(2);
+    assert_eq!(log.high_watermark(), 2);
+    let beyond = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| log.set_high_watermark(3)));
+    assert!(beyond.is_err(), "a high watermark above the log end was accepted");
+    assert_eq!(log.high_watermark(), 2, "a refused value changed nothing");
+}

@@ -135,7 +135,7 @@ impl BrokerSession {
                 Arc::clone(&state),
                 cache.clone(),
             )),
-            tokio::spawn(follow_metadata(client, config.broker_id, cache.clone())),
+            tokio::spawn(stream_metadata_into(client, config.broker_id, cache.clone())),
             tokio::spawn({
                 let state = Arc::clone(&state);
                 async move { state.lease.watch_expiry().await }
@@ -257,7 +257,8 @@ async fn heartbeats(
     }
 }
 
-async fn follow_metadata(client: Arc<ControllerClient>, broker_id: BrokerId, cache: MetadataCache) {
+/// Keeps `cache` current: the controller's metadata watch, reopened whenever it breaks.
+async fn stream_metadata_into(client: Arc<ControllerClient>, broker_id: BrokerId, cache: MetadataCache) {
     loop {
         match client.watch(broker_id, cache.version()).await {
             Ok(mut stream) => {

@@ -8,3 +8,6 @@ pub mod framed;
 pub mod metrics_http;
 pub mod properties;
 pub mod voters;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;

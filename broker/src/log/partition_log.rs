@@ -239,12 +239,30 @@ impl PartitionLog {
         self.recovery_point.load(Ordering::Acquire)
     }
 
-    /// Sets the high watermark (the replication layer's hook), bounded by the log.
+    /// Sets the high watermark (the replication layer's hook), which must lie inside
+    /// the log: a value outside is a bug in the caller, not something to paper over.
     /// It is checkpointed with the data dir's `replication-offset-checkpoint`.
-    pub fn set_high_watermark(&self, high_watermark: i64) -> i64 {
-        let hw = high_watermark.clamp(self.log_start_offset(), self.log_end_offset());
-        self.high_watermark.store(hw, Ordering::Release);
-        hw
+    pub fn set_high_watermark(&self, high_watermark: i64) {
+        let (start, end) = (self.log_start_offset(), self.log_end_offset());
+        assert!(
+            (start..=end).contains(&high_watermark),
+            "{}: high watermark {high_watermark} outside the log [{start}, {end}]",
+            self.name
+        );
+        self.high_watermark.store(high_watermark, Ordering::Release);
+    }
+
+    /// Adds a new last segment; its base must be above every other segment's.
+    fn publish_segment(&self, base: i64, segment: Arc<Segment>) {
+        let mut segments = self.segments.write();
+        if let Some((&last, _)) = segments.last_key_value() {
+            assert!(
+                last < base,
+                "{}: segment base {base} not above the last, {last}",
+                self.name
+            );
+        }
+        segments.insert(base, segment);
     }
 
     /// Total bytes in the log's segments.
@@ -410,7 +428,7 @@ impl PartitionLog {
             old.seal().at(&self.dir)?;
         }
         let segment = Arc::new(Segment::create(&self.dir, base, capacity, config).at(&self.dir)?);
-        self.segments.write().insert(base, Arc::clone(&segment));
+        self.publish_segment(base, Arc::clone(&segment));
         tracing::debug!(partition = %self.name, base_offset = base, "rolled a new segment");
         Ok(segment)
     }
@@ -561,7 +579,7 @@ impl PartitionLog {
         }
         let segment =
             Arc::new(Segment::create(&self.dir, new_end, config.segment_bytes as usize, &config).at(&self.dir)?);
-        self.segments.write().insert(new_end, segment);
+        self.publish_segment(new_end, segment);
         self.log_end_offset.store(new_end, Ordering::Release);
         self.high_watermark.fetch_min(new_end, Ordering::AcqRel);
         self.recovery_point.fetch_min(new_end, Ordering::AcqRel);

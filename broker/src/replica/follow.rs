@@ -80,7 +80,13 @@ impl Partition {
             }
             log.append_as_follower(records)?;
         }
-        log.set_high_watermark(fetched.high_watermark.min(log.log_end_offset()));
+        // A new leader's high watermark may trail what this follower already had (even
+        // below its log start after a DeleteRecords), and may be above what it has copied.
+        log.set_high_watermark(
+            fetched
+                .high_watermark
+                .clamp(log.log_start_offset(), log.log_end_offset()),
+        );
         if fetched.log_start_offset > log.log_start_offset() {
             log.advance_log_start_offset(fetched.log_start_offset)?;
         }

@@ -25,6 +25,7 @@ use uuid::Uuid;
 pub use command::{Command, CommandResult, NewTopic, PlacedPartitions};
 pub use leader_balance::imbalanced_partitions;
 pub use offsets::OffsetStore;
+use partitions::assert_publishable;
 pub use partitions::{NO_LEADER, invalid_replica_list};
 
 use brook_protocol::topic_config;
@@ -197,7 +198,19 @@ impl ControllerState {
         };
         match &versioned.record {
             MetadataRecord::CreateTopic(topic) => {
+                topic.partitions.iter().for_each(|p| assert_publishable(None, p));
                 self.topic_ids.insert(topic.name.clone(), topic.topic_id);
+            }
+            MetadataRecord::AddPartitions { partitions, .. } => {
+                partitions.iter().for_each(|p| assert_publishable(None, p));
+            }
+            MetadataRecord::ChangePartition { topic_id, state } => {
+                let previous = self
+                    .image
+                    .topics
+                    .get(topic_id)
+                    .and_then(|t| t.partitions.iter().find(|p| p.partition == state.partition));
+                assert_publishable(previous, state);
             }
             MetadataRecord::DeleteTopic { topic_id } => {
                 if let Some(topic) = self.image.topics.get(topic_id) {

@@ -20,6 +20,39 @@ pub fn invalid_replica_list(replicas: &[BrokerId], registered: impl Fn(BrokerId)
     Some(format!("broker {unknown} is not registered"))
 }
 
+/// Panics unless `next` is a state a partition may be published in: a leader (if any)
+/// inside the ISR, the ISR inside the replicas, and, after `previous`, a leader epoch
+/// that did not go back and a partition epoch that grew. Every controller applies the
+/// same records, so a violation is a bug in the code that made the record, and going
+/// on would hand brokers a partition that can lose acknowledged writes.
+pub fn assert_publishable(previous: Option<&PartitionState>, next: &PartitionState) {
+    assert!(
+        next.leader == NO_LEADER || next.isr.contains(&next.leader),
+        "partition {}: leader {} outside the ISR {:?}",
+        next.partition,
+        next.leader,
+        next.isr
+    );
+    assert!(
+        next.isr.iter().all(|b| next.replicas.contains(b)),
+        "partition {}: ISR {:?} outside the replicas {:?}",
+        next.partition,
+        next.isr,
+        next.replicas
+    );
+    if let Some(previous) = previous {
+        assert!(
+            next.leader_epoch >= previous.leader_epoch && next.partition_epoch > previous.partition_epoch,
+            "partition {}: epochs went from {}/{} to {}/{}",
+            next.partition,
+            previous.leader_epoch,
+            previous.partition_epoch,
+            next.leader_epoch,
+            next.partition_epoch
+        );
+    }
+}
+
 /// Who may lead when no in-sync replica can (`unclean.leader.election.enable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Election {
@@ -184,5 +217,42 @@ pub(super) mod tests {
         let p = new_partition(4, &[2, 1, 3], |b| b != 2);
         assert_eq!((p.leader, p.isr), (1, vec![1, 3]));
         assert_eq!(new_partition(0, &[2], |_| false).leader, NO_LEADER);
+    }
+
+    #[test]
+    fn only_partitions_with_the_leader_in_the_isr_and_growing_epochs_are_publishable() {
+        let published = partition(&[1, 2, 3], &[1, 2], 1);
+        assert_publishable(None, &published);
+        let shrunk = PartitionState {
+            isr: vec![1],
+            partition_epoch: published.partition_epoch + 1,
+            ..published.clone()
+        };
+        assert_publishable(Some(&published), &shrunk);
+        let refused = |previous: Option<&PartitionState>, next: PartitionState| {
+            std::panic::catch_unwind(|| assert_publishable(previous, &next)).is_err()
+        };
+        assert!(
+            refused(None, partition(&[1, 2, 3], &[2, 3], 1)),
+            "leader outside the ISR"
+        );
+        assert!(
+            refused(None, partition(&[1, 2], &[1, 4], 1)),
+            "ISR outside the replicas"
+        );
+        assert!(
+            refused(Some(&published), published.clone()),
+            "partition epoch not bumped"
+        );
+        let older = PartitionState {
+            leader_epoch: published.leader_epoch - 1,
+            partition_epoch: published.partition_epoch + 1,
+            ..published.clone()
+        };
+        assert!(refused(Some(&published), older), "leader epoch went back");
+        assert!(
+            !refused(None, partition(&[1, 2], &[1], NO_LEADER)),
+            "an offline partition"
+        );
     }
 }

@@ -15,13 +15,9 @@ use brook_server_kit::properties::Properties;
 
 pub const SESSION_TIMEOUT_MS: u64 = 1_500;
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, and not handed out before by this process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    brook_server_kit::test_support::free_port("127.0.0.1")
 }
 
 pub fn voters(count: u64) -> Vec<ControllerAddress> {

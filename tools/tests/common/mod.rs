@@ -7,7 +7,7 @@ pub mod kafka;
 pub mod netns;
 pub mod proxy;
 
-use std::net::{IpAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -39,24 +39,7 @@ pub fn loopback_ip() -> String {
     format!("127.0.0.{}", 2 + n % 250)
 }
 
-/// A port free on `ip` and not handed out before by this process: a probe releases its
-/// port at once, so the system may offer the same one to the next probe, and two nodes
-/// of one cluster would then race for it ("Address already in use").
-pub fn free_port(ip: &str) -> u16 {
-    static HANDED_OUT: std::sync::Mutex<Vec<(String, u16)>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port = TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut handed_out = HANDED_OUT.lock().unwrap();
-        if !handed_out.iter().any(|(i, p)| i == ip && *p == port) {
-            handed_out.push((ip.to_owned(), port));
-            return port;
-        }
-    }
-}
+pub use brook_server_kit::test_support::free_port;
 
 /// Polls until `probe` holds, or panics after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut probe: impl FnMut() -> bool) {
