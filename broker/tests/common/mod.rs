@@ -3,6 +3,8 @@
 //! reader that walks a whole log.
 #![allow(dead_code)]
 
+pub mod in_process;
+
 use std::path::Path;
 
 use brook_broker::log::{LogConfig, LogOffsets, PartitionLog};
