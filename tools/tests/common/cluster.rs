@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::proxy::{Direction, Fault, FaultProxy, Rule};
-use super::{Process, free_port, loopback_ip, sample, try_scrape, wait_until};
+use super::{Process, Start, free_port, loopback_ip, sample, try_scrape, wait_until};
 
 struct Node {
     id: u32,
@@ -223,9 +223,8 @@ impl Cluster {
             .env("RUST_LOG", "info,openraft=warn")
             .stdout(Stdio::null())
             .stderr(self.log_file(&format!("controller-{id}.log")))
-            .spawn()
-            .expect("brook controller starts");
-        self.controllers[id as usize - 1].process = Some(Process(child));
+            .start();
+        self.controllers[id as usize - 1].process = Some(child);
     }
 
     pub fn start_broker(&mut self, id: u32) {
@@ -256,9 +255,8 @@ impl Cluster {
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(self.log_file(&format!("broker-{id}.log")))
-            .spawn()
-            .expect("brook broker starts");
-        self.brokers[id as usize - 1].process = Some(Process(child));
+            .start();
+        self.brokers[id as usize - 1].process = Some(child);
     }
 
     /// SIGKILL: no flush, no clean-shutdown marker, no goodbye to the quorum.
@@ -275,7 +273,7 @@ impl Cluster {
         let process = self.brokers[id as usize - 1].process.as_ref().expect("running");
         let signal = if paused { "-STOP" } else { "-CONT" };
         Command::new("kill")
-            .args([signal, &process.0.id().to_string()])
+            .args([signal, &process.id().to_string()])
             .status()
             .unwrap();
     }

@@ -6,27 +6,71 @@ pub mod cluster;
 pub mod kafka;
 pub mod netns;
 pub mod proxy;
+pub mod requirements;
+
+pub(crate) use requirements::require;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Process(pub Child);
+/// A child process, killed (SIGKILL) and reaped when dropped, so that no test, passed
+/// or failed, leaves one running.
+pub struct Process(Option<Child>);
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Process {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("a running process")
+    }
+}
+
+impl std::ops::DerefMut for Process {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("a running process")
     }
 }
 
 impl Process {
+    pub fn new(child: Child) -> Process {
+        Process(Some(child))
+    }
+
     /// Asks the process to stop (SIGTERM) and waits for it.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.0.id().to_string();
+        let pid = self.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        self.0.wait().expect("waits for the process")
+        self.wait().expect("waits for the process")
+    }
+
+    /// Waits for it to exit on its own, with what it printed to piped outputs.
+    pub fn wait_with_output(mut self) -> Output {
+        let child = self.0.take().expect("a running process");
+        child.wait_with_output().expect("waits for the process")
+    }
+}
+
+/// `Command::start`: spawns the command as a `Process`, so that it dies with the test.
+pub trait Start {
+    fn start(&mut self) -> Process;
+}
+
+impl Start for Command {
+    fn start(&mut self) -> Process {
+        let child = self
+            .spawn()
+            .unwrap_or_else(|e| panic!("{:?} does not start: {e}", self.get_program()));
+        Process::new(child)
     }
 }
 
@@ -96,12 +140,11 @@ impl DevCluster {
             .env("RUST_LOG", "info,openraft=warn")
             .stdout(Stdio::null())
             .stderr(self.log_file())
-            .spawn()
-            .expect("brook dev starts");
-        self.process = Some(Process(child));
+            .start();
+        self.process = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(&self.kafka).is_err() {
-            let exited = self.process.as_mut().and_then(|p| p.0.try_wait().ok().flatten());
+            let exited = self.process.as_mut().and_then(|p| p.try_wait().ok().flatten());
             assert!(
                 exited.is_none(),
                 "brook dev exited ({exited:?}); its log:\n{}",
@@ -160,14 +203,13 @@ pub fn kcat_unchecked(args: &[&str], stdin: &[u8]) -> Output {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .expect("kcat is installed (.ci/run installs it: apt-get install kcat)");
+        .start();
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let feeder = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });
-    let output = child.wait_with_output().unwrap();
+    let output = child.wait_with_output();
     feeder.join().unwrap();
     output
 }
@@ -230,7 +272,7 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .and_then(|value| value.parse().ok())
 }
 
-/// `python -X faulthandler tests/clients/<script>`, with the Python from `BROOK_PYTHON`
+/// `python -X faulthandler tests/clients/python/<script>`, with the Python from `BROOK_PYTHON`
 /// (`.ci/run` makes a virtualenv with confluent-kafka, kafka-python and aiokafka).
 pub fn python_client(script: &str) -> Command {
     let (python, path) = python_script(script);
@@ -244,7 +286,9 @@ pub fn python_script(script: &str) -> (String, PathBuf) {
     let python = std::env::var("BROOK_PYTHON").unwrap_or_else(|_| "python3".into());
     (
         python,
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/clients/python")
+            .join(script),
     )
 }
 
@@ -265,7 +309,8 @@ pub fn node_client(script: &str) -> Command {
 /// A client check script that talks in lines: what it prints is read on a thread (so a
 /// silent script cannot hang a test), and the test's answers go to its stdin.
 pub struct LineScript {
-    child: Child,
+    /// Killed if the test ends (or fails) before the script does.
+    child: Process,
     stdin: Option<std::process::ChildStdin>,
     lines: std::sync::mpsc::Receiver<String>,
     /// Read on its own thread too: librdkafka logs there, and a full pipe would stall it.
@@ -287,8 +332,7 @@ impl LineScript {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .expect("Python runs (set BROOK_PYTHON; .ci/run does)");
+            .start();
         let stdout = child.stdout.take().unwrap();
         let mut errors = child.stderr.take().unwrap();
         let stderr = std::thread::spawn(move || {
@@ -366,4 +410,39 @@ pub fn brook_ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Brook's client connection to one broker, for tests that are plain `#[test]`s because
+/// they orchestrate processes (blocking waits, sleeps, kcat): each call runs on the
+/// connection's own current-thread runtime, so that no async worker ever sleeps.
+pub struct BlockingConnection {
+    runtime: tokio::runtime::Runtime,
+    connection: brook_client::BrokerConnection,
+}
+
+impl BlockingConnection {
+    pub fn connect(address: &str, client_id: &str) -> BlockingConnection {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let connect = brook_client::BrokerConnection::connect(address, client_id, Duration::from_secs(10));
+        let connection = runtime
+            .block_on(connect)
+            .unwrap_or_else(|e| panic!("cannot connect to {address}: {e}"));
+        BlockingConnection { runtime, connection }
+    }
+
+    pub fn call(
+        &self,
+        api: brook_protocol::ApiKey,
+        version: i16,
+        request: brook_protocol::messages::RequestKind,
+    ) -> brook_client::Result<brook_protocol::messages::ResponseKind> {
+        self.runtime.block_on(self.connection.call(api, version, request))
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.connection.is_open()
+    }
 }

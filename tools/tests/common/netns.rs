@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::cluster::{PartitionView, append_log, node_logs, parse_kcat_partitions};
 use super::kafka::kafka_sh_path;
-use super::{Process, sample, wait_until};
+use super::{Process, Start, sample, wait_until};
 
 const BROKER_PORT: u16 = 9092;
 const CONTROLLER_PORT: u16 = 9093;
@@ -332,9 +332,8 @@ impl NetnsCluster {
         let child = command
             .stdout(Stdio::null())
             .stderr(self.log_file(&format!("{node}.log")))
-            .spawn()
-            .expect("the controller starts");
-        self.controllers[id as usize - 1] = Some(Process(child));
+            .start();
+        self.controllers[id as usize - 1] = Some(child);
     }
 
     /// `kafka.sh node` for `node`, in its namespace, with `settings` added to its config.
@@ -383,9 +382,8 @@ impl NetnsCluster {
         let child = command
             .stdout(Stdio::null())
             .stderr(self.log_file(&format!("{node}.log")))
-            .spawn()
-            .expect("the broker starts");
-        self.brokers[id as usize - 1] = Some(Process(child));
+            .start();
+        self.brokers[id as usize - 1] = Some(child);
     }
 
     pub fn kill_broker(&mut self, id: u32) {
@@ -405,7 +403,7 @@ impl NetnsCluster {
         let process = self.brokers[id as usize - 1].as_ref().expect("running");
         let signal = if paused { "-STOP" } else { "-CONT" };
         Command::new("kill")
-            .args([signal, &process.0.id().to_string()])
+            .args([signal, &process.id().to_string()])
             .status()
             .unwrap();
     }
@@ -512,7 +510,7 @@ impl Drop for NetnsCluster {
         for process in self.brokers.iter_mut().chain(self.controllers.iter_mut()) {
             if let Some(p) = process.take() {
                 // A paused process must run again to die cleanly under kill.
-                let _ = Command::new("kill").args(["-CONT", &p.0.id().to_string()]).status();
+                let _ = Command::new("kill").args(["-CONT", &p.id().to_string()]).status();
                 drop(p);
             }
         }

@@ -3,7 +3,8 @@
 //! (its partitions leaderless: RF=1, no unclean election) and leads them again after a
 //! restart, with every record intact.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use common::{consume_sorted, kcat, wait_until};
 
 #[test]
 fn two_brokers_share_partitions_and_a_killed_one_leads_again_after_a_restart() {
+    require!(Kcat);
     let mut cluster = Cluster::start(1, 2, 4);
     let input: String = (0..10_000).map(|i| format!("key-{}:value-{i}\n", i % 101)).collect();
     kcat(

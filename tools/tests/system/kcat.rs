@@ -2,7 +2,8 @@
 //! messages over 6 partitions back byte-identical, and everything acknowledged still
 //! there after a SIGKILL and a restart.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -43,6 +44,7 @@ fn consume_all(kafka: &str, topic: &str) -> Vec<(u32, i64, String, String)> {
 
 #[test]
 fn kcat_round_trips_keyed_messages_and_they_survive_a_kill() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = DevCluster::start(dir.path(), 6);
     let kafka = cluster.kafka.clone();
@@ -141,6 +143,7 @@ fn kcat_round_trips_keyed_messages_and_they_survive_a_kill() {
 
 #[test]
 fn kcat_balanced_consumer_reads_everything_once_and_resumes_from_its_commits() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 4);
     let kafka = cluster.kafka.clone();

@@ -1,12 +1,14 @@
 //! kafkajs against `brook dev`: the scripts in `tests/clients/js` (installed by `.ci/run`
 //! with `npm ci`) assert their own round trips and exit non-zero with the reason.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use common::{DevCluster, node_client};
 
 #[test]
 fn kafkajs_admin_idempotent_produce_and_group_consume_read_every_record_in_key_order() {
+    require!(Kafkajs);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let output = node_client("kafkajs_check.js")

@@ -1,7 +1,8 @@
 //! Hostile bytes on the Kafka port of `brook dev`: each bad connection is answered with
 //! an error or closed, other clients keep being served, and stored data is untouched.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -54,6 +55,7 @@ fn produce_frame(records: Bytes) -> BytesMut {
 
 #[test]
 fn hostile_bytes_get_an_error_or_a_closed_connection_and_nothing_else_changes() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let kafka = cluster.kafka.clone();

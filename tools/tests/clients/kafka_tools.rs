@@ -2,7 +2,8 @@
 //! the jars `.ci/run` fetched (`tests/kafka/kafka.sh run CLASS ...`). Each does what it
 //! does on Kafka, or fails at once saying what Brook lacks.
 
-mod common;
+use crate::common;
+use crate::common::{Start, require};
 
 use std::io::Write;
 use std::process::{Output, Stdio};
@@ -23,10 +24,9 @@ fn tool(class: &str, args: &[&str], input: &[u8]) -> Output {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .expect("kafka.sh runs");
+        .start();
     child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    child.wait_with_output()
 }
 
 /// A tool run that must succeed; its stdout.
@@ -55,6 +55,7 @@ const OFFSETS: &str = "org.apache.kafka.tools.GetOffsetShell";
 
 #[test]
 fn topic_config_console_and_offset_tools() {
+    require!(Kafka);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -173,6 +174,7 @@ fn new_offsets(table: &str) -> Vec<(i32, i64)> {
 
 #[test]
 fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
+    require!(Kafka, Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -276,6 +278,7 @@ fn consumer_group_command_describes_resets_in_every_mode_and_deletes() {
 
 #[test]
 fn performance_latency_and_verifiable_clients() {
+    require!(Kafka);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -369,6 +372,7 @@ fn performance_latency_and_verifiable_clients() {
 
 #[test]
 fn cluster_admin_tools() {
+    require!(Kafka, Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -473,6 +477,7 @@ fn cluster_admin_tools() {
 
 #[test]
 fn reassignment_moves_a_replica_between_log_dirs() {
+    require!(Kafka);
     let dir = tempfile::tempdir().unwrap();
     let dirs = [dir.path().join("disk-a"), dir.path().join("disk-b")];
     let log_dirs = format!("{},{}", dirs[0].display(), dirs[1].display());

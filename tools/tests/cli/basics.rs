@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::Start;
+
 fn brook(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_brook"))
         .args(args)
@@ -75,21 +77,12 @@ fn controller_settings_layer_file_then_env_then_flags() {
     let file = format!("[node]\nid = 9\n[controller.quorum]\nvoters = \"1@127.0.0.253:{port}\"\n");
     std::fs::write(&path, file).unwrap();
     let data = dir.path().join("from-env");
-    let child = Command::new(env!("CARGO_BIN_EXE_brook"))
+    let _controller = Command::new(env!("CARGO_BIN_EXE_brook"))
         .args(["controller", "--config", path.to_str().unwrap(), "--node-id", "1"])
         .env("BROOK_METADATA_LOG_DIR", &data)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Kill(child);
+        .start();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.253", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "the controller never listened");

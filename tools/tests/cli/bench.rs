@@ -1,7 +1,8 @@
 //! `brook bench` against `brook dev`: short runs whose reports must count what was done
 //! (their speed is for BENCHMARKS.md, not for tests), and clear errors for bad input.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::process::{Command, Output};
 
@@ -18,6 +19,7 @@ fn bench(kafka: &str, args: &[&str]) -> Output {
 
 #[test]
 fn offset_commit_counts_its_commits_reads_them_back_and_cleans_up() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 4);
     kcat(&["-P", "-b", &cluster.kafka, "-t", "commits"], b"x\n");
@@ -75,6 +77,7 @@ fn json_report(kafka: &str, args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn produce_consume_and_e2e_count_every_message() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();

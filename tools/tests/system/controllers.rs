@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use brook_controller_client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient, MetadataCache};
 use brook_protocol::rpc::{CommitOffsets, ControllerAddress, CreatableTopic, CreateTopics, FetchOffsets, OffsetCommit};
 
-mod common;
+use crate::common;
+use crate::common::Start;
 
 use common::{Process, free_port, loopback_ip, sample, try_scrape as scrape};
 
@@ -25,7 +26,7 @@ struct Node {
 
 fn start(node: u64, voters: &str, nodes: &[Node], root: &Path) -> Process {
     let n = &nodes[(node - 1) as usize];
-    let child = Command::new(env!("CARGO_BIN_EXE_brook"))
+    Command::new(env!("CARGO_BIN_EXE_brook"))
         .arg("controller")
         .args(["--node-id", &node.to_string()])
         .args(["--controller-quorum-voters", voters])
@@ -37,9 +38,7 @@ fn start(node: u64, voters: &str, nodes: &[Node], root: &Path) -> Process {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .expect("brook controller starts");
-    Process(child)
+        .start()
 }
 
 async fn eventually<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {

@@ -2,12 +2,13 @@
 //! reset-offsets (every target, dry run and --execute), delete, and the refusals an
 //! active group or a missing one gets.
 
-mod common;
+use crate::common;
+use crate::common::{Start, require};
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{DevCluster, Process, kcat, wait_until};
+use common::{DevCluster, kcat, wait_until};
 
 fn brook(kafka: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_brook"))
@@ -50,6 +51,7 @@ fn lags(describe: &str) -> Vec<(i32, String, String)> {
 
 #[test]
 fn brook_group_lists_describes_resets_and_deletes() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 3);
     let kafka = cluster.kafka.clone();
@@ -147,14 +149,11 @@ fn brook_group_lists_describes_resets_and_deletes() {
     );
 
     // An active member (kcat's balanced consumer) protects the group.
-    let member = Process(
-        Command::new("kcat")
-            .args(["-b", &kafka, "-G", "active", "orders", "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("kcat runs"),
-    );
+    let member = Command::new("kcat")
+        .args(["-b", &kafka, "-G", "active", "orders", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .start();
     wait_until("kcat's group to be stable", Duration::from_secs(30), || {
         brook(&kafka, &["describe", "active"]).status.success()
             && ok(&kafka, &["describe", "active"]).starts_with("Group active: Stable")

@@ -2,7 +2,8 @@
 //! brokers): it lists the brokers and the quorum's voters, and names the partitions a
 //! killed broker leaves under-replicated.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ fn rows<'a>(status: &'a str, header: &str) -> Vec<&'a str> {
 
 #[test]
 fn cluster_status_shows_brokers_quorum_and_under_replicated_partitions() {
+    require!(Kcat);
     let mut cluster = Cluster::start(3, 3, 3);
     cluster.wait_for_brokers(3);
     let b = cluster.bootstrap();

@@ -2,17 +2,19 @@
 //! processes: the coordinator broker dies under a confluent-kafka consumer, and the
 //! controller leader is killed under a broker that commits offsets.
 
-mod common;
+use crate::common;
+use crate::common::{Start, require};
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::cluster::Cluster;
-use common::{LineScript, Process, kcat, wait_until};
+use common::{LineScript, kcat, wait_until};
 
 #[test]
 fn confluent_kafka_finds_the_new_coordinator_and_resumes_from_its_commits() {
+    require!(Kcat, Python);
     let mut cluster = Cluster::start(1, 2, 1);
     let mut script = LineScript::start(
         "confluent_coordinator_failover_check.py",
@@ -55,6 +57,7 @@ fn committed(bootstrap: &str, group: &str) -> Vec<String> {
 
 #[test]
 fn committed_offsets_survive_a_controller_leader_kill_and_a_broker_restart() {
+    require!(Kcat);
     let mut cluster = Cluster::start(3, 1, 3);
     let bootstrap = cluster.bootstrap();
     for partition in ["0", "1", "2"] {
@@ -102,16 +105,13 @@ fn committed_offsets_survive_a_controller_leader_kill_and_a_broker_restart() {
     cluster.start_broker(1);
     cluster.wait_for_brokers(1);
     assert_eq!(committed(&bootstrap, "g"), ["6", "6", "6"]);
-    let mut consumer = Process(
-        Command::new("kcat")
-            .args(["-b", &bootstrap, "-G", "g", "kept", "-q", "-u", "-f", "%s\n"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("kcat runs"),
-    );
+    let mut consumer = Command::new("kcat")
+        .args(["-b", &bootstrap, "-G", "g", "kept", "-q", "-u", "-f", "%s\n"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .start();
     let (lines, read) = std::sync::mpsc::channel();
-    let stdout = consumer.0.stdout.take().unwrap();
+    let stdout = consumer.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = lines.send(line);

@@ -2,7 +2,8 @@
 //! the same format string, starts where `-o` says, stops at `-e` / `-c`, prints kcat's
 //! JSON with `-J`, commits as a group member with `-G`, and fails clearly.
 
-mod common;
+use crate::common;
+use crate::common::{Start, require};
 
 use common::{DevCluster, brook_ok, brook_refused as refused, consume_formatted, kcat};
 
@@ -14,6 +15,7 @@ fn sorted_lines(text: &str) -> Vec<String> {
 
 #[test]
 fn brook_consume_prints_what_kcat_prints_and_starts_and_stops_where_asked() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 3);
     let b = cluster.kafka.as_str();
@@ -74,6 +76,7 @@ fn brook_consume_prints_what_kcat_prints_and_starts_and_stops_where_asked() {
 
 #[test]
 fn brook_consume_fails_clearly() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -103,6 +106,7 @@ fn owners(b: &str, group: &str) -> std::collections::BTreeMap<i32, String> {
 
 #[test]
 fn brook_consume_shares_a_group_with_librdkafka_under_either_leader() {
+    require!(Kcat, Python);
     use std::process::{Command, Stdio};
     use std::time::Duration;
 
@@ -121,8 +125,7 @@ fn brook_consume_shares_a_group_with_librdkafka_under_either_leader() {
                 .args(["consume", &topic, "-G", &topic, "-f", "%p %o\\n", "-b", b])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+                .start()
         };
         let mut brook = brook_first.then(start_brook);
         let mut librdkafka = common::LineScript::start("mixed_group_member.py", &[b, &topic, &topic, strategy]);
@@ -156,7 +159,7 @@ fn brook_consume_shares_a_group_with_librdkafka_under_either_leader() {
             .args(["-INT", &brook.id().to_string()])
             .status()
             .unwrap();
-        let out = brook.wait_with_output().unwrap();
+        let out = brook.wait_with_output();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }

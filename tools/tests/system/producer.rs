@@ -4,7 +4,8 @@
 //! (checked with confluent-kafka), `acks=0` sends without answers, and retries carry
 //! every record across a leader's SIGKILL on a three-broker cluster.
 
-mod common;
+use crate::common;
+use crate::common::{Start, require};
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -25,6 +26,7 @@ async fn topic(client: &Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_codec_round_trips_with_dense_offsets_per_partition() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let client = Arc::new(Client::new(ClientConfig::new(cluster.kafka.clone())));
@@ -72,6 +74,7 @@ async fn every_codec_round_trips_with_dense_offsets_per_partition() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_records_land_where_librdkafkas_murmur2_puts_them_and_acks_0_sends_blind() {
+    require!(Kcat, Python);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let client = Arc::new(Client::new(ClientConfig::new(cluster.kafka.clone())));
@@ -83,15 +86,14 @@ async fn keyed_records_land_where_librdkafkas_murmur2_puts_them_and_acks_0_sends
         .args([&cluster.kafka, "keys-librdkafka"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     script
         .stdin
         .take()
         .unwrap()
         .write_all(keys.join("\n").as_bytes())
         .unwrap();
-    let out = script.wait_with_output().unwrap();
+    let out = script.wait_with_output();
     assert!(out.status.success());
     let librdkafka: BTreeMap<String, i32> = String::from_utf8(out.stdout)
         .unwrap()
@@ -158,6 +160,7 @@ async fn a_lone_record_leaves_after_linger_without_a_flush() {
 
 #[test]
 fn brook_produce_sends_stdin_lines_with_keys_and_headers() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 3);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_brook"))
@@ -176,11 +179,10 @@ fn brook_produce_sends_stdin_lines_with_keys_and_headers() {
         .args(["-b", &cluster.kafka])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     let input: String = (0..500).map(|i| format!("k{}:value-{i:03}\n", i % 7)).collect();
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("produced 500 records to lines"), "{stderr}");
@@ -201,10 +203,9 @@ fn brook_produce_sends_stdin_lines_with_keys_and_headers() {
         .args(["produce", "lines", "-b", "127.0.0.1:1"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     unreachable.stdin.take().unwrap().write_all(b"x\n").unwrap();
-    let out = unreachable.wait_with_output().unwrap();
+    let out = unreachable.wait_with_output();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach 127.0.0.1:1"));
 }
@@ -216,6 +217,7 @@ fn brook_produce_sends_stdin_lines_with_keys_and_headers() {
 /// had replicated but not acknowledged, never reorder or lose one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_carry_every_record_across_a_leader_failover() {
+    require!(Kcat);
     use common::cluster::Cluster;
     use std::time::Duration;
 
@@ -244,8 +246,12 @@ async fn retries_carry_every_record_across_a_leader_failover() {
     let mut killed = None;
     for i in 0..3000 {
         if i == 1000 {
-            let (_, leader) = cluster.leaders("failover")[0];
-            cluster.kill_broker(leader as u32);
+            // kcat and the kill block: off the async workers, which carry the producer.
+            let leader = tokio::task::block_in_place(|| {
+                let (_, leader) = cluster.leaders("failover")[0];
+                cluster.kill_broker(leader as u32);
+                leader
+            });
             killed = Some(leader);
         }
         let value = format!("r{i:05}");

@@ -2,12 +2,14 @@
 //! (create, list, describe, add partitions, alter configs, delete), checked with kcat,
 //! and the non-zero exits and clear messages of refused or unreachable requests.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use common::{DevCluster, brook_ok, brook_refused as refused, kcat};
 
 #[test]
 fn brook_topic_creates_lists_describes_alters_and_deletes() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.clone();

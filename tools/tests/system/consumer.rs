@@ -3,7 +3,7 @@
 //! by time; and two Brook consumers in one group split the partitions, rebalance when
 //! one joins and when one leaves, commit what they read, and read every record.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

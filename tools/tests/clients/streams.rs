@@ -3,7 +3,8 @@
 //! the right counts, through a broker restart and an application restart that restores
 //! its store from the changelog.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -129,6 +130,7 @@ fn write(bootstrap: &str, text: &str, expected: &mut BTreeMap<String, u64>) {
 
 #[test]
 fn a_streams_word_count_keeps_the_right_counts_through_broker_and_application_restarts() {
+    require!(Kafka, Kcat);
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = DevCluster::start_with(dir.path(), 1, &["--group-initial-rebalance-delay-ms", "0"]);
     let b = cluster.kafka.clone();

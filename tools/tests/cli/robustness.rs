@@ -2,16 +2,15 @@
 //! away, signals, bytes that are not UTF-8, a slow trickle of records, settings given to
 //! `brook dev`, and transactional clients that must be refused at once.
 
-mod common;
+use crate::common;
+use crate::common::{Start, require};
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{
-    DevCluster, Process, brook_ok, brook_refused, kcat, kcat_unchecked, node_client, python_client, wait_until,
-};
+use common::{DevCluster, brook_ok, brook_refused, kcat, kcat_unchecked, node_client, python_client, wait_until};
 
 fn brook() -> Command {
     Command::new(env!("CARGO_BIN_EXE_brook"))
@@ -20,14 +19,9 @@ fn brook() -> Command {
 /// Runs `brook ARGS` with its standard output closed before it writes anything: it must
 /// end quietly, of SIGPIPE (the shell's 141) or with status 0, never with a panic.
 fn assert_quiet_on_closed_stdout(args: &[&str]) {
-    let mut child = brook()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = brook().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).start();
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() || out.status.signal() == Some(SIGPIPE),
@@ -42,6 +36,7 @@ const SIGPIPE: i32 = 13;
 
 #[test]
 fn a_closed_stdout_ends_admin_commands_quietly_and_never_kills_brook_dev() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -65,11 +60,10 @@ fn a_closed_stdout_ends_admin_commands_quietly_and_never_kills_brook_dev() {
         .args(["--metrics-addr", &format!("{ip}:{}", port(&ip))])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     drop(child.stdout.take());
     drop(child.stderr.take());
-    let dev = Process(child);
+    let dev = child;
     wait_until("brook dev serves", Duration::from_secs(30), || {
         kcat_unchecked(&["-L", "-b", &kafka, "-m", "2"], b"").status.success()
     });
@@ -82,6 +76,7 @@ fn a_closed_stdout_ends_admin_commands_quietly_and_never_kills_brook_dev() {
 
 #[test]
 fn sigterm_makes_a_group_consumer_leave_its_group_at_once() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 2);
     let b = cluster.kafka.as_str();
@@ -91,15 +86,14 @@ fn sigterm_makes_a_group_consumer_leave_its_group_at_once() {
         .args(["consume", "leaving", "-G", "leavers", "-b", b])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     let mut stdout = consumer.stdout.take().unwrap();
     let mut first = [0u8; 4];
     std::io::Read::read_exact(&mut stdout, &mut first).expect("the consumer prints records");
     let member_count = |b: &str| -> String { brook_ok(&["group", "describe", "leavers", "-b", b]) };
     assert!(member_count(b).contains("1 member(s)"), "{}", member_count(b));
 
-    let status = Process(consumer).terminate();
+    let status = consumer.terminate();
     assert!(status.success(), "the consumer stopped with {status:?}");
     // It left: the group is empty now, not after its session timeout, so an offset reset
     // (refused for a group with members) goes through at once.
@@ -120,6 +114,7 @@ fn sigterm_makes_a_group_consumer_leave_its_group_at_once() {
 
 #[test]
 fn produce_sends_bytes_as_they_are_and_refuses_a_zero_rate() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -130,10 +125,9 @@ fn produce_sends_bytes_as_they_are_and_refuses_a_zero_rate() {
         .args(["produce", "raw", "-K", ":", "-b", b])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let read = kcat(&["-C", "-b", b, "-t", "raw", "-e", "-q", "-f", "%K %k|%s\n"], b"").stdout;
     let expected: &[u8] = b"-1 |caf\xe9\n2 k\xff|v\x00al\n-1 |plain\n-1 |\x80\r\n";
@@ -151,6 +145,7 @@ fn produce_sends_bytes_as_they_are_and_refuses_a_zero_rate() {
 
 #[test]
 fn an_interrupted_slow_produce_delivers_what_it_read() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -159,8 +154,7 @@ fn an_interrupted_slow_produce_delivers_what_it_read() {
         .args(["produce", "trickle", "--rate", "20", "-b", b])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     // The input stays open: only the signal ends the command.
     let mut stdin = child.stdin.take().unwrap();
     let lines: String = (0..1000).map(|i| format!("slow-{i}\n")).collect();
@@ -178,7 +172,7 @@ fn an_interrupted_slow_produce_delivers_what_it_read() {
     );
     let pid = child.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output();
     drop(stdin);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
@@ -200,6 +194,7 @@ fn an_interrupted_slow_produce_delivers_what_it_read() {
 
 #[test]
 fn brook_dev_takes_broker_and_controller_settings() {
+    require!(Kcat);
     let help = brook_ok(&["dev", "--help"]);
     for flag in [
         "--auto-create-topics-enable",
@@ -234,6 +229,7 @@ fn brook_dev_takes_broker_and_controller_settings() {
 /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED that InitProducerId answers; the broker logs why.
 #[test]
 fn transactional_clients_fail_at_once_with_a_fatal_error() {
+    require!(Kafkajs, Python);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let started = Instant::now();
@@ -286,6 +282,7 @@ fn transactional_clients_fail_at_once_with_a_fatal_error() {
 /// bounds is refused with INVALID_CONFIG, leaving the topic's configs as they were.
 #[test]
 fn cluster_wide_defaults_apply_and_a_refused_topic_config_changes_nothing() {
+    require!(Python);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start_with(dir.path(), 1, &["--log-retention-check-interval-ms", "200"]);
     let out = python_client("cluster_config_check.py")
@@ -319,6 +316,7 @@ fn cluster_wide_defaults_apply_and_a_refused_topic_config_changes_nothing() {
 /// `--format json|yaml` on the admin commands, parsed as scripts would.
 #[test]
 fn admin_commands_print_json_and_yaml_with_stable_fields() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -400,6 +398,7 @@ fn admin_commands_print_json_and_yaml_with_stable_fields() {
 /// where it does not, and bad values refused before anything is sent.
 #[test]
 fn client_settings_from_x_and_a_file_are_applied_or_refused() {
+    require!(Kcat);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     let b = cluster.kafka.as_str();
@@ -435,10 +434,9 @@ fn client_settings_from_x_and_a_file_are_applied_or_refused() {
             .args(extra)
             .stdin(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .start();
         child.stdin.take().unwrap().write_all(b"blind\n").unwrap();
-        child.wait_with_output().unwrap()
+        child.wait_with_output()
     };
     let strict = produce(&["-X", "delivery.timeout.ms=3000"]);
     assert!(

@@ -3,7 +3,8 @@
 //! programs in `tests/clients/go` (modules fetched by `.ci/run`). They run against
 //! Kafka 4.4 as well, so what they expect is Kafka's behaviour.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -25,6 +26,7 @@ fn go_tests(bootstrap: &str) -> Output {
 
 #[test]
 fn franz_go_and_sarama_work_against_brook() {
+    require!(Go);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     assert_passed(GO, go_tests(&cluster.kafka), "Brook", PASSED, || cluster.log());
@@ -32,6 +34,7 @@ fn franz_go_and_sarama_work_against_brook() {
 
 #[test]
 fn the_go_client_tests_hold_on_kafka_4_4() {
+    require!(Go, Kafka);
     let dir = tempfile::tempdir().unwrap();
     let kafka = KafkaNode::start(dir.path());
     assert_passed(GO, go_tests(&kafka.bootstrap), "Kafka 4.4", PASSED, || kafka.log());

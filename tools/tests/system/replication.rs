@@ -4,11 +4,11 @@
 //! after its restart and rejoins the ISR, and `acks=all` is refused once too few
 //! replicas are in sync.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::time::Duration;
 
-use brook_client::BrokerConnection;
 use brook_protocol::messages::create_topics_request::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
 };
@@ -16,17 +16,15 @@ use brook_protocol::messages::{BrokerId, CreateTopicsRequest, RequestKind, Respo
 use brook_protocol::{ApiKey, StrBytes};
 use common::cluster::{Cluster, Timeouts};
 use common::proxy::{Direction, Fault};
-use common::{LineScript, consume_sorted, kcat, kcat_unchecked, sample, wait_until};
+use common::{BlockingConnection, LineScript, consume_sorted, kcat, kcat_unchecked, sample, wait_until};
 
 const TOPIC: &str = "replicated";
 
 /// Creates `name` with one partition per entry of `replicas` (placed there, the first
 /// replica preferred as leader) and `min.insync.replicas`.
-async fn create_topic(bootstrap: &str, name: &str, replicas: &[&[i32]], min_insync: i32) {
+fn create_topic(bootstrap: &str, name: &str, replicas: &[&[i32]], min_insync: i32) {
     let first = bootstrap.split(',').next().unwrap();
-    let connection = BrokerConnection::connect(first, "replication-test", Duration::from_secs(10))
-        .await
-        .unwrap();
+    let connection = BlockingConnection::connect(first, "replication-test");
     let assignments = replicas
         .iter()
         .enumerate()
@@ -49,9 +47,8 @@ async fn create_topic(bootstrap: &str, name: &str, replicas: &[&[i32]], min_insy
     let request = CreateTopicsRequest::default()
         .with_topics(vec![topic])
         .with_timeout_ms(10_000);
-    let Ok(ResponseKind::CreateTopics(response)) = connection
-        .call(ApiKey::CreateTopics, 5, RequestKind::CreateTopics(request))
-        .await
+    let Ok(ResponseKind::CreateTopics(response)) =
+        connection.call(ApiKey::CreateTopics, 5, RequestKind::CreateTopics(request))
     else {
         panic!("no CreateTopics answer")
     };
@@ -62,9 +59,9 @@ async fn create_topic(bootstrap: &str, name: &str, replicas: &[&[i32]], min_insy
 const SPREAD: [&[i32]; 3] = [&[1, 2, 3], &[2, 3, 1], &[3, 1, 2]];
 
 /// `controllers` voters and three brokers, with `TOPIC` spread over them and in sync.
-async fn spread_cluster(controllers: u32) -> Cluster {
+fn spread_cluster(controllers: u32) -> Cluster {
     let cluster = Cluster::start_proxied(controllers, 3, 1, Timeouts::default());
-    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2).await;
+    create_topic(&cluster.bootstrap(), TOPIC, &SPREAD, 2);
     wait_until("every replica in sync", Duration::from_secs(30), || {
         all_in_sync(&cluster, 3)
     });
@@ -130,9 +127,10 @@ fn topic_in_sync(cluster: &Cluster, topic: &str, brokers: usize) -> bool {
     !partitions.is_empty() && partitions.iter().all(|p| p.isr.len() == brokers && p.leader > 0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_records_survive_leader_and_follower_kills() {
-    let mut cluster = spread_cluster(1).await;
+#[test]
+fn acknowledged_records_survive_leader_and_follower_kills() {
+    require!(Kcat);
+    let mut cluster = spread_cluster(1);
 
     produce(&cluster, (0..3000).map(|i| format!("a-{i:05}")));
     wait_until("every replica has every record", Duration::from_secs(30), || {
@@ -207,13 +205,14 @@ fn epoch_ms() -> u128 {
 /// partition, and goes on believing so until it hears otherwise) for longer than its
 /// session, and heals the network. `BROOK_FAULT_ROUNDS` sets the rounds (default 2;
 /// BENCHMARKS.md's failover times come from 20).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
+#[test]
+fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
+    require!(Kcat, Python);
     let rounds: usize = std::env::var("BROOK_FAULT_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(2);
-    let mut cluster = spread_cluster(3).await;
+    let mut cluster = spread_cluster(3);
 
     let mut script = LineScript::start("replicated_writes_check.py", &[&cluster.bootstrap(), TOPIC, "3"]);
     let next_line = |script: &mut LineScript, what: &str| {
@@ -282,8 +281,9 @@ async fn acknowledged_writes_survive_rounds_of_leader_and_controller_kills() {
 /// An old leader's writes that no follower copied (acks=1) are cut when it comes back as
 /// a follower of the new leader: its log ends up identical to the new leader's, which it
 /// then serves when it leads again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_returning_leader_truncates_its_divergent_tail() {
+#[test]
+fn a_returning_leader_truncates_its_divergent_tail() {
+    require!(Kcat);
     const DIVERGE: &str = "diverge";
     // Sessions long enough that a briefly paused follower stays in the ISR.
     let timeouts = Timeouts {
@@ -291,7 +291,7 @@ async fn a_returning_leader_truncates_its_divergent_tail() {
         ..Timeouts::default()
     };
     let mut cluster = Cluster::start_with(1, 2, 1, timeouts);
-    create_topic(&cluster.bootstrap(), DIVERGE, &[&[1, 2]], 1).await;
+    create_topic(&cluster.bootstrap(), DIVERGE, &[&[1, 2]], 1);
     wait_until("both replicas in sync", Duration::from_secs(30), || {
         topic_in_sync(&cluster, DIVERGE, 2)
     });
@@ -355,9 +355,10 @@ async fn a_returning_leader_truncates_its_divergent_tail() {
 
 /// Every process SIGKILLed at once and started again: what `acks=all` acknowledged is
 /// all there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_records_survive_a_full_cluster_kill() {
-    let mut cluster = spread_cluster(3).await;
+#[test]
+fn acknowledged_records_survive_a_full_cluster_kill() {
+    require!(Kcat);
+    let mut cluster = spread_cluster(3);
     produce(&cluster, (0..5000).map(|i| format!("r-{i:05}")));
     for id in 1..=3 {
         cluster.kill_broker(id);
@@ -379,14 +380,15 @@ async fn acknowledged_records_survive_a_full_cluster_kill() {
 
 /// A follower that was away while the leader deleted the records after its end (here by
 /// DeleteRecords) empties its log, starts again at the leader's log start and rejoins.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
+#[test]
+fn a_follower_behind_the_leaders_log_start_starts_over_there() {
+    require!(Kcat);
     use brook_protocol::messages::DeleteRecordsRequest;
     use brook_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
 
     const TRIMMED: &str = "trimmed";
     let mut cluster = Cluster::start(1, 2, 1);
-    create_topic(&cluster.bootstrap(), TRIMMED, &[&[1, 2]], 1).await;
+    create_topic(&cluster.bootstrap(), TRIMMED, &[&[1, 2]], 1);
     wait_until("both replicas in sync", Duration::from_secs(30), || {
         topic_in_sync(&cluster, TRIMMED, 2)
     });
@@ -404,9 +406,7 @@ async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
         cluster.partitions(TRIMMED).first().is_some_and(|p| p.isr == [1])
     });
     produce_n("later", 100);
-    let connection = BrokerConnection::connect(&leader, "replication-test", Duration::from_secs(10))
-        .await
-        .unwrap();
+    let connection = BlockingConnection::connect(&leader, "replication-test");
     let request = DeleteRecordsRequest::default().with_timeout_ms(5000).with_topics(vec![
         DeleteRecordsTopic::default()
             .with_name(TopicName(StrBytes::from_static_str(TRIMMED)))
@@ -416,9 +416,8 @@ async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
                     .with_offset(110),
             ]),
     ]);
-    let Ok(ResponseKind::DeleteRecords(answer)) = connection
-        .call(ApiKey::DeleteRecords, 2, RequestKind::DeleteRecords(request))
-        .await
+    let Ok(ResponseKind::DeleteRecords(answer)) =
+        connection.call(ApiKey::DeleteRecords, 2, RequestKind::DeleteRecords(request))
     else {
         panic!("no DeleteRecords answer")
     };
@@ -435,47 +434,49 @@ async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
 /// A follower that stops fetching (SIGSTOP, shorter than its session so it is never
 /// fenced) leaves the ISR after `replica.lag.time.max.ms`, through the leader's
 /// AlterPartition; `acks=all` writes go on without it, and it rejoins once it has caught up.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_follower_leaves_the_isr_by_lag_and_rejoins() {
-    lagging_follower_leaves_and_rejoins(false, |cluster, stalled| cluster.pause_broker(2, stalled)).await;
+#[test]
+fn a_stalled_follower_leaves_the_isr_by_lag_and_rejoins() {
+    require!(Kcat);
+    lagging_follower_leaves_and_rejoins(false, |cluster, stalled| cluster.pause_broker(2, stalled));
 }
 
 /// The same with the network at fault: the proxy in front of the leader holds every
 /// fetch answer to the follower (one direction cut; its requests still arrive, and its
 /// heartbeats to the controller flow).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_cut_off_from_its_leader_leaves_the_isr_by_lag_and_rejoins() {
+#[test]
+fn a_follower_cut_off_from_its_leader_leaves_the_isr_by_lag_and_rejoins() {
+    require!(Kcat);
     lagging_follower_leaves_and_rejoins(true, |cluster, cut| {
         if cut {
             cluster.disturb_replication(2, Fault::Blackhole(Direction::Downstream));
         } else {
             cluster.heal();
         }
-    })
-    .await;
+    });
 }
 
 /// And with every connection of the follower's fetcher to its leader reset as soon as it
 /// is made (its fetches never complete).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_whose_connections_are_reset_leaves_the_isr_by_lag_and_rejoins() {
+#[test]
+fn a_follower_whose_connections_are_reset_leaves_the_isr_by_lag_and_rejoins() {
+    require!(Kcat);
     lagging_follower_leaves_and_rejoins(true, |cluster, cut| {
         if cut {
             cluster.disturb_replication(2, Fault::Drop);
         } else {
             cluster.heal();
         }
-    })
-    .await;
+    });
 }
 
 /// Fetches delayed on the network delay `acks=all` by at least as long (the high
 /// watermark moves only when the follower's next fetch arrives), and nothing else.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delayed_replication_delays_acks_all_by_at_least_the_delay() {
+#[test]
+fn delayed_replication_delays_acks_all_by_at_least_the_delay() {
+    require!(Kcat);
     const DELAYED: &str = "delayed";
     let cluster = Cluster::start_proxied(1, 2, 1, Timeouts::default());
-    create_topic(&cluster.bootstrap(), DELAYED, &[&[1, 2]], 2).await;
+    create_topic(&cluster.bootstrap(), DELAYED, &[&[1, 2]], 2);
     wait_until("both replicas in sync", Duration::from_secs(30), || {
         topic_in_sync(&cluster, DELAYED, 2)
     });
@@ -495,7 +496,7 @@ async fn delayed_replication_delays_acks_all_by_at_least_the_delay() {
 
 /// Broker 2 follows broker 1 for one partition; `lag(cluster, true)` makes it lag (it
 /// must stay in its session: it is never fenced), `lag(cluster, false)` ends that.
-async fn lagging_follower_leaves_and_rejoins(proxied: bool, lag: impl Fn(&mut Cluster, bool)) {
+fn lagging_follower_leaves_and_rejoins(proxied: bool, lag: impl Fn(&mut Cluster, bool)) {
     const LAGGING: &str = "lagging";
     let timeouts = Timeouts {
         session_ms: 8000,
@@ -506,7 +507,7 @@ async fn lagging_follower_leaves_and_rejoins(proxied: bool, lag: impl Fn(&mut Cl
     } else {
         Cluster::start_with(1, 2, 1, timeouts)
     };
-    create_topic(&cluster.bootstrap(), LAGGING, &[&[1, 2]], 1).await;
+    create_topic(&cluster.bootstrap(), LAGGING, &[&[1, 2]], 1);
     wait_until("both replicas in sync", Duration::from_secs(30), || {
         topic_in_sync(&cluster, LAGGING, 2)
     });
@@ -540,19 +541,18 @@ async fn lagging_follower_leaves_and_rejoins(proxied: bool, lag: impl Fn(&mut Cl
 
 /// KIP-951: a produce or fetch sent to a follower is answered `NOT_LEADER_OR_FOLLOWER`
 /// with the partition's leader and its endpoint, so the client goes there at once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_names_the_leader_in_its_produce_and_fetch_refusals() {
+#[test]
+fn a_follower_names_the_leader_in_its_produce_and_fetch_refusals() {
+    require!(Kcat);
     use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
     use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use brook_protocol::messages::{FetchRequest, ProduceRequest};
     use brook_protocol::records::{BatchBuilder, Compression};
 
-    let cluster = spread_cluster(1).await;
+    let cluster = spread_cluster(1);
     // Partition 0 is led by broker 1; ask broker 2, which follows it.
     let leader_port: i32 = cluster.broker_address(1).rsplit(':').next().unwrap().parse().unwrap();
-    let follower = BrokerConnection::connect(cluster.broker_address(2), "kip-951-test", Duration::from_secs(10))
-        .await
-        .unwrap();
+    let follower = BlockingConnection::connect(cluster.broker_address(2), "kip-951-test");
     let mut batch = BatchBuilder::new(Compression::None);
     batch.append(0, None, Some(b"misdirected"), &[]);
     let mut records = bytes::BytesMut::new();
@@ -569,8 +569,7 @@ async fn a_follower_names_the_leader_in_its_produce_and_fetch_refusals() {
                         .with_records(Some(records.freeze())),
                 ]),
         ]);
-    let Ok(ResponseKind::Produce(answer)) = follower.call(ApiKey::Produce, 11, RequestKind::Produce(produce)).await
-    else {
+    let Ok(ResponseKind::Produce(answer)) = follower.call(ApiKey::Produce, 11, RequestKind::Produce(produce)) else {
         panic!("no Produce answer")
     };
     let partition = &answer.responses[0].partition_responses[0];
@@ -598,7 +597,7 @@ async fn a_follower_names_the_leader_in_its_produce_and_fetch_refusals() {
         ]);
     // v12: topics by name, and flexible, so it carries the current leader (the endpoint
     // list comes with v16, whose encoding `protocol::fetch`'s tests check).
-    let Ok(ResponseKind::Fetch(answer)) = follower.call(ApiKey::Fetch, 12, RequestKind::Fetch(fetch)).await else {
+    let Ok(ResponseKind::Fetch(answer)) = follower.call(ApiKey::Fetch, 12, RequestKind::Fetch(fetch)) else {
         panic!("no Fetch answer")
     };
     let partition = &answer.responses[0].partitions[0];

@@ -4,7 +4,8 @@
 //! and can be cancelled; a preferred-leader election (confluent-kafka's `elect_leaders`
 //! and `brook topic elect-leaders`) gives leadership back to the first replica.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ fn placement(cluster: &Cluster, topic: &str, partition: u32) -> (Vec<i32>, Vec<i
 
 #[test]
 fn reassignment_moves_replicas_under_writes_and_old_replicas_drop_their_copy() {
+    require!(Kcat);
     let cluster = Cluster::start(1, 3, 1);
     let bootstrap = cluster.bootstrap();
     brook_ok(&["topic", "create", "moving", "-p", "2", "-r", "1", "-b", &bootstrap]);
@@ -112,6 +114,7 @@ fn reassignment_moves_replicas_under_writes_and_old_replicas_drop_their_copy() {
 
 #[test]
 fn a_move_to_a_broker_that_is_down_waits_and_can_be_cancelled() {
+    require!(Kcat);
     let mut cluster = Cluster::start(1, 3, 1);
     let bootstrap = cluster.bootstrap();
     brook_ok(&["topic", "create", "stuck", "-p", "1", "-r", "1", "-b", &bootstrap]);
@@ -179,6 +182,7 @@ fn a_move_to_a_broker_that_is_down_waits_and_can_be_cancelled() {
 
 #[test]
 fn preferred_leaders_are_elected_again_after_a_failover() {
+    require!(Kcat, Python);
     let mut cluster = Cluster::start(1, 3, 1);
     let bootstrap = cluster.bootstrap();
     brook_ok(&["topic", "create", "elected", "-p", "3", "-r", "3", "-b", &bootstrap]);
@@ -254,9 +258,10 @@ fn preferred_leaders_are_elected_again_after_a_failover() {
 /// KIP-860: AlterPartitionReassignments v1 with `allowReplicationFactorChange` false
 /// refuses a target of another size (`INVALID_REPLICATION_FACTOR`) and still takes one
 /// of the same size, in the same request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reassignment_may_forbid_a_replication_factor_change() {
-    use brook_client::BrokerConnection;
+#[test]
+fn a_reassignment_may_forbid_a_replication_factor_change() {
+    require!(Kcat);
+    use crate::common::BlockingConnection;
     use brook_protocol::messages::alter_partition_reassignments_request::{ReassignablePartition, ReassignableTopic};
     use brook_protocol::messages::{
         AlterPartitionReassignmentsRequest, BrokerId, RequestKind, ResponseKind, TopicName,
@@ -284,21 +289,12 @@ async fn a_reassignment_may_forbid_a_replication_factor_change() {
                         .with_replicas(target(&[on[0], spare])),
                 ]),
         ]);
-    let connection = BrokerConnection::connect(
-        bootstrap.split(',').next().unwrap(),
-        "kip-860-test",
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
-    let Ok(ResponseKind::AlterPartitionReassignments(answer)) = connection
-        .call(
-            ApiKey::AlterPartitionReassignments,
-            1,
-            RequestKind::AlterPartitionReassignments(request),
-        )
-        .await
-    else {
+    let connection = BlockingConnection::connect(bootstrap.split(',').next().unwrap(), "kip-860-test");
+    let Ok(ResponseKind::AlterPartitionReassignments(answer)) = connection.call(
+        ApiKey::AlterPartitionReassignments,
+        1,
+        RequestKind::AlterPartitionReassignments(request),
+    ) else {
         panic!("no AlterPartitionReassignments answer")
     };
     let codes: Vec<(i32, i16)> = answer.responses[0]

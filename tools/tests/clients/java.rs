@@ -4,7 +4,8 @@
 //! reference; where Brook does not serve a feature yet they expect its fast, clear
 //! failure instead (`Target.isBrook()`).
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use common::DevCluster;
 use common::kafka::{KafkaNode, assert_passed, java_tests};
@@ -14,6 +15,7 @@ const PASSED: &[&str] = &["tests successful"];
 
 #[test]
 fn the_java_client_works_against_brook() {
+    require!(Kafka);
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(dir.path(), 1);
     assert_passed(JAVA, java_tests(&cluster.kafka, "brook", &[]), "Brook", PASSED, || {
@@ -23,6 +25,7 @@ fn the_java_client_works_against_brook() {
 
 #[test]
 fn the_java_client_tests_hold_on_kafka_4_4() {
+    require!(Kafka);
     let dir = tempfile::tempdir().unwrap();
     let kafka = KafkaNode::start(dir.path());
     assert_passed(

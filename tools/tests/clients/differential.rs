@@ -3,7 +3,8 @@
 //! fails the test unless it is listed below, each entry one that `docs/compatibility.md`
 //! explains.
 
-mod common;
+use crate::common;
+use crate::common::require;
 
 use std::collections::BTreeMap;
 
@@ -133,6 +134,7 @@ fn scenario(bootstrap: &str, run: &str) -> Vec<(String, String)> {
 
 #[test]
 fn brook_answers_the_scenario_as_kafka_4_4_does() {
+    require!(Kafka);
     let (kafka_dir, brook_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let kafka = KafkaNode::start(kafka_dir.path());
     let brook = DevCluster::start(brook_dir.path(), 1);
