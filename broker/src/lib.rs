@@ -6,13 +6,13 @@
 //! - [`config`]: the broker's settings.
 
 pub mod config;
-pub mod groups;
-pub mod handlers;
+mod groups;
+mod handlers;
 pub mod log;
-pub mod metrics;
+mod metrics;
 mod node;
-pub mod producer_ids;
+mod producer_ids;
 pub mod replica;
-pub mod server;
+mod server;
 
 pub use node::{BrokerNode, BrokerStartError};

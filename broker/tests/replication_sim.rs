@@ -26,7 +26,7 @@ use brook_broker::replica::{Fetched, LeaderAppend, Partition, Reader, Replicatio
 use brook_controller::state_machine::{Command, CommandResult, ControllerState, NewTopic};
 use brook_protocol::ErrorCode;
 use brook_protocol::records::{BatchBuilder, Batches, Compression};
-use brook_protocol::rpc::metadata::{BrokerId, PartitionState};
+use brook_protocol::rpc::metadata::{BrokerNodeId, PartitionState};
 use brook_protocol::rpc::{AlterPartition, IsrChange, RegisterBroker};
 use bytes::{Bytes, BytesMut};
 use uuid::Uuid;
@@ -67,7 +67,7 @@ enum Health {
 }
 
 struct Broker {
-    id: BrokerId,
+    id: BrokerNodeId,
     dir: PathBuf,
     health: Health,
     broker_epoch: i64,
@@ -90,7 +90,7 @@ impl Broker {
 
 /// An `acks=all` produce the leader holds.
 struct Pending {
-    broker: BrokerId,
+    broker: BrokerNodeId,
     id: i64,
     append: LeaderAppend,
     deadline_ms: i64,
@@ -98,7 +98,7 @@ struct Pending {
 
 /// A fetch answer on its way back to the follower.
 struct InFlight {
-    to: BrokerId,
+    to: BrokerNodeId,
     leader_epoch: i32,
     answer: Result<Fetched, i64>,
 }
@@ -226,7 +226,7 @@ impl Sim {
         sim
     }
 
-    fn broker(&mut self, id: BrokerId) -> &mut Broker {
+    fn broker(&mut self, id: BrokerNodeId) -> &mut Broker {
         &mut self.brokers[(id - 1) as usize]
     }
 
@@ -234,7 +234,7 @@ impl Sim {
         self.controller.image().topics[&self.topic_id].partitions[0].clone()
     }
 
-    fn register(&mut self, id: BrokerId) {
+    fn register(&mut self, id: BrokerNodeId) {
         let request = RegisterBroker {
             broker_id: id,
             incarnation_id: Uuid::new_v4(),
@@ -255,7 +255,7 @@ impl Sim {
     }
 
     /// A heartbeat renews the lease; the first one after registration unfences.
-    fn heartbeat(&mut self, id: BrokerId) {
+    fn heartbeat(&mut self, id: BrokerNodeId) {
         let now = self.now_ms;
         let broker = self.broker(id);
         if !broker.reaches_cluster() {
@@ -274,7 +274,7 @@ impl Sim {
 
     /// The controller fences every broker whose lease ran out.
     fn check_leases(&mut self) {
-        let expired: Vec<(BrokerId, i64)> = self
+        let expired: Vec<(BrokerNodeId, i64)> = self
             .brokers
             .iter()
             .filter(|b| self.now_ms - b.last_heartbeat_ms > SESSION_MS)
@@ -290,7 +290,7 @@ impl Sim {
     }
 
     /// The broker applies the controller's latest view of the partition.
-    fn deliver_metadata(&mut self, id: BrokerId) {
+    fn deliver_metadata(&mut self, id: BrokerNodeId) {
         if !self.broker(id).reaches_cluster() {
             return;
         }
@@ -309,7 +309,7 @@ impl Sim {
         }
     }
 
-    fn produce(&mut self, id: BrokerId) {
+    fn produce(&mut self, id: BrokerNodeId) {
         let now = self.now_ms;
         let record_id = self.next_id;
         let broker = self.broker(id);
@@ -375,7 +375,7 @@ impl Sim {
     /// The follower's fetch reaches its leader: positions recorded, records read, the
     /// answer sent back (arriving at some later step). Before the first fetch under a new
     /// epoch, the follower reconciles its log with the leader's.
-    fn fetch_request(&mut self, id: BrokerId) {
+    fn fetch_request(&mut self, id: BrokerNodeId) {
         let follower = &self.brokers[(id - 1) as usize];
         let Some(partition) = follower.partition.clone() else {
             return;
@@ -478,13 +478,13 @@ impl Sim {
     }
 
     /// The leader proposes the ISR it wants; the controller decides.
-    fn maintain_isr(&mut self, id: BrokerId) {
+    fn maintain_isr(&mut self, id: BrokerNodeId) {
         let broker = &self.brokers[(id - 1) as usize];
         let Some(partition) = broker.partition.clone().filter(|_| broker.reaches_cluster()) else {
             return;
         };
         let image = self.controller.image().clone();
-        let live = |b: BrokerId| image.brokers.get(&b).is_some_and(|r| !r.fenced);
+        let live = |b: BrokerNodeId| image.brokers.get(&b).is_some_and(|r| !r.fenced);
         let Some(isr) = partition.wanted_isr(self.now_ms, LAG_MAX_MS, live) else {
             return;
         };
@@ -507,7 +507,7 @@ impl Sim {
         }
     }
 
-    fn consume(&mut self, id: BrokerId) -> Result<(), Violation> {
+    fn consume(&mut self, id: BrokerNodeId) -> Result<(), Violation> {
         let broker = &self.brokers[(id - 1) as usize];
         let Some(partition) = broker.partition.clone().filter(|_| broker.reachable_by_clients()) else {
             return Ok(());

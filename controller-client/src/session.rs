@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use brook_protocol::ErrorCode;
-use brook_protocol::rpc::metadata::{BrokerId, Endpoint};
+use brook_protocol::rpc::metadata::{BrokerNodeId, Endpoint};
 use brook_protocol::rpc::{BrokerHeartbeat, ControllerRequest, ControllerResponse, RegisterBroker};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use super::{ClientError, ControllerClient, MetadataCache};
 
 #[derive(Debug, Clone)]
 pub struct BrokerSessionConfig {
-    pub broker_id: BrokerId,
+    pub broker_id: BrokerNodeId,
     pub endpoints: Vec<Endpoint>,
     pub rack: Option<String>,
     /// Refuse to join a quorum of another cluster.
@@ -30,7 +30,7 @@ pub struct BrokerSessionConfig {
 
 impl BrokerSessionConfig {
     /// One PLAINTEXT listener, no rack, a heartbeat every 2 s (Kafka's default).
-    pub fn new(broker_id: BrokerId, host: &str, port: u16) -> Self {
+    pub fn new(broker_id: BrokerNodeId, host: &str, port: u16) -> Self {
         BrokerSessionConfig {
             broker_id,
             endpoints: vec![Endpoint {
@@ -258,7 +258,7 @@ async fn heartbeats(
 }
 
 /// Keeps `cache` current: the controller's metadata watch, reopened whenever it breaks.
-async fn stream_metadata_into(client: Arc<ControllerClient>, broker_id: BrokerId, cache: MetadataCache) {
+async fn stream_metadata_into(client: Arc<ControllerClient>, broker_id: BrokerNodeId, cache: MetadataCache) {
     loop {
         match client.watch(broker_id, cache.version()).await {
             Ok(mut stream) => {

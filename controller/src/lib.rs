@@ -13,7 +13,7 @@ pub mod config;
 mod metrics;
 mod network;
 mod node;
-pub mod placement;
+mod placement;
 mod raft;
 mod service;
 pub mod state_machine;

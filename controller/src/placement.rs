@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
+use brook_protocol::rpc::metadata::{BrokerNodeId, MetadataImage};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("replication factor {requested} is larger than the {available} available brokers")]
@@ -25,8 +25,8 @@ pub fn place_partitions(
     image: &MetadataImage,
     count: usize,
     replication_factor: usize,
-) -> Result<Vec<Vec<BrokerId>>, NotEnoughBrokers> {
-    let mut loads: BTreeMap<BrokerId, Load> = image
+) -> Result<Vec<Vec<BrokerNodeId>>, NotEnoughBrokers> {
+    let mut loads: BTreeMap<BrokerNodeId, Load> = image
         .brokers
         .values()
         .filter(|b| !b.fenced)
@@ -46,8 +46,8 @@ pub fn place_partitions(
             }
         }
     }
-    let rack_of = |id: BrokerId| image.brokers.get(&id).and_then(|b| b.rack.clone());
-    let brokers: Vec<BrokerId> = loads.keys().copied().collect();
+    let rack_of = |id: BrokerNodeId| image.brokers.get(&id).and_then(|b| b.rack.clone());
+    let brokers: Vec<BrokerNodeId> = loads.keys().copied().collect();
 
     let mut placements = Vec::with_capacity(count);
     for _ in 0..count {
@@ -94,7 +94,7 @@ mod tests {
 
     use super::*;
 
-    fn image(brokers: &[(BrokerId, Option<&str>, bool)]) -> MetadataImage {
+    fn image(brokers: &[(BrokerNodeId, Option<&str>, bool)]) -> MetadataImage {
         let mut image = MetadataImage::default();
         for (id, rack, fenced) in brokers {
             image.brokers.insert(
@@ -113,7 +113,7 @@ mod tests {
         image
     }
 
-    fn counts(placements: &[Vec<BrokerId>]) -> (BTreeMap<BrokerId, usize>, BTreeMap<BrokerId, usize>) {
+    fn counts(placements: &[Vec<BrokerNodeId>]) -> (BTreeMap<BrokerNodeId, usize>, BTreeMap<BrokerNodeId, usize>) {
         let mut leaders = BTreeMap::new();
         let mut replicas = BTreeMap::new();
         for p in placements {

@@ -33,7 +33,7 @@ pub struct ListedGroup {
 }
 
 /// A group's place: `crc32c(group) mod live brokers` (sorted by id).
-pub fn coordinator_index(group_id: &str, live: usize) -> usize {
+fn coordinator_index(group_id: &str, live: usize) -> usize {
     (crc32c::crc32c(group_id.as_bytes()) as usize) % live.max(1)
 }
 

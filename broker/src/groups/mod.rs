@@ -6,5 +6,5 @@ mod coordinator;
 pub mod group;
 mod offsets;
 
-pub use coordinator::{GroupCoordinator, coordinator_index};
+pub use coordinator::GroupCoordinator;
 pub use offsets::{GroupOffsets, OffsetCache};

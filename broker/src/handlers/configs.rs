@@ -18,8 +18,8 @@ use brook_protocol::rpc::{AlterConfigs, ConfigOp, ConfigResource, ResourceResult
 use brook_protocol::topic_config::{self, ConfigKind, TOPIC_CONFIGS, TopicConfig};
 use brook_protocol::{ErrorCode, StrBytes};
 
-use super::Handlers;
 use super::broker_configs::describe_broker;
+use super::{Handlers, unreachable_code};
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
@@ -270,7 +270,7 @@ impl Handlers {
                     .collect()
             }
             Err(error) => {
-                let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
+                let code = unreachable_code(&error);
                 slots.iter().map(|_| (code, Some(error.to_string()))).collect()
             }
         };

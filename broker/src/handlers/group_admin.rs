@@ -13,7 +13,7 @@ use brook_protocol::messages::{
 };
 
 use super::groups::text;
-use super::{Handlers, wire_code};
+use super::{Handlers, per_partition, wire_code};
 use crate::groups::group::State;
 
 /// DescribeGroups' state for a group that does not exist.
@@ -206,26 +206,21 @@ impl Handlers {
                 *refusal = Some(ErrorCode::CoordinatorNotAvailable);
             }
         }
-        let topics = request
-            .topics
-            .into_iter()
-            .zip(outcomes)
-            .map(|(t, outcomes)| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .zip(outcomes)
-                    .map(|(p, refusal)| {
-                        OffsetDeleteResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(wire_code(refusal))
-                    })
-                    .collect();
+        let mut refusals = outcomes.into_iter().flatten();
+        let topics = per_partition(
+            &request.topics,
+            |t| &t.partitions,
+            |_, p| {
+                OffsetDeleteResponsePartition::default()
+                    .with_partition_index(p.partition_index)
+                    .with_error_code(wire_code(refusals.next().flatten()))
+            },
+            |t, partitions| {
                 OffsetDeleteResponseTopic::default()
-                    .with_name(t.name)
+                    .with_name(t.name.clone())
                     .with_partitions(partitions)
-            })
-            .collect();
+            },
+        );
         OffsetDeleteResponse::default().with_topics(topics)
     }
 }

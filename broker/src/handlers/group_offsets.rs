@@ -15,7 +15,7 @@ use brook_protocol::messages::{
 use brook_protocol::rpc::{CommittedOffset, OffsetCommit};
 
 use super::groups::text;
-use super::{Handlers, wire_code};
+use super::{Handlers, per_partition, wire_code};
 use crate::groups::GroupOffsets;
 
 /// Kafka's `offset.metadata.max.bytes`.
@@ -95,26 +95,21 @@ impl Handlers {
                 };
             }
         }
-        let topics = request
-            .topics
-            .iter()
-            .zip(outcomes)
-            .map(|(t, outcomes)| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .zip(outcomes)
-                    .map(|(p, outcome)| {
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(wire_code(outcome))
-                    })
-                    .collect();
+        let mut outcomes = outcomes.into_iter().flatten();
+        let topics = per_partition(
+            &request.topics,
+            |t| &t.partitions,
+            |_, p| {
+                OffsetCommitResponsePartition::default()
+                    .with_partition_index(p.partition_index)
+                    .with_error_code(wire_code(outcomes.next().flatten()))
+            },
+            |t, partitions| {
                 OffsetCommitResponseTopic::default()
                     .with_name(t.name.clone())
                     .with_partitions(partitions)
-            })
-            .collect();
+            },
+        );
         OffsetCommitResponse::default().with_topics(topics)
     }
 

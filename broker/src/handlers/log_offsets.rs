@@ -14,7 +14,7 @@ use brook_protocol::messages::{
     OffsetForLeaderEpochResponse,
 };
 
-use super::Handlers;
+use super::{Handlers, per_partition};
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -26,82 +26,74 @@ const LATEST_TIERED: i64 = -5;
 
 impl Handlers {
     pub(super) fn list_offsets(&self, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
-        let topics = request
-            .topics
-            .iter()
-            .map(|topic| {
+        let topics = per_partition(
+            &request.topics,
+            |topic| &topic.partitions,
+            |topic, p| {
                 let name = topic.name.0.as_str();
-                let partitions = topic
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let answer = ListOffsetsPartitionResponse::default()
-                            .with_partition_index(p.partition_index)
-                            .with_timestamp(-1)
-                            .with_offset(-1);
-                        let partition = match self.led_partition(name, p.partition_index) {
-                            Ok(partition) => partition,
-                            Err(code) => return answer.with_error_code(code.code()),
-                        };
-                        let log = &partition.log;
-                        // The field exists from v4; an older response must leave it at its default.
-                        let answer = if version >= 4 {
-                            answer.with_leader_epoch(partition.leader_epoch())
-                        } else {
-                            answer
-                        };
-                        let found = match p.timestamp {
-                            LATEST => Ok(Some((log.high_watermark(), -1))),
-                            EARLIEST | EARLIEST_LOCAL => Ok(Some((log.log_start_offset(), -1))),
-                            MAX_TIMESTAMP => log.max_timestamp_offset(),
-                            LATEST_TIERED => Ok(Some((-1, -1))),
-                            timestamp => log.offset_for_timestamp(timestamp),
-                        };
-                        match found {
-                            Ok(Some((offset, timestamp))) => answer.with_offset(offset).with_timestamp(timestamp),
-                            Ok(None) => answer,
-                            Err(e) => answer.with_error_code(e.kafka_code().code()),
-                        }
-                    })
-                    .collect();
+                let answer = ListOffsetsPartitionResponse::default()
+                    .with_partition_index(p.partition_index)
+                    .with_timestamp(-1)
+                    .with_offset(-1);
+                let partition = match self.led_partition(name, p.partition_index) {
+                    Ok(partition) => partition,
+                    Err(code) => return answer.with_error_code(code.code()),
+                };
+                let log = &partition.log;
+                // The field exists from v4; an older response must leave it at its default.
+                let answer = if version >= 4 {
+                    answer.with_leader_epoch(partition.leader_epoch())
+                } else {
+                    answer
+                };
+                let found = match p.timestamp {
+                    LATEST => Ok(Some((log.high_watermark(), -1))),
+                    EARLIEST | EARLIEST_LOCAL => Ok(Some((log.log_start_offset(), -1))),
+                    MAX_TIMESTAMP => log.max_timestamp_offset(),
+                    LATEST_TIERED => Ok(Some((-1, -1))),
+                    timestamp => log.offset_for_timestamp(timestamp),
+                };
+                match found {
+                    Ok(Some((offset, timestamp))) => answer.with_offset(offset).with_timestamp(timestamp),
+                    Ok(None) => answer,
+                    Err(e) => answer.with_error_code(e.kafka_code().code()),
+                }
+            },
+            |topic, partitions| {
                 ListOffsetsTopicResponse::default()
                     .with_name(topic.name.clone())
                     .with_partitions(partitions)
-            })
-            .collect();
+            },
+        );
         ListOffsetsResponse::default().with_topics(topics)
     }
 
     /// KIP-101/279: the end offset of the requested leader epoch on this leader.
     pub(super) fn offset_for_leader_epoch(&self, request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
-        let topics = request
-            .topics
-            .iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let answer = EpochEndOffset::default()
-                            .with_partition(p.partition)
-                            .with_leader_epoch(-1)
-                            .with_end_offset(-1);
-                        let partition = match self.led_partition(t.topic.0.as_str(), p.partition) {
-                            Ok(partition) => partition,
-                            Err(code) => return answer.with_error_code(code.code()),
-                        };
-                        if let Err(code) = partition.check_leader_epoch(p.current_leader_epoch) {
-                            return answer.with_error_code(code.code());
-                        }
-                        let (epoch, end_offset) = partition.log.end_offset_for_epoch(p.leader_epoch);
-                        answer.with_leader_epoch(epoch).with_end_offset(end_offset)
-                    })
-                    .collect();
+        let topics = per_partition(
+            &request.topics,
+            |t| &t.partitions,
+            |t, p| {
+                let answer = EpochEndOffset::default()
+                    .with_partition(p.partition)
+                    .with_leader_epoch(-1)
+                    .with_end_offset(-1);
+                let partition = match self.led_partition(t.topic.0.as_str(), p.partition) {
+                    Ok(partition) => partition,
+                    Err(code) => return answer.with_error_code(code.code()),
+                };
+                if let Err(code) = partition.check_leader_epoch(p.current_leader_epoch) {
+                    return answer.with_error_code(code.code());
+                }
+                let (epoch, end_offset) = partition.log.end_offset_for_epoch(p.leader_epoch);
+                answer.with_leader_epoch(epoch).with_end_offset(end_offset)
+            },
+            |t, partitions| {
                 OffsetForLeaderTopicResult::default()
                     .with_topic(t.topic.clone())
                     .with_partitions(partitions)
-            })
-            .collect();
+            },
+        );
         OffsetForLeaderEpochResponse::default().with_topics(topics)
     }
 
@@ -130,27 +122,23 @@ impl Handlers {
         .await
         .unwrap_or_default();
         let mut outcomes = outcomes.into_iter();
-        let topics = request
-            .topics
-            .iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let outcome = outcomes.next().unwrap_or(Err(ErrorCode::UnknownServerError));
-                        let answer = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-                        match outcome {
-                            Ok(low_watermark) => answer.with_low_watermark(low_watermark),
-                            Err(code) => answer.with_low_watermark(-1).with_error_code(code.code()),
-                        }
-                    })
-                    .collect();
+        let topics = per_partition(
+            &request.topics,
+            |t| &t.partitions,
+            |_, p| {
+                let outcome = outcomes.next().unwrap_or(Err(ErrorCode::UnknownServerError));
+                let answer = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+                match outcome {
+                    Ok(low_watermark) => answer.with_low_watermark(low_watermark),
+                    Err(code) => answer.with_low_watermark(-1).with_error_code(code.code()),
+                }
+            },
+            |t, partitions| {
                 DeleteRecordsTopicResult::default()
                     .with_name(t.name.clone())
                     .with_partitions(partitions)
-            })
-            .collect();
+            },
+        );
         DeleteRecordsResponse::default().with_topics(topics)
     }
 }

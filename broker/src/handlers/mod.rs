@@ -68,8 +68,13 @@ pub struct Handlers {
 
 /// A controller that cannot be reached is a retriable error for the client.
 pub(crate) fn unreachable(error: &ClientError) -> (i16, Option<StrBytes>) {
-    let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
-    (code, Some(StrBytes::from_string(error.to_string())))
+    (unreachable_code(error), Some(StrBytes::from_string(error.to_string())))
+}
+
+/// The code for an admin change the controller did not apply: the Kafka code it refused
+/// with, or `REQUEST_TIMED_OUT` (retriable) when it did not answer.
+pub(crate) fn unreachable_code(error: &ClientError) -> i16 {
+    error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code())
 }
 
 impl Handlers {
@@ -103,6 +108,23 @@ impl Handlers {
             Err(ErrorCode::NotLeaderOrFollower)
         }
     }
+}
+
+/// Answers a request partition by partition, its topics and their partitions in the
+/// request's order: `answer` answers one partition of a topic, `topic` wraps one topic's
+/// answers into the response's topic entry.
+pub(crate) fn per_partition<T, P, A, R>(
+    topics: &[T],
+    partitions_of: impl Fn(&T) -> &[P],
+    mut answer: impl FnMut(&T, &P) -> A,
+    mut topic: impl FnMut(&T, Vec<A>) -> R,
+) -> Vec<R> {
+    let mut answered = Vec::with_capacity(topics.len());
+    for t in topics {
+        let answers = partitions_of(t).iter().map(|p| answer(t, p)).collect();
+        answered.push(topic(t, answers));
+    }
+    answered
 }
 
 /// A broker as clients reach it (Metadata, DescribeCluster).

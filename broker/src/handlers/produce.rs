@@ -10,11 +10,12 @@ use brook_protocol::ErrorCode;
 use brook_protocol::messages::produce_response::{
     LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
-use brook_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
+use brook_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse, TopicName};
+use bytes::Bytes;
 
+use super::Handlers;
 use super::leader_hint::{LeaderHints, current_leader};
-use super::{Handlers, NO_ERROR};
-use crate::replica::{self, ProduceAcks, ProducePartition};
+use crate::replica::{self, Appended, ProduceAcks, ProduceOutcome, ProducePartition};
 
 impl Handlers {
     pub(super) async fn produce(&self, request: ProduceRequest) -> Option<ProduceResponse> {
@@ -46,31 +47,11 @@ impl Handlers {
                     .iter()
                     .zip(outcomes.by_ref())
                     .map(|(data, outcome)| {
-                        if let Some(appended) = outcome.appended {
-                            let metrics = self.metrics.topic(&topic.name);
-                            if appended.duplicate {
-                                metrics.duplicates_in.inc();
-                            } else {
-                                let bytes = data.records.as_ref().map_or(0, |r| r.len());
-                                metrics.bytes_in.inc_by(bytes as u64);
-                                let messages = appended.last_offset - appended.base_offset + 1;
-                                metrics.messages_in.inc_by(messages as u64);
-                            }
+                        if let Some(appended) = &outcome.appended {
+                            self.count_appended(&topic.name, data.records.as_ref(), appended);
                         }
-                        let (error, base_offset, log_append_time) = match outcome.result {
-                            Ok(base_offset) => {
-                                let stamped = outcome.appended.map_or(-1, |a| a.log_append_time);
-                                (NO_ERROR, base_offset, stamped)
-                            }
-                            Err(code) => (code.code(), -1, -1),
-                        };
-                        let mut answer = PartitionProduceResponse::default()
-                            .with_index(data.index)
-                            .with_error_code(error)
-                            .with_base_offset(base_offset)
-                            .with_log_append_time_ms(log_append_time)
-                            .with_log_start_offset(outcome.log_start_offset);
-                        if error == ErrorCode::NotLeaderOrFollower.code()
+                        let mut answer = partition_answer(data.index, &outcome);
+                        if outcome.result == Err(ErrorCode::NotLeaderOrFollower)
                             && let Some(leader) =
                                 current_leader(&image, self.config.broker_id, topic.name.0.as_str(), data.index)
                         {
@@ -102,5 +83,36 @@ impl Handlers {
                 .with_responses(responses)
                 .with_node_endpoints(node_endpoints)
         })
+    }
+
+    /// Counts an append in the topic's metrics: its bytes and messages, or a duplicate
+    /// (an idempotent retry answered from the log).
+    fn count_appended(&self, topic: &TopicName, records: Option<&Bytes>, appended: &Appended) {
+        let metrics = self.metrics.topic(topic);
+        if appended.duplicate {
+            metrics.duplicates_in.inc();
+        } else {
+            metrics.bytes_in.inc_by(records.map_or(0, |r| r.len()) as u64);
+            metrics
+                .messages_in
+                .inc_by((appended.last_offset - appended.base_offset + 1) as u64);
+        }
+    }
+}
+
+/// One partition's wire answer: the acknowledged base offset and (for
+/// `message.timestamp.type=LogAppendTime`) the time stamped, or the error with -1 for both.
+fn partition_answer(index: i32, outcome: &ProduceOutcome) -> PartitionProduceResponse {
+    let answer = PartitionProduceResponse::default()
+        .with_index(index)
+        .with_log_start_offset(outcome.log_start_offset);
+    match outcome.result {
+        Ok(base_offset) => answer
+            .with_base_offset(base_offset)
+            .with_log_append_time_ms(outcome.appended.as_ref().map_or(-1, |a| a.log_append_time)),
+        Err(code) => answer
+            .with_error_code(code.code())
+            .with_base_offset(-1)
+            .with_log_append_time_ms(-1),
     }
 }

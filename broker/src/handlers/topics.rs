@@ -2,6 +2,7 @@
 //! controller quorum; each answers once this broker's metadata shows the change.
 
 use brook_controller_client::ClientError;
+use brook_protocol::StrBytes;
 use brook_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use brook_protocol::messages::create_topics_response::CreatableTopicResult;
 use brook_protocol::messages::delete_topics_response::DeletableTopicResult;
@@ -10,9 +11,8 @@ use brook_protocol::messages::{
     DeleteTopicsResponse, TopicName,
 };
 use brook_protocol::rpc::{CreatableTopic, CreatePartitions, CreateTopics, NewPartitions, TopicResult};
-use brook_protocol::{ErrorCode, StrBytes};
 
-use super::{Handlers, unreachable};
+use super::{Handlers, unreachable, unreachable_code};
 
 impl Handlers {
     pub(super) async fn create_topics(&self, request: CreateTopicsRequest) -> CreateTopicsResponse {
@@ -145,7 +145,7 @@ impl Handlers {
                     .collect()
             }
             Err(error) => {
-                let code = error.kafka_code().unwrap_or(ErrorCode::RequestTimedOut.code());
+                let code = unreachable_code(&error);
                 request
                     .topics
                     .iter()

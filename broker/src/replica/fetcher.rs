@@ -16,9 +16,9 @@ use brook_controller_client::MetadataCache;
 use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use brook_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
 use brook_protocol::messages::{
-    BrokerId as WireBrokerId, FetchRequest, OffsetForLeaderEpochRequest, RequestKind, ResponseKind, TopicName,
+    BrokerId, FetchRequest, OffsetForLeaderEpochRequest, RequestKind, ResponseKind, TopicName,
 };
-use brook_protocol::rpc::metadata::BrokerId;
+use brook_protocol::rpc::metadata::BrokerNodeId;
 use brook_protocol::{ApiKey, ErrorCode, StrBytes};
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -37,9 +37,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The fetcher tasks, one per leader this broker follows partitions of.
 pub struct ReplicaFetchers {
-    broker_id: BrokerId,
+    broker_id: BrokerNodeId,
     metadata: MetadataCache,
-    fetchers: Mutex<HashMap<BrokerId, Fetcher>>,
+    fetchers: Mutex<HashMap<BrokerNodeId, Fetcher>>,
 }
 
 struct Fetcher {
@@ -57,7 +57,7 @@ impl Drop for ReplicaFetchers {
 }
 
 impl ReplicaFetchers {
-    pub fn new(broker_id: BrokerId, metadata: MetadataCache) -> Self {
+    pub fn new(broker_id: BrokerNodeId, metadata: MetadataCache) -> Self {
         ReplicaFetchers {
             broker_id,
             metadata,
@@ -69,7 +69,7 @@ impl ReplicaFetchers {
     /// starting and stopping fetchers as leaders come and go. Called after every
     /// metadata change.
     pub fn reconcile(&self, replicas: &ReplicaManager) {
-        let mut by_leader: HashMap<BrokerId, Vec<Arc<Partition>>> = HashMap::new();
+        let mut by_leader: HashMap<BrokerNodeId, Vec<Arc<Partition>>> = HashMap::new();
         for partition in replicas.partitions() {
             let leader = partition.leader();
             if leader >= 0 && leader != self.broker_id {
@@ -116,7 +116,7 @@ impl ReplicaFetchers {
 #[derive(Debug, thiserror::Error)]
 enum FetchError {
     #[error("leader {0} has no address in the metadata")]
-    NoAddress(BrokerId),
+    NoAddress(BrokerNodeId),
     #[error(transparent)]
     Client(#[from] brook_client::Error),
     #[error(transparent)]
@@ -128,8 +128,8 @@ enum FetchError {
 }
 
 struct FetchSession {
-    me: BrokerId,
-    leader: BrokerId,
+    me: BrokerNodeId,
+    leader: BrokerNodeId,
     metadata: MetadataCache,
     connection: Option<BrokerConnection>,
     /// The leader epoch each partition's log was last reconciled with the leader for.
@@ -239,7 +239,7 @@ fn text(s: &str) -> StrBytes {
 /// leader epochs the partitions are now reconciled for.
 async fn reconcile_with_leader(
     connection: &BrokerConnection,
-    me: BrokerId,
+    me: BrokerNodeId,
     partitions: &[Arc<Partition>],
 ) -> Result<Vec<(PartitionKey, i32)>, FetchError> {
     let mut by_topic: HashMap<&str, Vec<OffsetForLeaderPartition>> = HashMap::new();
@@ -265,7 +265,7 @@ async fn reconcile_with_leader(
         return Ok(agreed);
     }
     let request = OffsetForLeaderEpochRequest::default()
-        .with_replica_id(WireBrokerId(me))
+        .with_replica_id(BrokerId(me))
         .with_topics(
             by_topic
                 .into_iter()
@@ -329,7 +329,7 @@ async fn reconcile_with_leader(
 /// partitions the leader refused for a leader-epoch reason.
 async fn fetch_once(
     connection: &BrokerConnection,
-    me: BrokerId,
+    me: BrokerNodeId,
     partitions: &[&Arc<Partition>],
 ) -> Result<Vec<Arc<Partition>>, FetchError> {
     let mut by_topic: HashMap<&str, Vec<FetchPartition>> = HashMap::new();
@@ -348,7 +348,7 @@ async fn fetch_once(
         );
     }
     let request = FetchRequest::default()
-        .with_replica_id(WireBrokerId(me))
+        .with_replica_id(BrokerId(me))
         .with_max_wait_ms(FETCH_MAX_WAIT_MS)
         .with_min_bytes(1)
         .with_max_bytes(FETCH_MAX_BYTES)

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brook_controller_client::{ControllerClient, MetadataCache};
-use brook_protocol::rpc::metadata::BrokerId;
+use brook_protocol::rpc::metadata::BrokerNodeId;
 use brook_protocol::rpc::{AlterPartition, IsrChange};
 
 use super::{Partition, ReplicaManager};
 
 pub async fn maintain_isr(
-    broker_id: BrokerId,
+    broker_id: BrokerNodeId,
     replicas: Arc<ReplicaManager>,
     controller: Arc<ControllerClient>,
     metadata: MetadataCache,
@@ -29,7 +29,7 @@ pub async fn maintain_isr(
         let Some(broker_epoch) = image.brokers.get(&broker_id).map(|b| b.broker_epoch) else {
             continue;
         };
-        let live = |b: BrokerId| image.brokers.get(&b).is_some_and(|r| !r.fenced);
+        let live = |b: BrokerNodeId| image.brokers.get(&b).is_some_and(|r| !r.fenced);
         let now = crate::log::now_ms();
         let mut changes = Vec::new();
         let mut proposed: Vec<Arc<Partition>> = Vec::new();

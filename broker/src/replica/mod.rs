@@ -22,7 +22,7 @@ mod read;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
+use brook_protocol::rpc::metadata::{BrokerNodeId, MetadataImage};
 use parking_lot::RwLock;
 
 pub use append::{Appended, ProduceAcks, ProduceOutcome, ProducePartition, produce};
@@ -45,7 +45,7 @@ fn write_partition_metadata(path: &std::path::Path, topic_id: uuid::Uuid) -> std
 }
 
 pub struct ReplicaManager {
-    broker_id: BrokerId,
+    broker_id: BrokerNodeId,
     logs: Arc<LogManager>,
     log_defaults: LogConfig,
     /// By topic, then partition: a lookup borrows the request's topic name instead of
@@ -77,7 +77,7 @@ pub enum ReplicaMove {
 }
 
 impl ReplicaManager {
-    pub fn new(broker_id: BrokerId, logs: Arc<LogManager>, log_defaults: LogConfig) -> Self {
+    pub fn new(broker_id: BrokerNodeId, logs: Arc<LogManager>, log_defaults: LogConfig) -> Self {
         ReplicaManager {
             broker_id,
             logs,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use brook_protocol::ErrorCode;
-use brook_protocol::rpc::metadata::{BrokerId, PartitionState};
+use brook_protocol::rpc::metadata::{BrokerNodeId, PartitionState};
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
@@ -15,11 +15,11 @@ use crate::log::{AppendInfo, LogError, PartitionLog, TopicPartition};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
-    pub leader: BrokerId,
+    pub leader: BrokerNodeId,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
-    pub isr: Vec<BrokerId>,
-    pub replicas: Vec<BrokerId>,
+    pub isr: Vec<BrokerNodeId>,
+    pub replicas: Vec<BrokerNodeId>,
 }
 
 /// What the leader knows of a follower, from its fetches.
@@ -50,14 +50,14 @@ pub struct Partition {
     pub tp: TopicPartition,
     pub topic_id: Uuid,
     pub log: Arc<PartitionLog>,
-    pub(super) broker_id: BrokerId,
+    pub(super) broker_id: BrokerNodeId,
     pub(super) role: RwLock<Role>,
     /// Leader side, per follower; started afresh with every leader epoch.
-    followers: Mutex<HashMap<BrokerId, FollowerProgress>>,
+    followers: Mutex<HashMap<BrokerNodeId, FollowerProgress>>,
     /// An ISR sent to the controller and not yet in the metadata. Until it is, the high
     /// watermark waits for the union of both (Kafka's "maximal ISR"), so a follower being
     /// added is never behind it.
-    pending_isr: Mutex<Option<Vec<BrokerId>>>,
+    pending_isr: Mutex<Option<Vec<BrokerNodeId>>>,
     /// The delayed produces and fetches waiting on this partition; woken when its log
     /// end, high watermark or role moves, and when it is removed.
     pub(crate) watchers: Watchers,
@@ -108,7 +108,7 @@ impl Partition {
         tp: TopicPartition,
         topic_id: Uuid,
         log: Arc<PartitionLog>,
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         state: &PartitionState,
     ) -> Self {
         let partition = Partition {
@@ -139,7 +139,7 @@ impl Partition {
     }
 
     /// The leader as the metadata last said (without cloning the whole role).
-    pub fn leader(&self) -> BrokerId {
+    pub fn leader(&self) -> BrokerNodeId {
         self.role.read().leader
     }
 
@@ -299,7 +299,7 @@ impl Partition {
 
     /// A follower fetched from `fetch_offset` (its log end): records its progress and
     /// moves the high watermark. Returns whether the high watermark moved.
-    pub fn record_follower_fetch(&self, replica: BrokerId, fetch_offset: i64, now_ms: i64) -> bool {
+    pub fn record_follower_fetch(&self, replica: BrokerNodeId, fetch_offset: i64, now_ms: i64) -> bool {
         let role = self.role.read();
         if role.leader != self.broker_id {
             return false;
@@ -356,7 +356,12 @@ impl Partition {
     /// (but itself) not caught up within `lag_max_ms` leave; live replicas that have
     /// reached the high watermark and this epoch's first offset join. `None` while a
     /// change is in flight.
-    pub fn wanted_isr(&self, now_ms: i64, lag_max_ms: i64, live: impl Fn(BrokerId) -> bool) -> Option<Vec<BrokerId>> {
+    pub fn wanted_isr(
+        &self,
+        now_ms: i64,
+        lag_max_ms: i64,
+        live: impl Fn(BrokerNodeId) -> bool,
+    ) -> Option<Vec<BrokerNodeId>> {
         let role = self.role.read();
         if role.leader != self.broker_id || self.pending_isr.lock().is_some() {
             return None;
@@ -364,7 +369,7 @@ impl Partition {
         let high_watermark = self.log.high_watermark();
         let epoch_start = self.log.leader_epochs().last().map_or(0, |e| e.start_offset);
         let followers = self.followers.lock();
-        let wanted: Vec<BrokerId> = role
+        let wanted: Vec<BrokerNodeId> = role
             .replicas
             .iter()
             .copied()
@@ -387,7 +392,7 @@ impl Partition {
     }
 
     /// Marks `isr` as sent to the controller.
-    pub fn set_pending_isr(&self, isr: Option<Vec<BrokerId>>) {
+    pub fn set_pending_isr(&self, isr: Option<Vec<BrokerNodeId>>) {
         *self.pending_isr.lock() = isr;
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use brook_protocol::ErrorCode;
-use brook_protocol::rpc::metadata::BrokerId;
+use brook_protocol::rpc::metadata::BrokerNodeId;
 use brook_protocol::rpc::{BrokerHeartbeat, ControllerResponse, RegisterBroker, RpcError};
 use parking_lot::Mutex;
 
@@ -24,11 +24,11 @@ struct Lease {
 /// Heartbeat deadlines of the brokers, on the leader.
 #[derive(Default)]
 pub struct Leases {
-    leases: Mutex<HashMap<BrokerId, Lease>>,
+    leases: Mutex<HashMap<BrokerNodeId, Lease>>,
 }
 
 impl Leases {
-    pub fn renew(&self, broker_id: BrokerId, broker_epoch: i64, timeout: Duration) {
+    pub fn renew(&self, broker_id: BrokerNodeId, broker_epoch: i64, timeout: Duration) {
         self.leases.lock().insert(
             broker_id,
             Lease {
@@ -40,7 +40,7 @@ impl Leases {
 
     /// Whether the lease of this registration is still running. A registration without a
     /// lease (a new leader has not seen it heart-beat yet) counts as live.
-    pub fn is_live(&self, broker_id: BrokerId, broker_epoch: i64) -> bool {
+    pub fn is_live(&self, broker_id: BrokerNodeId, broker_epoch: i64) -> bool {
         match self.leases.lock().get(&broker_id) {
             Some(lease) if lease.broker_epoch == broker_epoch => lease.expires > Instant::now(),
             _ => true,
@@ -53,7 +53,7 @@ impl Leases {
 
     /// The unfenced brokers (id, epoch) whose lease has run out. One without a lease
     /// (registered under another leader) gets a full one now.
-    pub fn expired(&self, unfenced: &[(BrokerId, i64)], timeout: Duration) -> Vec<(BrokerId, i64)> {
+    pub fn expired(&self, unfenced: &[(BrokerNodeId, i64)], timeout: Duration) -> Vec<(BrokerNodeId, i64)> {
         let now = Instant::now();
         let mut leases = self.leases.lock();
         unfenced
@@ -219,7 +219,7 @@ impl ControllerService {
                 tracing::debug!(error = %e, "could not set the cluster id");
             }
         }
-        let unfenced: Vec<(BrokerId, i64)> = self.shared.read(|s| {
+        let unfenced: Vec<(BrokerNodeId, i64)> = self.shared.read(|s| {
             s.image()
                 .brokers
                 .values()

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use brook_protocol::ErrorCode;
-use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
+use brook_protocol::rpc::metadata::{BrokerNodeId, MetadataImage};
 use brook_protocol::rpc::{
     AlterConfigs, Applied, ControllerResponse, CreatableTopic, CreatePartitions, CreateTopics, ElectLeaders,
     NewPartitions, ReassignPartition, RpcError, TopicResult,
@@ -34,7 +34,7 @@ fn topic_result(name: &str, refusal: Option<Refusal>) -> TopicResult {
 }
 
 /// Explicit replica lists: not empty, one size, no repeated broker, registered brokers.
-fn check_assignments(image: &MetadataImage, assignments: &[Vec<BrokerId>]) -> Result<(), Refusal> {
+fn check_assignments(image: &MetadataImage, assignments: &[Vec<BrokerNodeId>]) -> Result<(), Refusal> {
     let refuse = |message: String| Err((ErrorCode::InvalidReplicaAssignment, message));
     let Some(first) = assignments.first() else {
         return refuse("no replica lists".into());

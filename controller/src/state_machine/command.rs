@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use brook_protocol::rpc::metadata::BrokerId;
+use brook_protocol::rpc::metadata::BrokerNodeId;
 use brook_protocol::rpc::{
     AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, ElectLeaders, FetchOffsets, OffsetResult,
     PartitionResult, ProducerIdBlock, ReassignPartition, RegisterBroker, ResourceResult, RpcError, TopicResult,
@@ -25,12 +25,12 @@ pub enum Command {
     RegisterBroker(RegisterBroker),
     /// The broker's lease ran out, or it asked to shut down.
     FenceBroker {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         broker_epoch: i64,
     },
     /// The broker heart-beat and has caught up with the metadata.
     UnfenceBroker {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         broker_epoch: i64,
     },
     CreateTopics(Vec<NewTopic>),
@@ -42,7 +42,7 @@ pub enum Command {
     DeleteOffsets(Vec<FetchOffsets>),
     /// The next block of producer ids, for a broker with this epoch.
     AllocateProducerIds {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         broker_epoch: i64,
     },
     /// Start or cancel reassignments; checked against the state when applied.
@@ -56,7 +56,7 @@ pub struct NewTopic {
     pub name: String,
     pub topic_id: Uuid,
     /// One replica list per partition; the first live replica leads.
-    pub assignments: Vec<Vec<BrokerId>>,
+    pub assignments: Vec<Vec<BrokerNodeId>>,
     pub configs: BTreeMap<String, String>,
 }
 
@@ -66,7 +66,7 @@ pub struct PlacedPartitions {
     pub name: String,
     /// The partition count the placement was computed for; refused if it changed since.
     pub expected_count: i32,
-    pub assignments: Vec<Vec<BrokerId>>,
+    pub assignments: Vec<Vec<BrokerNodeId>>,
 }
 
 /// What applying a command answers to the proposer.

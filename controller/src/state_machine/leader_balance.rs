@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use brook_protocol::rpc::ElectionType;
-use brook_protocol::rpc::metadata::{BrokerId, MetadataImage};
+use brook_protocol::rpc::metadata::{BrokerNodeId, MetadataImage};
 
 use super::reassignments::elect;
 
@@ -22,8 +22,8 @@ struct Preference<'a> {
 /// preferred replica, ordered by topic name then partition. Only those of brokers above
 /// the imbalance threshold, and only those an election can move now.
 pub fn imbalanced_partitions(image: &MetadataImage, imbalance_percentage: u32) -> Vec<(String, i32)> {
-    let live = |b: BrokerId| image.brokers.get(&b).is_some_and(|r| !r.fenced);
-    let mut per_broker: BTreeMap<BrokerId, Preference> = BTreeMap::new();
+    let live = |b: BrokerNodeId| image.brokers.get(&b).is_some_and(|r| !r.fenced);
+    let mut per_broker: BTreeMap<BrokerNodeId, Preference> = BTreeMap::new();
     for topic in image.topics.values() {
         for partition in &topic.partitions {
             let Some(&preferred) = partition.replicas.first() else {
@@ -63,7 +63,10 @@ mod tests {
 
     use super::*;
 
-    fn image(partitions: &[(&[BrokerId], BrokerId, &[BrokerId])], fenced: &[BrokerId]) -> MetadataImage {
+    fn image(
+        partitions: &[(&[BrokerNodeId], BrokerNodeId, &[BrokerNodeId])],
+        fenced: &[BrokerNodeId],
+    ) -> MetadataImage {
         let mut image = MetadataImage::default();
         for id in 1..=3 {
             image.brokers.insert(
@@ -106,7 +109,7 @@ mod tests {
     #[test]
     fn a_returned_broker_gets_back_the_partitions_that_prefer_it() {
         // Broker 1 came back and is in sync, but 2 and 3 still lead what prefers 1.
-        let all: &[BrokerId] = &[1, 2, 3];
+        let all: &[BrokerNodeId] = &[1, 2, 3];
         let piled = image(
             &[
                 (&[1, 2, 3], 2, all),
@@ -122,14 +125,14 @@ mod tests {
 
     #[test]
     fn nothing_moves_below_the_threshold_or_to_a_broker_that_cannot_lead() {
-        let all: &[BrokerId] = &[1, 2, 3];
-        let mut partitions: Vec<(&[BrokerId], BrokerId, &[BrokerId])> = vec![(&[1, 2, 3], 1, all); 9];
+        let all: &[BrokerNodeId] = &[1, 2, 3];
+        let mut partitions: Vec<(&[BrokerNodeId], BrokerNodeId, &[BrokerNodeId])> = vec![(&[1, 2, 3], 1, all); 9];
         partitions.push((&[1, 2, 3], 2, all));
         // 1 of 10 not led: exactly 10 %, not above it.
         assert!(imbalanced_partitions(&image(&partitions, &[]), 10).is_empty());
         assert_eq!(imbalanced_partitions(&image(&partitions, &[]), 5).len(), 1);
 
-        let out_of_sync: &[BrokerId] = &[2, 3];
+        let out_of_sync: &[BrokerNodeId] = &[2, 3];
         let behind = image(&[(&[1, 2, 3], 2, out_of_sync)], &[]);
         assert!(imbalanced_partitions(&behind, 10).is_empty(), "1 is not in the ISR");
         let fenced = image(&[(&[1, 2, 3], 2, all)], &[1]);

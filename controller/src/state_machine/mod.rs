@@ -13,7 +13,7 @@ mod snapshot;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use brook_protocol::rpc::metadata::{
-    BrokerId, BrokerRegistration, MetadataImage, MetadataRecord, PartitionState, TopicState, VersionedRecord,
+    BrokerNodeId, BrokerRegistration, MetadataImage, MetadataRecord, PartitionState, TopicState, VersionedRecord,
 };
 use brook_protocol::rpc::{
     AlterConfigs, AlterPartition, AlterPartitionResult, CommitOffsets, CommittedOffset, ConfigOp, ConfigResource,
@@ -228,7 +228,7 @@ impl ControllerState {
         version
     }
 
-    fn allocate_producer_ids(&mut self, broker_id: BrokerId, broker_epoch: i64) -> CommandResult {
+    fn allocate_producer_ids(&mut self, broker_id: BrokerNodeId, broker_epoch: i64) -> CommandResult {
         let registered = self.image.brokers.get(&broker_id).map(|b| b.broker_epoch);
         if registered != Some(broker_epoch) {
             return CommandResult::Refused(RpcError::Kafka {
@@ -244,7 +244,7 @@ impl ControllerState {
         })
     }
 
-    fn is_unfenced(&self, broker: BrokerId) -> bool {
+    fn is_unfenced(&self, broker: BrokerNodeId) -> bool {
         self.image.brokers.get(&broker).is_some_and(|b| !b.fenced)
     }
 
@@ -288,7 +288,7 @@ impl ControllerState {
         CommandResult::BrokerRegistered { broker_epoch }
     }
 
-    fn fence_broker(&mut self, broker_id: BrokerId, broker_epoch: i64) {
+    fn fence_broker(&mut self, broker_id: BrokerNodeId, broker_epoch: i64) {
         let Some(broker) = self.image.brokers.get(&broker_id) else {
             return;
         };
@@ -308,7 +308,7 @@ impl ControllerState {
         }
     }
 
-    fn unfence_broker(&mut self, broker_id: BrokerId, broker_epoch: i64) {
+    fn unfence_broker(&mut self, broker_id: BrokerNodeId, broker_epoch: i64) {
         let Some(broker) = self.image.brokers.get(&broker_id) else {
             return;
         };

@@ -2,14 +2,14 @@
 //! state of a new partition. Pure functions over one partition, so every controller
 //! computes the same result from the same image.
 
-use brook_protocol::rpc::metadata::{BrokerId, PartitionState};
+use brook_protocol::rpc::metadata::{BrokerNodeId, PartitionState};
 
 /// Kafka's `NO_LEADER`.
-pub const NO_LEADER: BrokerId = -1;
+pub const NO_LEADER: BrokerNodeId = -1;
 
 /// Why `replicas` cannot be a partition's replica list: empty, a broker named twice, or
 /// a broker that is not registered. Shared by topic creation and reassignment.
-pub fn invalid_replica_list(replicas: &[BrokerId], registered: impl Fn(BrokerId) -> bool) -> Option<String> {
+pub fn invalid_replica_list(replicas: &[BrokerNodeId], registered: impl Fn(BrokerNodeId) -> bool) -> Option<String> {
     if replicas.is_empty() {
         return Some("the replica list is empty".into());
     }
@@ -63,8 +63,12 @@ pub enum Election {
 }
 
 /// A new partition: the ISR is its eligible replicas, the first of them leads.
-pub fn new_partition(partition: i32, replicas: &[BrokerId], eligible: impl Fn(BrokerId) -> bool) -> PartitionState {
-    let isr: Vec<BrokerId> = replicas.iter().copied().filter(|b| eligible(*b)).collect();
+pub fn new_partition(
+    partition: i32,
+    replicas: &[BrokerNodeId],
+    eligible: impl Fn(BrokerNodeId) -> bool,
+) -> PartitionState {
+    let isr: Vec<BrokerNodeId> = replicas.iter().copied().filter(|b| eligible(*b)).collect();
     PartitionState {
         partition,
         replicas: replicas.to_vec(),
@@ -82,8 +86,8 @@ pub fn new_partition(partition: i32, replicas: &[BrokerId], eligible: impl Fn(Br
 /// nothing changes.
 pub fn without_broker(
     state: &PartitionState,
-    broker: BrokerId,
-    eligible: impl Fn(BrokerId) -> bool,
+    broker: BrokerNodeId,
+    eligible: impl Fn(BrokerNodeId) -> bool,
     election: Election,
 ) -> Option<PartitionState> {
     let in_isr = state.isr.contains(&broker);
@@ -117,7 +121,7 @@ pub fn without_broker(
 /// `broker` is back: a leaderless partition whose ISR holds it gets it as leader (with an
 /// unclean election allowed, any leaderless partition it is a replica of, with it as the
 /// whole ISR).
-pub fn with_broker_back(state: &PartitionState, broker: BrokerId, election: Election) -> Option<PartitionState> {
+pub fn with_broker_back(state: &PartitionState, broker: BrokerNodeId, election: Election) -> Option<PartitionState> {
     let in_isr = state.isr.contains(&broker);
     let may_lead = in_isr || (election == Election::Unclean && state.replicas.contains(&broker));
     if state.leader != NO_LEADER || !may_lead {
@@ -138,9 +142,9 @@ pub(super) mod tests {
     use super::*;
 
     pub(in crate::state_machine) fn partition(
-        replicas: &[BrokerId],
-        isr: &[BrokerId],
-        leader: BrokerId,
+        replicas: &[BrokerNodeId],
+        isr: &[BrokerNodeId],
+        leader: BrokerNodeId,
     ) -> PartitionState {
         PartitionState {
             partition: 0,

@@ -12,7 +12,7 @@
 //! brokers never need it.
 
 use brook_protocol::ErrorCode;
-use brook_protocol::rpc::metadata::{BrokerId, PartitionState};
+use brook_protocol::rpc::metadata::{BrokerNodeId, PartitionState};
 use brook_protocol::rpc::{ElectLeaders, ElectionType, OngoingReassignment, PartitionResult, ReassignPartition};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -23,12 +23,12 @@ use super::{ControllerState, MetadataRecord};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reassignment {
     /// The replicas before the reassignment started: where a cancel goes back to.
-    pub original: Vec<BrokerId>,
-    pub target: Vec<BrokerId>,
+    pub original: Vec<BrokerNodeId>,
+    pub target: Vec<BrokerNodeId>,
 }
 
 impl Reassignment {
-    fn adding(&self) -> Vec<BrokerId> {
+    fn adding(&self) -> Vec<BrokerNodeId> {
         self.target
             .iter()
             .copied()
@@ -36,7 +36,7 @@ impl Reassignment {
             .collect()
     }
 
-    fn removing(&self) -> Vec<BrokerId> {
+    fn removing(&self) -> Vec<BrokerNodeId> {
         self.original
             .iter()
             .copied()
@@ -46,7 +46,7 @@ impl Reassignment {
 
     /// The replicas while it runs: the target first (its head is the preferred leader),
     /// then those leaving.
-    fn replicas_meanwhile(&self) -> Vec<BrokerId> {
+    fn replicas_meanwhile(&self) -> Vec<BrokerNodeId> {
         let mut replicas = self.target.clone();
         replicas.extend(self.removing());
         replicas
@@ -58,8 +58,8 @@ impl Reassignment {
 /// in-sync replica would remain to lead.
 pub fn moved_to(
     state: &PartitionState,
-    replicas: &[BrokerId],
-    eligible: impl Fn(BrokerId) -> bool,
+    replicas: &[BrokerNodeId],
+    eligible: impl Fn(BrokerNodeId) -> bool,
 ) -> Result<PartitionState, String> {
     let mut next = state.clone();
     next.replicas = replicas.to_vec();
@@ -80,7 +80,7 @@ pub fn moved_to(
 fn completed(
     state: &PartitionState,
     reassignment: &Reassignment,
-    eligible: impl Fn(BrokerId) -> bool,
+    eligible: impl Fn(BrokerNodeId) -> bool,
 ) -> Option<PartitionState> {
     if !reassignment.target.iter().all(|b| state.isr.contains(b)) {
         return None;
@@ -92,7 +92,7 @@ fn completed(
 pub fn elect(
     state: &PartitionState,
     election: ElectionType,
-    eligible: impl Fn(BrokerId) -> bool,
+    eligible: impl Fn(BrokerNodeId) -> bool,
 ) -> Result<PartitionState, (ErrorCode, String)> {
     let mut next = state.clone();
     match election {
@@ -213,7 +213,7 @@ impl ControllerState {
         Ok(())
     }
 
-    fn check_target(&self, target: &[BrokerId]) -> Result<(), Refusal> {
+    fn check_target(&self, target: &[BrokerNodeId]) -> Result<(), Refusal> {
         match super::invalid_replica_list(target, |b| self.image.brokers.contains_key(&b)) {
             Some(message) => Err((ErrorCode::InvalidReplicaAssignment, message)),
             None => Ok(()),

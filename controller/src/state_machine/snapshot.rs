@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use brook_protocol::rpc::metadata::{BrokerId, BrokerRegistration, MetadataImage, TopicState};
+use brook_protocol::rpc::metadata::{BrokerNodeId, BrokerRegistration, MetadataImage, TopicState};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use super::{ControllerState, OffsetStore, reassignments};
 pub(super) struct ImageHeadRef<'a> {
     pub version: u64,
     pub cluster_id: &'a Option<Uuid>,
-    pub brokers: &'a BTreeMap<BrokerId, BrokerRegistration>,
+    pub brokers: &'a BTreeMap<BrokerNodeId, BrokerRegistration>,
     pub topics: &'a BTreeMap<Uuid, TopicState>,
     pub cluster_configs: &'a BTreeMap<String, String>,
 }
@@ -37,7 +37,7 @@ impl<'a> ImageHeadRef<'a> {
 struct ImageHead {
     version: u64,
     cluster_id: Option<Uuid>,
-    brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    brokers: BTreeMap<BrokerNodeId, BrokerRegistration>,
     topics: BTreeMap<Uuid, TopicState>,
     cluster_configs: BTreeMap<String, String>,
 }
@@ -67,7 +67,7 @@ struct ReassignmentsTail {
 
 #[derive(Serialize, Deserialize, Default)]
 struct BrokerConfigsTail {
-    broker_configs: BTreeMap<BrokerId, BTreeMap<String, String>>,
+    broker_configs: BTreeMap<BrokerNodeId, BTreeMap<String, String>>,
 }
 
 /// The next tail section of a snapshot, or its default when the snapshot ends first.

@@ -3,7 +3,7 @@ use brook_protocol::rpc::{ElectLeaders, ElectionType, OffsetCommit, PartitionRes
 
 use super::*;
 
-fn register(state: &mut ControllerState, broker_id: BrokerId) -> i64 {
+fn register(state: &mut ControllerState, broker_id: BrokerNodeId) -> i64 {
     let request = RegisterBroker {
         broker_id,
         incarnation_id: Uuid::new_v4(),
@@ -22,7 +22,7 @@ fn register(state: &mut ControllerState, broker_id: BrokerId) -> i64 {
     }
 }
 
-fn live_broker(state: &mut ControllerState, broker_id: BrokerId) -> i64 {
+fn live_broker(state: &mut ControllerState, broker_id: BrokerNodeId) -> i64 {
     let broker_epoch = register(state, broker_id);
     state.apply(&Command::UnfenceBroker {
         broker_id,
@@ -31,7 +31,7 @@ fn live_broker(state: &mut ControllerState, broker_id: BrokerId) -> i64 {
     broker_epoch
 }
 
-fn create(state: &mut ControllerState, name: &str, assignments: Vec<Vec<BrokerId>>) -> TopicResult {
+fn create(state: &mut ControllerState, name: &str, assignments: Vec<Vec<BrokerNodeId>>) -> TopicResult {
     let command = Command::CreateTopics(vec![NewTopic {
         name: name.into(),
         topic_id: Uuid::new_v4(),
@@ -146,7 +146,7 @@ fn isr_changes_are_checked_against_leader_and_partition_epochs() {
     let epoch1 = live_broker(&mut state, 1);
     live_broker(&mut state, 2);
     let topic_id = create(&mut state, "t", vec![vec![1, 2]]).topic_id.unwrap();
-    let request = |new_isr: Vec<BrokerId>, partition_epoch: i32| AlterPartition {
+    let request = |new_isr: Vec<BrokerNodeId>, partition_epoch: i32| AlterPartition {
         broker_id: 1,
         broker_epoch: epoch1,
         changes: vec![IsrChange {
@@ -350,7 +350,7 @@ fn snapshots_round_trip_the_image_offsets_and_name_index() {
     assert_eq!(create(&mut restored, "t", vec![vec![1]]).error_code, 36);
 }
 
-fn allocate(state: &mut ControllerState, broker_id: BrokerId, broker_epoch: i64) -> CommandResult {
+fn allocate(state: &mut ControllerState, broker_id: BrokerNodeId, broker_epoch: i64) -> CommandResult {
     state.apply(&Command::AllocateProducerIds {
         broker_id,
         broker_epoch,
@@ -442,7 +442,7 @@ fn a_topic_with_unclean_election_takes_back_a_replica_outside_the_isr() {
     assert_eq!((unclean.leader, unclean.isr), (2, vec![2]));
 }
 
-fn reassign(state: &mut ControllerState, topic: &str, target: Option<Vec<BrokerId>>) -> PartitionResult {
+fn reassign(state: &mut ControllerState, topic: &str, target: Option<Vec<BrokerNodeId>>) -> PartitionResult {
     let command = Command::Reassign(vec![ReassignPartition {
         topic: topic.into(),
         partition: 0,
@@ -454,7 +454,12 @@ fn reassign(state: &mut ControllerState, topic: &str, target: Option<Vec<BrokerI
     }
 }
 
-fn set_isr(state: &mut ControllerState, topic: &str, leader_epoch_of: (BrokerId, i64), isr: Vec<BrokerId>) -> i16 {
+fn set_isr(
+    state: &mut ControllerState,
+    topic: &str,
+    leader_epoch_of: (BrokerNodeId, i64),
+    isr: Vec<BrokerNodeId>,
+) -> i16 {
     let current = partition(state, topic, 0);
     let request = AlterPartition {
         broker_id: leader_epoch_of.0,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::metadata::{BrokerId, Endpoint, MetadataImage, NodeId, PartitionState, VersionedRecord};
+use super::metadata::{BrokerNodeId, Endpoint, MetadataImage, NodeId, PartitionState, VersionedRecord};
 
 /// A request on an internal connection; responses echo the correlation id. One
 /// `WatchMetadata` request is answered by a stream of responses with its id.
@@ -27,7 +27,7 @@ pub enum ControllerRequest {
     /// Asks for every metadata record after `since_version`, then for new ones as they
     /// commit. `since_version` 0 (or one too old) gets a snapshot first.
     WatchMetadata {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         since_version: u64,
     },
     CreateTopics(CreateTopics),
@@ -50,7 +50,7 @@ pub enum ControllerRequest {
     /// A block of producer ids for the broker to hand out (InitProducerId); refused
     /// with `STALE_BROKER_EPOCH` unless the epoch is the broker's current one.
     AllocateProducerIds {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         broker_epoch: i64,
     },
     /// Starts or cancels partition reassignments (AlterPartitionReassignments).
@@ -108,7 +108,7 @@ pub enum ControllerResponse {
 pub struct ReassignPartition {
     pub topic: String,
     pub partition: i32,
-    pub target: Option<Vec<BrokerId>>,
+    pub target: Option<Vec<BrokerNodeId>>,
 }
 
 /// One partition's outcome; `error_code` 0 is success.
@@ -125,9 +125,9 @@ pub struct OngoingReassignment {
     pub topic: String,
     pub partition: i32,
     /// Everything the partition is on meanwhile: the target, then the replicas leaving.
-    pub replicas: Vec<BrokerId>,
-    pub adding: Vec<BrokerId>,
-    pub removing: Vec<BrokerId>,
+    pub replicas: Vec<BrokerNodeId>,
+    pub adding: Vec<BrokerNodeId>,
+    pub removing: Vec<BrokerNodeId>,
 }
 
 /// Kafka's election types (ElectLeaders v1+).
@@ -178,7 +178,7 @@ pub struct ControllerAddress {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterBroker {
-    pub broker_id: BrokerId,
+    pub broker_id: BrokerNodeId,
     pub incarnation_id: Uuid,
     pub cluster_id: Option<Uuid>,
     pub endpoints: Vec<Endpoint>,
@@ -192,7 +192,7 @@ pub struct RegisterBroker {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerHeartbeat {
-    pub broker_id: BrokerId,
+    pub broker_id: BrokerNodeId,
     pub broker_epoch: i64,
     /// The metadata version the broker has applied.
     pub metadata_version: u64,
@@ -215,7 +215,7 @@ pub struct CreatableTopic {
     /// -1: the cluster default (`default.replication.factor`).
     pub replication_factor: i16,
     /// Explicit replica lists per partition, instead of counts.
-    pub assignments: Vec<Vec<BrokerId>>,
+    pub assignments: Vec<Vec<BrokerNodeId>>,
     pub configs: Vec<(String, String)>,
 }
 
@@ -240,7 +240,7 @@ pub struct NewPartitions {
     pub name: String,
     pub total_count: i32,
     /// Replica lists for the new partitions only; empty: the controller places them.
-    pub assignments: Vec<Vec<BrokerId>>,
+    pub assignments: Vec<Vec<BrokerNodeId>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,7 +252,7 @@ pub struct CreatePartitions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConfigResource {
     Topic(String),
-    Broker(BrokerId),
+    Broker(BrokerNodeId),
     Cluster,
 }
 
@@ -280,7 +280,7 @@ pub struct ResourceResult {
 /// A leader asks to change the ISR of partitions it leads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlterPartition {
-    pub broker_id: BrokerId,
+    pub broker_id: BrokerNodeId,
     pub broker_epoch: i64,
     pub changes: Vec<IsrChange>,
 }
@@ -292,7 +292,7 @@ pub struct IsrChange {
     pub leader_epoch: i32,
     /// The partition epoch the leader last saw; a stale one is refused.
     pub partition_epoch: i32,
-    pub new_isr: Vec<BrokerId>,
+    pub new_isr: Vec<BrokerNodeId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub type BrokerId = i32;
+/// A broker's `node.id`, as Kafka numbers brokers (the same number the wire carries in
+/// `kafka_protocol`'s `BrokerId` newtype, which the Kafka-facing code uses).
+pub type BrokerNodeId = i32;
+/// A controller voter's id in the Raft quorum.
 pub type NodeId = u64;
 
 /// A listener a node is reached on.
@@ -22,7 +25,7 @@ pub struct Endpoint {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerRegistration {
-    pub broker_id: BrokerId,
+    pub broker_id: BrokerNodeId,
     /// Changes on every process start, so a restarted broker is told apart from its past.
     pub incarnation_id: Uuid,
     /// Assigned by the controller at registration; heartbeats must carry it.
@@ -37,10 +40,10 @@ pub struct BrokerRegistration {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionState {
     pub partition: i32,
-    pub replicas: Vec<BrokerId>,
-    pub isr: Vec<BrokerId>,
+    pub replicas: Vec<BrokerNodeId>,
+    pub isr: Vec<BrokerNodeId>,
     /// -1 when no replica can lead.
-    pub leader: BrokerId,
+    pub leader: BrokerNodeId,
     pub leader_epoch: i32,
     /// Bumped on every change of this partition (ISR or leader), for AlterPartition checks.
     pub partition_epoch: i32,
@@ -60,15 +63,15 @@ pub enum MetadataRecord {
     ClusterId(Uuid),
     RegisterBroker(BrokerRegistration),
     FenceBroker {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         broker_epoch: i64,
     },
     UnfenceBroker {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         broker_epoch: i64,
     },
     UnregisterBroker {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
     },
     /// A topic is created with all its partitions in one record.
     CreateTopic(TopicState),
@@ -98,7 +101,7 @@ pub enum MetadataRecord {
     /// One broker's own dynamic setting (AlterConfigs on the broker resource named by its
     /// id); it wins over the cluster-wide one on that broker.
     SetBrokerConfig {
-        broker_id: BrokerId,
+        broker_id: BrokerNodeId,
         key: String,
         value: Option<String>,
     },
@@ -116,11 +119,11 @@ pub struct VersionedRecord {
 pub struct MetadataImage {
     pub version: u64,
     pub cluster_id: Option<Uuid>,
-    pub brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    pub brokers: BTreeMap<BrokerNodeId, BrokerRegistration>,
     pub topics: BTreeMap<Uuid, TopicState>,
     pub cluster_configs: BTreeMap<String, String>,
     /// Per-broker dynamic settings; a broker without any has no entry.
-    pub broker_configs: BTreeMap<BrokerId, BTreeMap<String, String>>,
+    pub broker_configs: BTreeMap<BrokerNodeId, BTreeMap<String, String>>,
 }
 
 impl MetadataImage {
@@ -189,7 +192,7 @@ impl MetadataImage {
 
     /// A fence or unfence applies only to the registration it names: a record about a
     /// previous incarnation of the broker must not touch the current one.
-    fn set_fenced(&mut self, broker_id: BrokerId, broker_epoch: i64, fenced: bool) {
+    fn set_fenced(&mut self, broker_id: BrokerNodeId, broker_epoch: i64, fenced: bool) {
         if let Some(broker) = self.brokers.get_mut(&broker_id)
             && broker.broker_epoch == broker_epoch
         {
@@ -199,7 +202,7 @@ impl MetadataImage {
 
     /// A dynamic broker setting as `broker` applies it: its own value, else the
     /// cluster-wide one.
-    pub fn dynamic_setting(&self, broker: BrokerId, key: &str) -> Option<&String> {
+    pub fn dynamic_setting(&self, broker: BrokerNodeId, key: &str) -> Option<&String> {
         self.broker_configs
             .get(&broker)
             .and_then(|own| own.get(key))
@@ -207,7 +210,7 @@ impl MetadataImage {
     }
 
     /// Every dynamic broker setting as `broker` applies it (its own over the cluster's).
-    pub fn dynamic_settings(&self, broker: BrokerId) -> BTreeMap<String, String> {
+    pub fn dynamic_settings(&self, broker: BrokerNodeId) -> BTreeMap<String, String> {
         let mut settings = self.cluster_configs.clone();
         if let Some(own) = self.broker_configs.get(&broker) {
             settings.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
