@@ -1,16 +1,17 @@
 //! Kafka-API semantics through a cluster in this process (`common::in_process`): what a
-//! client sees of produce, fetch offsets and admin changes, with no kcat and no child
-//! processes.
+//! client sees of produce (dense offsets, corrupt batches, idempotent retries), offsets
+//! by time, fetches around the log start and end, DeleteRecords and admin changes, with
+//! no kcat and no child processes.
 
 mod common;
 
 use brook_client::{ConfigChange, NewTopic, OffsetSpec};
 use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use brook_protocol::messages::{ProduceRequest, RequestKind, ResponseKind, TopicName};
+use brook_protocol::messages::{BrokerId, ProduceRequest, RequestKind, ResponseKind, TopicName};
 use brook_protocol::{ApiKey, ErrorCode, StrBytes};
 use bytes::Bytes;
-use common::batch;
 use common::in_process::InProcess;
+use common::{batch, producer_batch};
 
 /// A Produce of one record set to partition 0 of `topic`, `acks=1`; the partition's
 /// error code and base offset.
@@ -114,5 +115,201 @@ async fn each_admin_change_is_visible_to_the_very_next_request() {
     );
     client.delete_topic("grows").await.unwrap();
     assert!(client.existing_topics(&names).await.unwrap().is_empty());
+    cluster.shutdown().await;
+}
+
+/// `request` at the highest version both sides speak, up to `max`.
+async fn call(cluster: &InProcess, api: ApiKey, max: i16, request: RequestKind) -> ResponseKind {
+    let connection = cluster.connection().await;
+    let version = connection.version(api, 0, max).unwrap();
+    connection.call(api, version, request).await.unwrap()
+}
+
+/// ListOffsets of partition 0 of `topic` for `timestamp` (-1 latest, -2 earliest, -3
+/// the largest timestamp); (error code, offset, timestamp).
+async fn list_offset(cluster: &InProcess, topic: &str, timestamp: i64) -> (i16, i64, i64) {
+    use brook_protocol::messages::ListOffsetsRequest;
+    use brook_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(topic_name(topic))
+                .with_partitions(vec![
+                    ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_timestamp(timestamp),
+                ]),
+        ]);
+    let ResponseKind::ListOffsets(answer) =
+        call(cluster, ApiKey::ListOffsets, 9, RequestKind::ListOffsets(request)).await
+    else {
+        panic!("not a ListOffsets response");
+    };
+    let p = &answer.topics[0].partitions[0];
+    (p.error_code, p.offset, p.timestamp)
+}
+
+/// DeleteRecords of partition 0 of `topic` below `offset`; (error code, low watermark).
+async fn delete_records(cluster: &InProcess, topic: &str, offset: i64) -> (i16, i64) {
+    use brook_protocol::messages::DeleteRecordsRequest;
+    use brook_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+    let request = DeleteRecordsRequest::default().with_timeout_ms(5000).with_topics(vec![
+        DeleteRecordsTopic::default()
+            .with_name(topic_name(topic))
+            .with_partitions(vec![
+                DeleteRecordsPartition::default()
+                    .with_partition_index(0)
+                    .with_offset(offset),
+            ]),
+    ]);
+    let ResponseKind::DeleteRecords(answer) =
+        call(cluster, ApiKey::DeleteRecords, 2, RequestKind::DeleteRecords(request)).await
+    else {
+        panic!("not a DeleteRecords response");
+    };
+    let p = &answer.topics[0].partitions[0];
+    (p.error_code, p.low_watermark)
+}
+
+/// What a consumer's Fetch of partition 0 of `topic` at `offset` gets: (error code,
+/// high watermark, log start offset, base offsets of the batches returned).
+async fn fetch(cluster: &InProcess, topic: &str, offset: i64) -> (i16, i64, i64, Vec<i64>) {
+    use brook_protocol::messages::FetchRequest;
+    use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use brook_protocol::records::Batches;
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(offset)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    // v12: topics by name (v13 and later name them by id).
+    let ResponseKind::Fetch(answer) = call(cluster, ApiKey::Fetch, 12, RequestKind::Fetch(request)).await else {
+        panic!("not a Fetch response");
+    };
+    let p = &answer.responses[0].partitions[0];
+    let records = p.records.clone().unwrap_or_default();
+    let bases = Batches::new(&records).map(|b| b.unwrap().base_offset()).collect();
+    (p.error_code, p.high_watermark, p.log_start_offset, bases)
+}
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_are_found_by_time_and_a_log_start_moved_by_delete_records_holds_for_reads() {
+    let cluster = InProcess::start(&[]).await;
+    cluster.client.create_topic(&one_partition("times")).await.unwrap();
+    // Offsets 0-4 at 1000-1004 ms, 5-9 at 2000-2004, 10-14 at 3000-3004.
+    assert_eq!(
+        produce_to_new_topic(&cluster, "times", batch(5, 10, 1000)).await,
+        (0, 0)
+    );
+    assert_eq!(produce(&cluster, "times", batch(5, 10, 2000)).await, (0, 5));
+    assert_eq!(produce(&cluster, "times", batch(5, 10, 3000)).await, (0, 10));
+
+    let ok = 0;
+    assert_eq!(list_offset(&cluster, "times", -2).await, (ok, 0, -1), "earliest");
+    assert_eq!(list_offset(&cluster, "times", -1).await, (ok, 15, -1), "latest");
+    assert_eq!(list_offset(&cluster, "times", 2002).await, (ok, 7, 2002));
+    assert_eq!(
+        list_offset(&cluster, "times", 2500).await,
+        (ok, 10, 3000),
+        "the next one after"
+    );
+    assert_eq!(
+        list_offset(&cluster, "times", -3).await,
+        (ok, 14, 3004),
+        "the largest timestamp"
+    );
+    assert_eq!(
+        list_offset(&cluster, "times", 9999).await,
+        (ok, -1, -1),
+        "none that late"
+    );
+
+    // A fetch inside a batch gets the whole batch; past the end is out of range.
+    assert_eq!(fetch(&cluster, "times", 3).await, (ok, 15, 0, vec![0, 5, 10]));
+    assert_eq!(fetch(&cluster, "times", 15).await, (ok, 15, 0, vec![]));
+    let out_of_range = ErrorCode::OffsetOutOfRange.code();
+    assert_eq!(fetch(&cluster, "times", 16).await.0, out_of_range);
+
+    assert_eq!(delete_records(&cluster, "times", 7).await, (ok, 7));
+    assert_eq!(
+        delete_records(&cluster, "times", 16).await.0,
+        out_of_range,
+        "past the high watermark"
+    );
+    assert_eq!(list_offset(&cluster, "times", -2).await, (ok, 7, -1), "earliest moved");
+    assert_eq!(
+        list_offset(&cluster, "times", 1000).await,
+        (ok, 7, 2002),
+        "nothing below the log start is found by time"
+    );
+    assert_eq!(fetch(&cluster, "times", 3).await.0, out_of_range, "below the log start");
+    let (code, _, log_start, bases) = fetch(&cluster, "times", 7).await;
+    assert_eq!((code, log_start, bases), (ok, 7, vec![5, 10]));
+    cluster.shutdown().await;
+}
+
+/// InitProducerId; (error code, producer id, epoch).
+async fn init_producer_id(cluster: &InProcess, transactional_id: Option<&str>) -> (i16, i64, i16) {
+    use brook_protocol::messages::{InitProducerIdRequest, TransactionalId};
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(transactional_id.map(|t| TransactionalId(StrBytes::from_string(t.into()))))
+        .with_transaction_timeout_ms(60_000);
+    let ResponseKind::InitProducerId(answer) =
+        call(cluster, ApiKey::InitProducerId, 4, RequestKind::InitProducerId(request)).await
+    else {
+        panic!("not an InitProducerId response");
+    };
+    (answer.error_code, answer.producer_id.0, answer.producer_epoch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_retry_gets_its_first_offsets_and_gaps_and_stale_epochs_are_refused() {
+    let cluster = InProcess::start(&[]).await;
+    cluster.client.create_topic(&one_partition("idempotent")).await.unwrap();
+    let (code, pid, epoch) = init_producer_id(&cluster, None).await;
+    assert_eq!((code, epoch), (0, 0));
+    assert_ne!(
+        init_producer_id(&cluster, None).await.1,
+        pid,
+        "every producer its own id"
+    );
+
+    let send = |epoch, seq, records| produce(&cluster, "idempotent", producer_batch(pid, epoch, seq, records));
+    assert_eq!(
+        produce_to_new_topic(&cluster, "idempotent", producer_batch(pid, 0, 0, 3)).await,
+        (0, 0)
+    );
+    assert_eq!(send(0, 0, 3).await, (0, 0), "a retry: its first offset, written once");
+    assert_eq!(
+        send(0, 5, 1).await.0,
+        ErrorCode::OutOfOrderSequenceNumber.code(),
+        "a gap"
+    );
+    assert_eq!(send(0, 3, 2).await, (0, 3));
+    // A bumped epoch (KIP-360) starts at sequence 0 and fences the old one.
+    assert_eq!(send(1, 0, 1).await, (0, 5));
+    assert_eq!(send(0, 5, 1).await.0, ErrorCode::InvalidProducerEpoch.code());
+    assert_eq!(log_end(&cluster, "idempotent").await, 6, "six records, none twice");
+
+    let (code, pid, _) = init_producer_id(&cluster, Some("tx-1")).await;
+    assert_eq!(
+        (code, pid),
+        (ErrorCode::TransactionalIdAuthorizationFailed.code(), -1),
+        "no transactions yet: refused at once, not retried"
+    );
     cluster.shutdown().await;
 }

@@ -510,9 +510,13 @@ impl PartitionLog {
             (self.config().max_message_bytes as usize).saturating_mul(super::timestamps::DECOMPRESSION_FACTOR);
         let start = self.log_start_offset();
         for segment in self.segments_from(start) {
-            let found = segment.find_by_timestamp(timestamp, max_decompressed).at(&self.dir)?;
-            if let Some((offset, ts)) = found.filter(|&(offset, _)| offset >= start) {
-                return Ok(Some((offset, ts)));
+            // Records below the log start are gone to readers even where their
+            // segment remains: the search starts at the log start (as Kafka's does).
+            let found = segment
+                .find_by_timestamp(timestamp, start, max_decompressed)
+                .at(&self.dir)?;
+            if found.is_some() {
+                return Ok(found);
             }
         }
         Ok(None)

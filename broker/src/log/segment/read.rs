@@ -70,29 +70,37 @@ impl Segment {
         Ok(Some((unsafe { mapping.bytes(location.position, end) }, next_offset)))
     }
 
-    /// The first record at or after `timestamp`: (offset, timestamp).
-    pub(crate) fn find_by_timestamp(&self, timestamp: i64, max_decompressed: usize) -> io::Result<Option<(i64, i64)>> {
+    /// The first record at or after `timestamp` whose offset is `from` or later:
+    /// (offset, timestamp).
+    pub(crate) fn find_by_timestamp(
+        &self,
+        timestamp: i64,
+        from: i64,
+        max_decompressed: usize,
+    ) -> io::Result<Option<(i64, i64)>> {
         if self.max_timestamp()? < timestamp {
             return Ok(None);
         }
         let start = self
             .time_index
             .floor(timestamp)?
-            .map_or(self.base_offset, |e| self.base_offset + i64::from(e.relative_offset));
+            .map_or(self.base_offset, |e| self.base_offset + i64::from(e.relative_offset))
+            .max(from);
         let found = self.with_bytes(|bytes| {
             let location = self.locate_in(bytes, start).ok()??;
             for batch in Batches::new(&bytes[location.position..]).map_while(Result::ok) {
-                if batch.max_timestamp() < timestamp {
+                if batch.max_timestamp() < timestamp || batch.last_offset() < from {
                     continue;
                 }
                 if batch.timestamp_type() == TimestampType::LogAppendTime {
-                    return Some((batch.base_offset(), batch.max_timestamp()));
+                    return Some((batch.base_offset().max(from), batch.max_timestamp()));
                 }
                 let payload = batch.records_payload(max_decompressed).ok()?;
                 for record in batch.records(&payload).map_while(Result::ok) {
+                    let offset = batch.base_offset() + i64::from(record.offset_delta);
                     let record_timestamp = batch.base_timestamp() + record.timestamp_delta;
-                    if record_timestamp >= timestamp {
-                        return Some((batch.base_offset() + i64::from(record.offset_delta), record_timestamp));
+                    if record_timestamp >= timestamp && offset >= from {
+                        return Some((offset, record_timestamp));
                     }
                 }
             }

@@ -40,7 +40,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * One scenario, run against Kafka 4.4 and against Brook by tools/tests/differential.rs,
+ * One scenario, run against Kafka 4.4 and against Brook by tools/tests/clients/differential.rs,
  * which compares what it prints line by line. Each line is "step: answer", where the
  * answer is normalised (exception class names, not messages; no ids, hosts or
  * timestamps of the run), so equal lines mean equal behaviour. The error paths where
@@ -257,10 +257,7 @@ public final class Differential {
         specs.put("at a time before all", OffsetSpec.forTimestamp(base - 10_000));
         specs.put("at a time after all", OffsetSpec.forTimestamp(base + 200_000));
         for (Map.Entry<String, OffsetSpec> spec : specs.entrySet()) {
-            step("list offsets " + spec.getKey(), () -> {
-                var info = admin.listOffsets(Map.of(tp, spec.getValue())).partitionResult(tp).get();
-                return info.offset() + (info.timestamp() >= 0 ? " at +" + (info.timestamp() - base) : " ts " + info.timestamp());
-            });
+            step("list offsets " + spec.getKey(), () -> listed(tp, spec.getValue(), base));
         }
         step("list offsets of a partition that does not exist", () -> admin.listOffsets(
                 Map.of(new TopicPartition(topic, 7), OffsetSpec.latest())).all().get().size());
@@ -270,6 +267,8 @@ public final class Differential {
         });
         step("delete records before 4", () -> admin.deleteRecords(Map.of(tp, RecordsToDelete.beforeOffset(4)))
                 .lowWatermarks().get(tp).get().lowWatermark());
+        // The record at +2 s is below the new log start: the first at or after the start counts.
+        step("list offsets at a time before the log start", () -> listed(tp, OffsetSpec.forTimestamp(base + 1_500), base));
         step("fetch from past the end with no reset policy", () -> {
             try (KafkaConsumer<String, String> consumer = consumer(Map.of(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none"))) {
                 consumer.assign(List.of(tp));
@@ -291,6 +290,12 @@ public final class Differential {
                 return Waits.poll(consumer, 6, Duration.ofSeconds(20)).get(0).offset();
             }
         });
+    }
+
+    /** A ListOffsets answer: the offset, and its timestamp relative to {@code base}. */
+    static String listed(TopicPartition tp, OffsetSpec spec, long base) throws Exception {
+        var info = admin.listOffsets(Map.of(tp, spec)).partitionResult(tp).get();
+        return info.offset() + (info.timestamp() >= 0 ? " at +" + (info.timestamp() - base) : " ts " + info.timestamp());
     }
 
     static void groups() throws Exception {
