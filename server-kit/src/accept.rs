@@ -38,7 +38,8 @@ pub async fn accept_until<F, Fut>(
     F: FnMut(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
+    let capacity = limits.max_connections.min(Semaphore::MAX_PERMITS);
+    let permits = Arc::new(Semaphore::new(capacity));
     // Every connection task holds a sender; the receiver sees the end once all are gone.
     let (open, mut drained) = mpsc::channel::<()>(1);
     let mut stop = stopping.clone();
@@ -69,7 +70,7 @@ pub async fn accept_until<F, Fut>(
     }
     drop(listener);
     drop(open);
-    let open_connections = limits.max_connections.min(Semaphore::MAX_PERMITS) - permits.available_permits();
+    let open_connections = capacity - permits.available_permits();
     if open_connections > 0 {
         tracing::debug!(open_connections, "waiting for connections to finish");
     }

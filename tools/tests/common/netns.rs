@@ -302,7 +302,7 @@ impl NetnsCluster {
         let node = controller_node(id);
         let address = self.network.address(&node);
         let session = self.session_ms.to_string();
-        let mut command = match self.server {
+        let command = match self.server {
             Server::Brook => {
                 let mut command = self.network.command(&node, env!("CARGO_BIN_EXE_brook"));
                 command
@@ -329,11 +329,15 @@ impl NetnsCluster {
                 ],
             ),
         };
-        let child = command
+        self.controllers[id as usize - 1] = Some(self.start_logged(&node, command));
+    }
+
+    /// Starts `node`'s `command` with its stderr appended to `<node>.log`.
+    fn start_logged(&self, node: &str, mut command: Command) -> Process {
+        command
             .stdout(Stdio::null())
             .stderr(self.log_file(&format!("{node}.log")))
-            .start();
-        self.controllers[id as usize - 1] = Some(child);
+            .start()
     }
 
     /// `kafka.sh node` for `node`, in its namespace, with `settings` added to its config.
@@ -353,7 +357,7 @@ impl NetnsCluster {
         let node = broker_node(id);
         let address = self.network.address(&node);
         let listener = format!("PLAINTEXT://{address}:{BROKER_PORT}");
-        let mut command = match self.server {
+        let command = match self.server {
             Server::Brook => {
                 let mut command = self.network.command(&node, env!("CARGO_BIN_EXE_brook"));
                 command
@@ -379,11 +383,7 @@ impl NetnsCluster {
                 ],
             ),
         };
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(self.log_file(&format!("{node}.log")))
-            .start();
-        self.brokers[id as usize - 1] = Some(child);
+        self.brokers[id as usize - 1] = Some(self.start_logged(&node, command));
     }
 
     pub fn kill_broker(&mut self, id: u32) {
