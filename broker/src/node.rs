@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use brook_controller_client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient};
+use brook_controller_client::{BrokerSession, BrokerSessionConfig, ClientOptions, ControllerClient, MetadataCache};
 use brook_server_kit::metrics_http::serve_metrics;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
@@ -126,12 +126,17 @@ impl BrokerNode {
             config.initial_rebalance_delay,
         ));
         let config = Arc::new(config);
+        // What clients are told: the controller's metadata once this broker's partitions
+        // reflect it, so a client never hears of a leadership here before the log can
+        // take a produce (an idempotent producer whose first batch met
+        // NOT_LEADER_OR_FOLLOWER while its next one was taken would have a gap).
+        let served = MetadataCache::default();
         let handlers = Arc::new(Handlers {
             config: Arc::clone(&config),
             replicas: Arc::clone(&replicas),
             producer_ids: ProducerIdAllocator::new(config.broker_id, Arc::clone(&controller), session.cache().clone()),
             controller,
-            metadata: session.cache().clone(),
+            metadata: served.clone(),
             metrics: Arc::clone(&metrics),
             groups: Arc::clone(&groups),
         });
@@ -144,11 +149,12 @@ impl BrokerNode {
         // served: a client must not hear NOT_LEADER_OR_FOLLOWER from the leader only
         // because its logs were still loading.
         let fetchers = ReplicaFetchers::new(config.broker_id, session.cache().clone());
-        apply_current_metadata(session.cache(), &replicas, &fetchers).await;
+        apply_current_metadata(session.cache(), &served, &replicas, &fetchers).await;
         let stopping = watch::Sender::new(false);
         let mut tasks = vec![
             tokio::spawn(apply_metadata_changes(
                 session.cache().clone(),
+                served,
                 Arc::clone(&replicas),
                 fetchers,
             )),
@@ -235,9 +241,10 @@ async fn follow_lease(mut lapsed: watch::Receiver<bool>, replicas: Arc<ReplicaMa
 }
 
 /// Applies every new metadata version to the hosted partitions (and reconciles the
-/// fetchers after a replica move).
+/// fetchers after a replica move), then serves it.
 async fn apply_metadata_changes(
-    cache: brook_controller_client::MetadataCache,
+    cache: MetadataCache,
+    served: MetadataCache,
     replicas: Arc<ReplicaManager>,
     fetchers: ReplicaFetchers,
 ) {
@@ -245,7 +252,7 @@ async fn apply_metadata_changes(
     let mut moves = replicas.moves();
     loop {
         // Again at the start: a version may have arrived before the subscription.
-        apply_current_metadata(&cache, &replicas, &fetchers).await;
+        apply_current_metadata(&cache, &served, &replicas, &fetchers).await;
         // A replica moved between data dirs is a new partition to its fetcher.
         let changed = tokio::select! {
             version = versions.changed() => version.is_ok(),
@@ -257,9 +264,11 @@ async fn apply_metadata_changes(
     }
 }
 
-/// Brings the hosted partitions and the follower fetchers in line with the latest image.
+/// Brings the hosted partitions and the follower fetchers in line with the latest image,
+/// then publishes it to `served` (what the handlers answer from).
 async fn apply_current_metadata(
-    cache: &brook_controller_client::MetadataCache,
+    cache: &MetadataCache,
+    served: &MetadataCache,
     replicas: &Arc<ReplicaManager>,
     fetchers: &ReplicaFetchers,
 ) {
@@ -268,9 +277,11 @@ async fn apply_current_metadata(
         return;
     }
     let applying = Arc::clone(replicas);
-    let applied = tokio::task::spawn_blocking(move || applying.apply_metadata(&image)).await;
+    let applied_image = Arc::clone(&image);
+    let applied = tokio::task::spawn_blocking(move || applying.apply_metadata(&applied_image)).await;
     if let Err(e) = applied {
         tracing::error!(error = %e, "applying metadata failed");
     }
     fetchers.reconcile(replicas);
+    served.publish(image);
 }

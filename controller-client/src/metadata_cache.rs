@@ -66,9 +66,47 @@ impl MetadataCache {
         self.inner.version.send_replace(version);
     }
 
+    /// Takes `image` as the current one unless it is older (a second cache that follows
+    /// this one a step behind: the broker's served view, published once its partitions
+    /// reflect the image).
+    pub fn publish(&self, image: Arc<MetadataImage>) {
+        let version = {
+            let mut current = self.inner.image.write();
+            if image.version < current.version {
+                return;
+            }
+            *current = image;
+            current.version
+        };
+        self.inner.version.send_replace(version);
+    }
+
     /// Waits until the cache has applied `version` (or later).
     pub async fn wait_for_version(&self, version: u64) {
         let mut versions = self.subscribe();
         let _ = versions.wait_for(|v| *v >= version).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(version: u64) -> Arc<MetadataImage> {
+        Arc::new(MetadataImage {
+            version,
+            ..MetadataImage::default()
+        })
+    }
+
+    #[test]
+    fn a_published_image_replaces_an_older_one_only() {
+        let served = MetadataCache::default();
+        served.publish(image(3));
+        assert_eq!((served.version(), served.image().version), (3, 3));
+        served.publish(image(2));
+        assert_eq!(served.image().version, 3, "an older image is ignored");
+        served.publish(image(5));
+        assert_eq!((served.version(), served.image().version), (5, 5));
     }
 }

@@ -252,6 +252,31 @@ impl PartitionLog {
         self.high_watermark.store(high_watermark, Ordering::Release);
     }
 
+    /// Raises the high watermark to `candidate` if it is below it; returns whether it
+    /// moved. The leader's hook: appends and follower fetches compute candidates
+    /// concurrently, and a check followed by a store would let a slower, smaller one
+    /// move the mark back (a consumer then stalls below records it was shown, and an
+    /// `acks=all` produce waits for a mark that has already passed it).
+    pub fn raise_high_watermark(&self, candidate: i64) -> bool {
+        let mut current = self.high_watermark();
+        while candidate > current {
+            let end = self.log_end_offset();
+            assert!(
+                candidate <= end,
+                "{}: high watermark {candidate} past the log end {end}",
+                self.name
+            );
+            match self
+                .high_watermark
+                .compare_exchange_weak(current, candidate, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+        false
+    }
+
     /// Adds a new last segment; its base must be above every other segment's.
     fn publish_segment(&self, base: i64, segment: Arc<Segment>) {
         let mut segments = self.segments.write();

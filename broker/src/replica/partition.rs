@@ -344,12 +344,7 @@ impl Partition {
                 high_watermark = high_watermark.min(end);
             }
         }
-        if high_watermark > self.log.high_watermark() {
-            self.log.set_high_watermark(high_watermark);
-            true
-        } else {
-            false
-        }
+        self.log.raise_high_watermark(high_watermark)
     }
 
     /// The ISR this leader should ask for, if it differs from the current one: members

@@ -56,6 +56,47 @@ fn the_high_watermark_waits_for_every_isr_member() {
     assert!(!p.record_follower_fetch(9, 10, 0), "not a replica");
 }
 
+/// Appenders race to publish the high watermark: each one's candidate is the log end it
+/// saw, and a slower, smaller candidate must not move the mark back below records
+/// another append already published (a check followed by a store did, and a consumer
+/// then stalled below them: the Java client's codec test, in CI).
+#[test]
+fn concurrent_appends_never_move_the_high_watermark_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leader(dir.path(), &[1]);
+    let batch = records(10);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..2000 {
+                    let appended = p.append_as_leader(&batch, false).unwrap();
+                    let high_watermark = p.log.high_watermark();
+                    assert!(
+                        high_watermark > appended.info.last_offset,
+                        "high watermark {high_watermark} below an append ending at {}",
+                        appended.info.last_offset
+                    );
+                }
+            });
+        }
+    });
+    assert_eq!(p.log.high_watermark(), 4 * 2000 * 10);
+    assert_eq!(p.log.log_end_offset(), 4 * 2000 * 10);
+}
+
+#[test]
+fn the_high_watermark_is_raised_never_lowered_by_the_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = leader(dir.path(), &[1, 2]);
+    p.append_as_leader(&records(10), false).unwrap();
+    assert!(p.log.raise_high_watermark(8));
+    assert!(!p.log.raise_high_watermark(5), "a smaller candidate is ignored");
+    assert!(!p.log.raise_high_watermark(8));
+    assert_eq!(p.log.high_watermark(), 8);
+    assert!(p.log.raise_high_watermark(10));
+    assert_eq!(p.log.high_watermark(), 10);
+}
+
 #[test]
 fn laggards_leave_the_isr_and_caught_up_followers_join_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -58,6 +58,7 @@ class ProducerTest extends ClusterTest {
     @ValueSource(strings = {"none", "gzip", "snappy", "lz4", "zstd"})
     void everyCodecRoundTripsValuesAndHeaders(String codec) throws Exception {
         String topic = Target.createTopic(admin, "java-" + codec, 1, Map.of());
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
         try (KafkaProducer<String, String> producer = Target.producer(Map.of(
                 ProducerConfig.COMPRESSION_TYPE_CONFIG, codec, ProducerConfig.LINGER_MS_CONFIG, 20))) {
             for (int i = 0; i < 500; i++) {
@@ -65,9 +66,13 @@ class ProducerTest extends ClusterTest {
                 record.headers().add("n", Integer.toString(i).getBytes(StandardCharsets.UTF_8));
                 record.headers().add("empty", new byte[0]);
                 record.headers().add(new RecordHeader("null", null));
-                producer.send(record);
+                sent.add(producer.send(record));
             }
             producer.flush();
+        }
+        // Each send acknowledged at its own offset: a lost write fails here, not as a short read.
+        for (int i = 0; i < 500; i++) {
+            assertEquals(i, sent.get(i).get().offset(), "record " + i + "'s offset");
         }
         List<ConsumerRecord<String, String>> read = Target.readAll(topic, 1, 500);
         for (int i = 0; i < 500; i++) {
