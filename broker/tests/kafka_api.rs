@@ -61,7 +61,7 @@ fn one_partition(name: &str) -> NewTopic {
 /// A broker tells clients of a leadership only once its log takes produces: the first
 /// produce right after CreateTopics succeeds. (It once heard NOT_LEADER_OR_FOLLOWER
 /// while the new log was still being created; an idempotent Java producer's next,
-/// pipelined batch was then taken first, and its first batch was lost.)
+/// pipelined batch was then taken first, and its first batch failed as out of order.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_topic_takes_its_first_produce_as_soon_as_it_is_created() {
     let cluster = InProcess::start(&[]).await;
