@@ -47,35 +47,45 @@ impl MetadataCache {
     }
 
     pub fn apply(&self, update: MetadataUpdate) {
-        let version = {
-            let mut current = self.inner.image.write();
-            match update {
-                MetadataUpdate::Snapshot(image) => *current = Arc::new(image),
-                MetadataUpdate::Records(records) => {
-                    if records.is_empty() {
-                        return;
-                    }
-                    let image = Arc::make_mut(&mut current);
-                    for record in &records {
-                        image.apply(record);
-                    }
-                }
+        self.update_image(|current| match update {
+            MetadataUpdate::Snapshot(image) => {
+                *current = Arc::new(image);
+                true
             }
-            current.version
-        };
-        self.inner.version.send_replace(version);
+            MetadataUpdate::Records(records) => {
+                if records.is_empty() {
+                    return false;
+                }
+                let image = Arc::make_mut(current);
+                for record in &records {
+                    image.apply(record);
+                }
+                true
+            }
+        });
     }
 
     /// Takes `image` as the current one unless it is older (a second cache that follows
     /// this one a step behind: the broker's served view, published once its partitions
     /// reflect the image).
     pub fn publish(&self, image: Arc<MetadataImage>) {
-        let version = {
-            let mut current = self.inner.image.write();
+        self.update_image(|current| {
             if image.version < current.version {
-                return;
+                return false;
             }
             *current = image;
+            true
+        });
+    }
+
+    /// Runs `change` on the image under the lock; when it changed it, announces the new
+    /// version (after the lock is released, so woken readers never wait on it).
+    fn update_image(&self, change: impl FnOnce(&mut Arc<MetadataImage>) -> bool) {
+        let version = {
+            let mut current = self.inner.image.write();
+            if !change(&mut current) {
+                return;
+            }
             current.version
         };
         self.inner.version.send_replace(version);
