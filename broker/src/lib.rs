@@ -13,6 +13,7 @@ mod metrics;
 mod node;
 mod producer_ids;
 pub mod replica;
+mod request_time;
 mod server;
 
 pub use node::{BrokerNode, BrokerStartError};

@@ -18,8 +18,19 @@ use common::{batch, producer_batch};
 async fn produce(cluster: &InProcess, topic: &str, records: Vec<u8>) -> (i16, i64) {
     let connection = cluster.connection().await;
     let version = connection.version(ApiKey::Produce, 3, 11).unwrap();
-    let request = ProduceRequest::default()
-        .with_acks(1)
+    let request = produce_request(topic, records, 1);
+    produced(
+        connection
+            .call(ApiKey::Produce, version, RequestKind::Produce(request))
+            .await
+            .unwrap(),
+    )
+}
+
+/// A Produce of one record set to partition 0 of `topic`.
+fn produce_request(topic: &str, records: Vec<u8>, acks: i16) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_acks(acks)
         .with_timeout_ms(10_000)
         .with_topic_data(vec![
             TopicProduceData::default()
@@ -29,12 +40,12 @@ async fn produce(cluster: &InProcess, topic: &str, records: Vec<u8>) -> (i16, i6
                         .with_index(0)
                         .with_records(Some(Bytes::from(records))),
                 ]),
-        ]);
-    let ResponseKind::Produce(answer) = connection
-        .call(ApiKey::Produce, version, RequestKind::Produce(request))
-        .await
-        .unwrap()
-    else {
+        ])
+}
+
+/// The error code and base offset of a one-partition Produce answer.
+fn produced(response: ResponseKind) -> (i16, i64) {
+    let ResponseKind::Produce(answer) = response else {
         panic!("not a Produce response");
     };
     let partition = &answer.responses[0].partition_responses[0];
@@ -70,6 +81,49 @@ async fn a_new_topic_takes_its_first_produce_as_soon_as_it_is_created() {
         cluster.client.create_topic(&one_partition(&topic)).await.unwrap();
         assert_eq!(produce(&cluster, &topic, batch(2, 10, 0)).await, (0, 0), "{topic}");
     }
+}
+
+/// `acks=all` produces pipelined on one connection: each is appended as it arrives
+/// while those before it may still wait for replication, the answers come back in
+/// request order with the offsets of that order, and a fetch sent behind them is
+/// handled only once they are replicated, so it sees every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_acks_all_produces_are_answered_in_order_and_a_fetch_behind_them_sees_them_all() {
+    let cluster = InProcess::start(&[]).await;
+    cluster.client.create_topic(&one_partition("piped")).await.unwrap();
+    let connection = cluster.connection().await;
+    let version = connection.version(ApiKey::Produce, 3, 11).unwrap();
+    let timeout = std::time::Duration::from_secs(10);
+    let mut answers = Vec::new();
+    for _ in 0..40 {
+        let request = RequestKind::Produce(produce_request("piped", batch(3, 10, 0), -1));
+        answers.push(
+            connection
+                .send(ApiKey::Produce, version, request, timeout)
+                .await
+                .unwrap(),
+        );
+    }
+    let fetch = connection
+        .send(
+            ApiKey::Fetch,
+            12,
+            RequestKind::Fetch(fetch_request("piped", 0)),
+            timeout,
+        )
+        .await
+        .unwrap();
+    for (i, answer) in answers.into_iter().enumerate() {
+        assert_eq!(
+            produced(answer.response().await.unwrap()),
+            (0, 3 * i as i64),
+            "produce {i}"
+        );
+    }
+    let (code, high_watermark, _, bases) = fetched(fetch.response().await.unwrap());
+    assert_eq!((code, high_watermark), (0, 120));
+    assert_eq!(bases, (0..40).map(|i| 3 * i).collect::<Vec<i64>>());
+    cluster.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,10 +229,22 @@ async fn delete_records(cluster: &InProcess, topic: &str, offset: i64) -> (i16, 
 /// What a consumer's Fetch of partition 0 of `topic` at `offset` gets: (error code,
 /// high watermark, log start offset, base offsets of the batches returned).
 async fn fetch(cluster: &InProcess, topic: &str, offset: i64) -> (i16, i64, i64, Vec<i64>) {
+    // v12: topics by name (v13 and later name them by id).
+    let response = call(
+        cluster,
+        ApiKey::Fetch,
+        12,
+        RequestKind::Fetch(fetch_request(topic, offset)),
+    )
+    .await;
+    fetched(response)
+}
+
+/// A consumer's Fetch of partition 0 of `topic` from `offset`, answered at once.
+fn fetch_request(topic: &str, offset: i64) -> brook_protocol::messages::FetchRequest {
     use brook_protocol::messages::FetchRequest;
     use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-    use brook_protocol::records::Batches;
-    let request = FetchRequest::default()
+    FetchRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_max_wait_ms(0)
         .with_max_bytes(1 << 20)
@@ -191,9 +257,14 @@ async fn fetch(cluster: &InProcess, topic: &str, offset: i64) -> (i16, i64, i64,
                         .with_fetch_offset(offset)
                         .with_partition_max_bytes(1 << 20),
                 ]),
-        ]);
-    // v12: topics by name (v13 and later name them by id).
-    let ResponseKind::Fetch(answer) = call(cluster, ApiKey::Fetch, 12, RequestKind::Fetch(request)).await else {
+        ])
+}
+
+/// Error code, high watermark, log start and the batches' base offsets of a one-partition
+/// Fetch answer.
+fn fetched(response: ResponseKind) -> (i16, i64, i64, Vec<i64>) {
+    use brook_protocol::records::Batches;
+    let ResponseKind::Fetch(answer) = response else {
         panic!("not a Fetch response");
     };
     let p = &answer.responses[0].partitions[0];

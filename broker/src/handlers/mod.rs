@@ -19,6 +19,8 @@ mod sasl;
 mod topic_partitions;
 mod topics;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use brook_controller_client::{ClientError, ControllerClient, MetadataCache};
@@ -34,6 +36,7 @@ use crate::groups::GroupCoordinator;
 use crate::metrics::BrokerMetrics;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::replica::{Partition, ReplicaManager};
+use produce::Produced;
 
 /// Kafka's error code 0.
 pub(crate) const NO_ERROR: i16 = 0;
@@ -52,6 +55,10 @@ pub enum Reply {
     Send(Vec<Bytes>),
     /// Nothing to write (a Produce with `acks=0`).
     Nothing,
+    /// Write what this yields once it is ready (an `acks=all` Produce waiting for its
+    /// followers); `None`: close the connection instead. Later requests on the
+    /// connection may be handled meanwhile; their responses follow this one.
+    Later(Pin<Box<dyn Future<Output = Option<Vec<Bytes>>> + Send>>),
     /// The request cannot be answered: close the connection, as Kafka does.
     Close,
 }
@@ -192,18 +199,7 @@ impl Peer {
 }
 
 impl Handlers {
-    pub async fn handle(&self, frame: Bytes, peer: &Peer) -> Reply {
-        let started = std::time::Instant::now();
-        // The header starts with the API key; metrics count only the APIs Brook knows.
-        let api_key = frame.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
-        let reply = self.answer(frame, peer).await;
-        if let Some(api_key) = api_key {
-            self.metrics.observe_request(api_key, started.elapsed());
-        }
-        reply
-    }
-
-    async fn answer(&self, frame: Bytes, peer: &Peer) -> Reply {
+    pub async fn handle(self: &Arc<Self>, frame: Bytes, peer: &Peer) -> Reply {
         let request = match decode_request(&frame) {
             Ok(request) => request,
             Err(RequestError::Header(e)) => {
@@ -237,8 +233,17 @@ impl Handlers {
             )),
             RequestKind::Metadata(r) => ResponseKind::Metadata(self.metadata(r, version).await),
             RequestKind::Produce(r) => match self.produce(r).await {
-                Some(response) => ResponseKind::Produce(response),
-                None => return Reply::Nothing,
+                Produced::Answered(Some(response)) => ResponseKind::Produce(response),
+                Produced::Answered(None) => return Reply::Nothing,
+                Produced::Replicating(answer) => {
+                    return Reply::Later(Box::pin(async move {
+                        let body = ResponseKind::Produce(answer.await);
+                        match encode(api_key, version, correlation_id, &body) {
+                            Reply::Send(pieces) => Some(pieces),
+                            _ => None,
+                        }
+                    }));
+                }
             },
             RequestKind::Fetch(r) => return Reply::Send(self.fetch(r, version, correlation_id).await),
             RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(self.list_offsets(r, version)),

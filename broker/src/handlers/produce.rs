@@ -4,6 +4,9 @@
 //! this broker's metadata knows (KIP-951, v10+), with its endpoint, so the client moves
 //! there without a metadata round trip.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use brook_protocol::ErrorCode;
@@ -12,13 +15,25 @@ use brook_protocol::messages::produce_response::{
 };
 use brook_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse, TopicName};
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use super::Handlers;
 use super::leader_hint::{LeaderHints, current_leader};
 use crate::replica::{self, Appended, ProduceAcks, ProduceOutcome, ProducePartition};
 
+/// A Produce handled up to its appends.
+pub(super) enum Produced {
+    /// The answer, or `None` for `acks=0`.
+    Answered(Option<ProduceResponse>),
+    /// `acks=all`: the answer once the followers have the records (or time is up).
+    Replicating(Pin<Box<dyn Future<Output = ProduceResponse> + Send>>),
+}
+
 impl Handlers {
-    pub(super) async fn produce(&self, request: ProduceRequest) -> Option<ProduceResponse> {
+    /// Appends at once; an `acks=all` answer is left to wait for replication on its own,
+    /// so that the connection's next produce can append meanwhile.
+    pub(super) async fn produce(self: &Arc<Self>, request: ProduceRequest) -> Produced {
+        let deadline = Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
         let acks = ProduceAcks::from_wire(request.acks);
         let partitions: Vec<ProducePartition> = request
             .topic_data
@@ -33,8 +48,20 @@ impl Handlers {
                 })
             })
             .collect();
-        let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
-        let outcomes = replica::produce(acks.unwrap_or(ProduceAcks::Leader), timeout, partitions).await;
+        let appends = replica::append(acks.unwrap_or(ProduceAcks::Leader), partitions).await;
+        if appends.awaits_replication() {
+            let handlers = Arc::clone(self);
+            return Produced::Replicating(Box::pin(async move {
+                let outcomes = appends.outcomes(deadline).await;
+                handlers.produce_response(&request, outcomes)
+            }));
+        }
+        let outcomes = appends.outcomes(deadline).await;
+        let response = self.produce_response(&request, outcomes);
+        Produced::Answered((acks != Some(ProduceAcks::None)).then_some(response))
+    }
+
+    fn produce_response(&self, request: &ProduceRequest, outcomes: Vec<ProduceOutcome>) -> ProduceResponse {
         let mut outcomes = outcomes.into_iter();
         let image = self.metadata.image();
         let mut hints = LeaderHints::default();
@@ -78,11 +105,9 @@ impl Handlers {
                     .with_rack(b.rack)
             })
             .collect();
-        (acks != Some(ProduceAcks::None)).then(|| {
-            ProduceResponse::default()
-                .with_responses(responses)
-                .with_node_endpoints(node_endpoints)
-        })
+        ProduceResponse::default()
+            .with_responses(responses)
+            .with_node_endpoints(node_endpoints)
     }
 
     /// Counts an append in the topic's metrics: its bytes and messages, or a duplicate

@@ -73,6 +73,20 @@ pub struct ProduceOutcome {
 /// partition gets one, even if the append task died.
 pub async fn produce(acks: ProduceAcks, timeout: Duration, partitions: Vec<ProducePartition>) -> Vec<ProduceOutcome> {
     let deadline = Instant::now() + timeout;
+    append(acks, partitions).await.outcomes(deadline).await
+}
+
+/// The appends of one Produce request, done; with `acks=all`, their replication may
+/// still be pending. The connection can go on to its next produce meanwhile, so the
+/// replication waits of requests in flight on one connection overlap.
+pub struct Appends {
+    acks_all: bool,
+    partitions: Vec<ProducePartition>,
+    results: Vec<Result<LeaderAppend, ErrorCode>>,
+}
+
+/// Appends every record set of one Produce request, in order, on a blocking thread.
+pub async fn append(acks: ProduceAcks, partitions: Vec<ProducePartition>) -> Appends {
     let count = partitions.len();
     let acks_all = acks == ProduceAcks::All;
     let appended = tokio::task::spawn_blocking(move || {
@@ -81,42 +95,75 @@ pub async fn produce(acks: ProduceAcks, timeout: Duration, partitions: Vec<Produ
         (partitions, results)
     })
     .await;
-    let Ok((partitions, results)) = appended else {
-        // Which appends happened is unknown; the client retries (an idempotent
-        // producer's retry is answered from the log without a second write).
-        tracing::error!("the append task failed");
-        let lost = ProduceOutcome {
-            appended: None,
-            result: Err(ErrorCode::UnknownServerError),
-            log_start_offset: -1,
-        };
-        return vec![lost; count];
-    };
-    let appended: Vec<Option<Appended>> = results
-        .iter()
-        .map(|result| {
-            result.as_ref().ok().map(|append| Appended {
-                base_offset: append.info.first_offset,
-                last_offset: append.info.last_offset,
-                duplicate: append.info.duplicate,
-                log_append_time: append.info.log_append_time,
-            })
-        })
-        .collect();
-    let mut results = results;
-    if acks_all {
-        await_replication(&partitions, &mut results, deadline).await;
+    match appended {
+        Ok((partitions, results)) => Appends {
+            acks_all,
+            partitions,
+            results,
+        },
+        Err(_) => {
+            // Which appends happened is unknown; the client retries (an idempotent
+            // producer's retry is answered from the log without a second write).
+            tracing::error!("the append task failed");
+            Appends {
+                acks_all,
+                partitions: Vec::new(),
+                results: vec![Err(ErrorCode::UnknownServerError); count],
+            }
+        }
     }
-    partitions
-        .iter()
-        .zip(results)
-        .zip(appended)
-        .map(|((requested, result), appended)| ProduceOutcome {
-            appended,
-            result: result.map(|append| append.info.first_offset),
-            log_start_offset: requested.partition.as_ref().map_or(-1, |p| p.log.log_start_offset()),
-        })
-        .collect()
+}
+
+impl Appends {
+    /// Whether the outcomes wait for followers (`acks=all` and something appended).
+    pub fn awaits_replication(&self) -> bool {
+        self.acks_all && self.results.iter().any(Result::is_ok)
+    }
+
+    /// One outcome per partition, in request order, once replicated (`acks=all`) or
+    /// `deadline` passed.
+    pub async fn outcomes(self, deadline: Instant) -> Vec<ProduceOutcome> {
+        let Appends {
+            acks_all,
+            partitions,
+            mut results,
+        } = self;
+        if partitions.is_empty() {
+            // The append task died: every partition failed alike.
+            return results
+                .into_iter()
+                .map(|result| ProduceOutcome {
+                    appended: None,
+                    result: result.map(|append| append.info.first_offset),
+                    log_start_offset: -1,
+                })
+                .collect();
+        }
+        let appended: Vec<Option<Appended>> = results
+            .iter()
+            .map(|result| {
+                result.as_ref().ok().map(|append| Appended {
+                    base_offset: append.info.first_offset,
+                    last_offset: append.info.last_offset,
+                    duplicate: append.info.duplicate,
+                    log_append_time: append.info.log_append_time,
+                })
+            })
+            .collect();
+        if acks_all {
+            await_replication(&partitions, &mut results, deadline).await;
+        }
+        partitions
+            .iter()
+            .zip(results)
+            .zip(appended)
+            .map(|((requested, result), appended)| ProduceOutcome {
+                appended,
+                result: result.map(|append| append.info.first_offset),
+                log_start_offset: requested.partition.as_ref().map_or(-1, |p| p.log.log_start_offset()),
+            })
+            .collect()
+    }
 }
 
 fn append_one(requested: &ProducePartition, acks_all: bool) -> Result<LeaderAppend, ErrorCode> {

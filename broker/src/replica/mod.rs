@@ -25,7 +25,7 @@ use std::sync::Arc;
 use brook_protocol::rpc::metadata::{BrokerNodeId, MetadataImage};
 use parking_lot::RwLock;
 
-pub use append::{Appended, ProduceAcks, ProduceOutcome, ProducePartition, produce};
+pub use append::{Appended, Appends, ProduceAcks, ProduceOutcome, ProducePartition, append, produce};
 pub use fetcher::ReplicaFetchers;
 pub use follow::Fetched;
 pub use isr::maintain_isr;

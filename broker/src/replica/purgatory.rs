@@ -88,15 +88,22 @@ impl DelayedOperation {
     /// Runs `try_complete` now and after every wake-up of a watched partition until it
     /// returns true (returns true) or `deadline` passes (returns what one last check
     /// says). Watch every partition before calling, so no change slips in between.
+    /// The time from the first failed check to the last is the request's remote time.
     pub async fn complete_by(&self, deadline: Instant, mut try_complete: impl FnMut() -> bool) -> bool {
-        loop {
-            if try_complete() {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, self.wake.notified()).await.is_err() {
-                return try_complete();
-            }
+        if try_complete() {
+            return true;
         }
+        let parked = Instant::now();
+        let completed = loop {
+            if tokio::time::timeout_at(deadline, self.wake.notified()).await.is_err() {
+                break try_complete();
+            }
+            if try_complete() {
+                break true;
+            }
+        };
+        crate::request_time::add_remote_time(parked.elapsed());
+        completed
     }
 }
 
@@ -150,6 +157,34 @@ mod tests {
         assert!(!completed);
         assert_eq!(started.elapsed(), Duration::from_millis(500));
         assert_eq!(checks.get(), 2, "once at the start, once at expiry");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_time_parked_is_the_requests_remote_time() {
+        let partition = Arc::new(Watchers::default());
+        let operation = DelayedOperation::new();
+        operation.watch(&partition);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waker = {
+            let (partition, done) = (Arc::clone(&partition), Arc::clone(&done));
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+                partition.wake();
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (completed, remote) = crate::request_time::with_remote_time(
+            operation.complete_by(deadline, || done.load(std::sync::atomic::Ordering::SeqCst)),
+        )
+        .await;
+        assert!(completed);
+        assert_eq!(remote, Duration::from_millis(40));
+        // Completed at the first check: never parked, no remote time.
+        let (completed, remote) = crate::request_time::with_remote_time(operation.complete_by(deadline, || true)).await;
+        assert!(completed);
+        assert_eq!(remote, Duration::ZERO);
+        waker.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

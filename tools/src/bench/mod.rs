@@ -2,6 +2,7 @@
 //! only the Kafka protocol (through `brook-client`), so the same command measures any
 //! Kafka-compatible broker.
 
+mod broker_time;
 mod consume;
 mod e2e;
 mod load;
@@ -88,31 +89,46 @@ pub struct Output {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also report where the brokers' request time went (request queue, local, remote,
+    /// response queue, send): scrape these metrics endpoints (host:port, comma
+    /// separated, each broker's `metrics.addr`) before and after the run.
+    #[arg(long, value_delimiter = ',')]
+    broker_metrics: Vec<String>,
 }
 
 pub async fn run(connect: &Connect, command: BenchCommand) -> Result<()> {
-    let (report, output) = match command {
-        BenchCommand::Produce(args) => {
-            let output = args.output.json;
-            (produce::run(connect, args).await?, output)
-        }
-        BenchCommand::Consume(args) => {
-            let output = args.output.json;
-            (consume::run(connect, args).await?, output)
-        }
-        BenchCommand::E2e(args) => {
-            let output = args.output.json;
-            (e2e::run(connect, args).await?, output)
-        }
-        BenchCommand::OffsetCommit(args) => {
-            let output = args.output.json;
-            (offset_commit::run(connect, args).await?, output)
-        }
+    let output = match &command {
+        BenchCommand::Produce(args) => &args.output,
+        BenchCommand::Consume(args) => &args.output,
+        BenchCommand::E2e(args) => &args.output,
+        BenchCommand::OffsetCommit(args) => &args.output,
     };
-    if output {
-        println!("{}", report.json());
+    let (json, brokers) = (output.json, output.broker_metrics.clone());
+    let before = match brokers.is_empty() {
+        true => None,
+        false => Some(broker_time::PhaseHistograms::scrape(&brokers).await?),
+    };
+    let report = match command {
+        BenchCommand::Produce(args) => produce::run(connect, args).await?,
+        BenchCommand::Consume(args) => consume::run(connect, args).await?,
+        BenchCommand::E2e(args) => e2e::run(connect, args).await?,
+        BenchCommand::OffsetCommit(args) => offset_commit::run(connect, args).await?,
+    };
+    let broker_time = match before {
+        Some(before) => Some(broker_time::PhaseHistograms::scrape(&brokers).await?.since(&before)),
+        None => None,
+    };
+    if json {
+        let mut report = report.json();
+        if let Some(broker_time) = &broker_time {
+            report["broker_time"] = broker_time.json();
+        }
+        println!("{report}");
     } else {
         println!("{}", report.text());
+        if let Some(broker_time) = &broker_time {
+            println!("{}", broker_time.text());
+        }
     }
     Ok(())
 }
