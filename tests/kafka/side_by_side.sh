@@ -5,18 +5,25 @@
 #            topics with RF 1.
 #   cluster  one controller and three brokers each: tools/scripts/local_cluster.sh,
 #            `kafka.sh cluster`; topics with RF 3 and min.insync.replicas=2.
-# Clients: Kafka's ProducerPerformance (linger.ms=5, batch.size=16 KiB) and
-# ConsumerPerformance, and, when RDKAFKA_PERFORMANCE names librdkafka's
+# throughput (the default): Kafka's ProducerPerformance (linger.ms=5, batch.size=16 KiB)
+# and ConsumerPerformance, and, when RDKAFKA_PERFORMANCE names librdkafka's
 # rdkafka_performance binary, that too (producer with librdkafka's defaults, then a
 # group consumer). Prints one line per client run.
+# latency: after 20 s of warm-up at the first rate, at each of RATES (messages/s,
+# default "20000 40000"), for 12 s each, Kafka's
+# ProducerPerformance (the first 2 s as warm-up, left out of its steady-state line) and
+# `brook bench produce` (five batches in flight, latency counted from each message's due
+# time, so a client that falls behind is not hidden); RECORDS is unused.
 #
-# Usage: tests/kafka/side_by_side.sh [RECORDS] [single|cluster]
-#        (default 1000000 single; build brook --release first)
+# Usage: tests/kafka/side_by_side.sh [RECORDS] [single|cluster] [throughput|latency]
+#        (default 1000000 single throughput; build brook --release first)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/../.."
 records="${1:-1000000}"
 layout="${2:-single}"
+mode="${3:-throughput}"
+rates="${RATES:-20000 40000}"
 brook="${BROOK:-$root/target/release/brook}"
 rdkafka="${RDKAFKA_PERFORMANCE:-}"
 work="$(mktemp -d)"
@@ -44,6 +51,10 @@ create() { # create BOOTSTRAP TOPIC
 }
 
 measure() { # measure NAME BOOTSTRAP
+  if [ "$mode" = latency ]; then
+    measure_latency "$@"
+    return
+  fi
   local name="$1" b="$2"
   create "$b" bench
   local produced consumed
@@ -66,6 +77,26 @@ measure() { # measure NAME BOOTSTRAP
   fi
 }
 
+measure_latency() { # measure_latency NAME BOOTSTRAP
+  local name="$1" b="$2" rate line
+  create "$b" latency
+  # Warm-up (a JVM's JIT, connections, page cache) at the first rate, not reported.
+  "$brook" bench produce -b "$b" --topic latency --acks all --rate "${rates%% *}" --duration 20 \
+    --max-in-flight 5 >/dev/null 2>&1
+  for rate in $rates; do
+    fresh_caches
+    line=$(tool org.apache.kafka.tools.ProducerPerformance --topic latency --num-records $((rate * 12)) \
+      --warmup-records $((rate * 2)) --record-size 1024 --throughput "$rate" \
+      --command-property "bootstrap.servers=$b" acks=all linger.ms=5 batch.size=16384 \
+      2>/dev/null | tail -n 1)
+    echo "$name $layout $rate/s ProducerPerformance: $line"
+    fresh_caches
+    line=$("$brook" bench produce -b "$b" --topic latency --acks all --rate "$rate" --duration 12 \
+      --max-in-flight 5 2>/dev/null | sed -n 2p)
+    echo "$name $layout $rate/s brook bench produce: $line"
+  done
+}
+
 fresh_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 
 fresh_caches
@@ -81,7 +112,7 @@ case "$layout" in
     mapfile -t brook_pids <"$work/brook/pids"
     ;;
   *)
-    sed -n '2,14p' "$0" >&2
+    sed -n '2,20p' "$0" >&2
     exit 2
     ;;
 esac
