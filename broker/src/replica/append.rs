@@ -12,6 +12,7 @@ use brook_protocol::ErrorCode;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::log_write;
 use super::purgatory::DelayedOperation;
 use super::{AppendError, LeaderAppend, Partition, Replication};
 
@@ -85,23 +86,30 @@ pub struct Appends {
     results: Vec<Result<LeaderAppend, ErrorCode>>,
 }
 
-/// Appends every record set of one Produce request, in order, on a blocking thread.
+/// Appends every record set of one Produce request, in order, in place or on a
+/// blocking thread (`log_write`).
 pub async fn append(acks: ProduceAcks, partitions: Vec<ProducePartition>) -> Appends {
     let count = partitions.len();
     let acks_all = acks == ProduceAcks::All;
-    let appended = tokio::task::spawn_blocking(move || {
+    let bytes = partitions
+        .iter()
+        .filter_map(|p| p.records.as_ref())
+        .map(Bytes::len)
+        .sum();
+    let in_place = log_write::in_place(partitions.iter().filter_map(|p| p.partition.as_ref().ok()), bytes);
+    let appended = log_write::run(in_place, move || {
         let results: Vec<Result<LeaderAppend, ErrorCode>> =
             partitions.iter().map(|p| append_one(p, acks_all)).collect();
         (partitions, results)
     })
     .await;
     match appended {
-        Ok((partitions, results)) => Appends {
+        Some((partitions, results)) => Appends {
             acks_all,
             partitions,
             results,
         },
-        Err(_) => {
+        None => {
             // Which appends happened is unknown; the client retries (an idempotent
             // producer's retry is answered from the log without a second write).
             tracing::error!("the append task failed");

@@ -18,8 +18,8 @@ fn request(partition: &Arc<Partition>, n: usize) -> ProducePartition {
     }
 }
 
-/// Waits (bounded) until the partition's log end reaches `offset`: the append runs on a
-/// blocking thread, so this waits in real time, paused tokio clock or not.
+/// Waits (bounded) until the partition's log end reaches `offset`: the append may run on
+/// a blocking thread, so this waits in real time, paused tokio clock or not.
 async fn until_log_end(partition: &Partition, offset: i64) {
     let started = std::time::Instant::now();
     while partition.log.log_end_offset() < offset {

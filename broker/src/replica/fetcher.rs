@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::follow::Fetched;
+use super::log_write;
 use super::{Partition, ReplicaManager};
 use crate::log::{LogError, UNDEFINED_EPOCH};
 
@@ -413,7 +414,14 @@ async fn fetch_once(
         }
     }
     if !arrived.is_empty() || !resets.is_empty() {
-        tokio::task::spawn_blocking(move || {
+        let bytes = arrived
+            .iter()
+            .filter_map(|(_, fetched, _)| fetched.records.as_ref())
+            .map(|r| r.len())
+            .sum();
+        // A reset empties a log: that is file deletion, never done in place.
+        let in_place = resets.is_empty() && log_write::in_place(arrived.iter().map(|(p, _, _)| p), bytes);
+        log_write::run(in_place, move || {
             for (partition, leader_start, epoch) in resets {
                 partition.restart_at_leader_start(leader_start, epoch)?;
             }
@@ -426,7 +434,7 @@ async fn fetch_once(
             Ok::<_, LogError>(())
         })
         .await
-        .map_err(|_| FetchError::Unexpected)??;
+        .ok_or(FetchError::Unexpected)??;
     }
     Ok(refused)
 }

@@ -11,6 +11,7 @@ mod append_tests;
 mod fetcher;
 mod follow;
 mod isr;
+mod log_write;
 #[cfg(test)]
 mod move_tests;
 mod partition;
