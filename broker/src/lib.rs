@@ -17,3 +17,4 @@ mod request_time;
 mod server;
 
 pub use node::{BrokerNode, BrokerStartError};
+pub use request_time::PHASES as REQUEST_PHASES;

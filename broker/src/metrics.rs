@@ -15,7 +15,7 @@ use prometheus::{
 };
 
 use crate::replica::ReplicaManager;
-use crate::request_time::RequestPhases;
+use crate::request_time::{PHASES, RequestPhases};
 
 struct ApiMetrics {
     name: String,
@@ -27,16 +27,6 @@ struct ApiMetrics {
 
 /// One histogram per phase of [`RequestPhases`], in its field order.
 struct PhaseHistograms([Histogram; PHASES.len()]);
-
-/// The `phase` label of each of [`RequestPhases`]'s fields, in order.
-const PHASES: [&str; 6] = [
-    "request_queue",
-    "local",
-    "remote",
-    "response_queue",
-    "response_send",
-    "total",
-];
 
 /// 10 µs to 22 s in steps of 1.5x: a percentile read from them is within a quarter.
 fn phase_buckets() -> Vec<f64> {

@@ -51,6 +51,17 @@ pub struct RequestClock {
     pub remote_after: Duration,
 }
 
+/// The `phase` label of each of [`RequestPhases`]'s fields, in order, in
+/// `brook_broker_request_phase_seconds`.
+pub const PHASES: [&str; 6] = [
+    "request_queue",
+    "local",
+    "remote",
+    "response_queue",
+    "response_send",
+    "total",
+];
+
 /// The phases of one request, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestPhases {

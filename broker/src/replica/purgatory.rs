@@ -114,20 +114,33 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn an_operation_completes_when_a_watched_partition_wakes_it() {
+    /// An operation watching a partition, and a task that sets `done` and wakes the
+    /// partition after `after`.
+    fn woken_after(
+        after: Duration,
+    ) -> (
+        DelayedOperation,
+        Arc<std::sync::atomic::AtomicBool>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let partition = Arc::new(Watchers::default());
         let operation = DelayedOperation::new();
         operation.watch(&partition);
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let waker = {
-            let (partition, done) = (Arc::clone(&partition), Arc::clone(&done));
+            let done = Arc::clone(&done);
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(after).await;
                 done.store(true, std::sync::atomic::Ordering::SeqCst);
                 partition.wake();
             })
         };
+        (operation, done, waker)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_operation_completes_when_a_watched_partition_wakes_it() {
+        let (operation, done, waker) = woken_after(Duration::from_millis(10));
         let started = Instant::now();
         let completed = operation
             .complete_by(started + Duration::from_secs(30), || {
@@ -161,18 +174,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_time_parked_is_the_requests_remote_time() {
-        let partition = Arc::new(Watchers::default());
-        let operation = DelayedOperation::new();
-        operation.watch(&partition);
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let waker = {
-            let (partition, done) = (Arc::clone(&partition), Arc::clone(&done));
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(40)).await;
-                done.store(true, std::sync::atomic::Ordering::SeqCst);
-                partition.wake();
-            })
-        };
+        let (operation, done, waker) = woken_after(Duration::from_millis(40));
         let deadline = Instant::now() + Duration::from_secs(30);
         let (completed, remote) = crate::request_time::with_remote_time(
             operation.complete_by(deadline, || done.load(std::sync::atomic::Ordering::SeqCst)),

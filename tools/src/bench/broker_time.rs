@@ -8,20 +8,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use brook_broker::REQUEST_PHASES as PHASES;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const METRIC: &str = "brook_broker_request_phase_seconds_bucket";
-/// The phases in the order the broker measures them.
-const PHASES: [&str; 6] = [
-    "request_queue",
-    "local",
-    "remote",
-    "response_queue",
-    "response_send",
-    "total",
-];
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A scrape's body is a few hundred KiB; anything far beyond is not a broker's.
 const MAX_SCRAPE_BYTES: usize = 64 << 20;
