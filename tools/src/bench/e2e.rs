@@ -107,7 +107,14 @@ pub async fn run(connect: &Connect, args: E2eArgs) -> Result<Report> {
         }
     }
     let config = connect.producer_config(args.send.producer.config())?;
-    let mut notes = super::send_notes(&args.topic.topic, partitions, &shape, &config, args.workload);
+    let mut notes = super::send_notes(
+        &args.topic.topic,
+        partitions,
+        &shape,
+        &config,
+        args.workload,
+        args.send.batch_messages,
+    );
     notes.push(("consumers", json!(consumer_count)));
     notes.push(("acknowledged", json!(sent.acknowledged)));
     if let Some(acks) = &sent.latencies {

@@ -95,6 +95,12 @@ pub struct SendArgs {
     /// Concurrent producers, each with its own connections [default: 1].
     #[arg(long)]
     pub producers: Option<usize>,
+    /// Closed loop, one batch in flight per producer (Apache Iggy's benchmark): send
+    /// this many messages, wait until all are acknowledged, then send the next as many.
+    /// Latency is then per batch, first send to last acknowledgement. Give --batch-size
+    /// room for them to go as one batch. Not with --rate.
+    #[arg(long, conflicts_with = "rate")]
+    pub batch_messages: Option<usize>,
     #[command(flatten)]
     pub producer: ProducerArgs,
 }
@@ -123,6 +129,14 @@ pub fn shape(
         consumers: consumers.unwrap_or(base.consumers),
         rate: send.and_then(|s| s.rate).or(base.rate).filter(|r| *r > 0.0),
     };
+    ensure!(
+        !(send.is_some_and(|s| s.batch_messages.is_some()) && shape.rate.is_some()),
+        "--batch-messages is a closed loop and takes no rate (the workload sets one)"
+    );
+    ensure!(
+        send.and_then(|s| s.batch_messages) != Some(0),
+        "--batch-messages must be at least 1"
+    );
     ensure!(shape.partitions > 0, "--partitions must be at least 1");
     ensure!(shape.producers > 0, "--producers must be at least 1");
     ensure!(shape.consumers > 0, "--consumers must be at least 1");
@@ -221,12 +235,70 @@ struct ProduceLoop {
     budget: Arc<Budget>,
     /// This producer's share of the rate.
     rate: Option<f64>,
+    /// `--batch-messages`: closed loop, this many messages at a time.
+    batch_messages: Option<usize>,
     stamp: bool,
     acked: Arc<AtomicU64>,
 }
 
 impl ProduceLoop {
-    async fn run(mut self) -> Sent {
+    async fn run(self) -> Sent {
+        match self.batch_messages {
+            Some(count) => self.run_batches(count).await,
+            None => self.run_open().await,
+        }
+    }
+
+    /// One batch of `count` at a time: sent, flushed, every acknowledgement awaited.
+    async fn run_batches(mut self, count: usize) -> Sent {
+        let mut sent = Sent {
+            latencies: Some(Latencies::new()),
+            ..Sent::default()
+        };
+        let mut deliveries = Vec::with_capacity(count);
+        loop {
+            let started = Instant::now();
+            while deliveries.len() < count && self.budget.claim() {
+                if self.stamp {
+                    self.payload[..8].copy_from_slice(&now_micros().to_be_bytes());
+                }
+                match self.producer.send(Record::new(&self.topic).value(&self.payload)).await {
+                    Ok(delivery) => deliveries.push(delivery),
+                    Err(e) => {
+                        sent.errors += 1;
+                        sent.first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if deliveries.is_empty() {
+                return sent;
+            }
+            let whole = deliveries.len() == count;
+            self.producer.flush().await;
+            let mut all_acknowledged = true;
+            for delivery in deliveries.drain(..) {
+                match delivery.wait().await {
+                    Ok(_) => {
+                        sent.acknowledged += 1;
+                        self.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        all_acknowledged = false;
+                        sent.errors += 1;
+                        sent.first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if all_acknowledged && let Some(latencies) = sent.latencies.as_mut() {
+                latencies.record(started.elapsed());
+            }
+            if !whole {
+                return sent; // the run's budget ran out inside this batch
+            }
+        }
+    }
+
+    async fn run_open(mut self) -> Sent {
         // Deliveries are waited for by a second task, in send order; each carries the
         // instant its batch was answered, so the order costs no accuracy.
         let (pending, mut settled) = mpsc::channel::<(Instant, DeliveryFuture)>(65_536);
@@ -314,6 +386,7 @@ pub async fn run_producers(
                     payload: payload(shape.message_size),
                     budget: Arc::clone(&budget),
                     rate: shape.rate.map(|r| r / shape.producers as f64),
+                    batch_messages: send.batch_messages,
                     stamp,
                     acked: Arc::clone(&acked),
                 }

@@ -141,6 +141,7 @@ fn send_notes(
     shape: &Shape,
     config: &brook_client::ProducerConfig,
     workload: Option<OmbWorkload>,
+    batch_messages: Option<usize>,
 ) -> Vec<(&'static str, serde_json::Value)> {
     let acks = match config.acks {
         brook_client::Acks::None => "0",
@@ -162,6 +163,9 @@ fn send_notes(
         ("linger_ms", (config.linger.as_millis() as u64).into()),
         ("max_in_flight", config.max_in_flight.into()),
     ];
+    if let Some(count) = batch_messages {
+        notes.push(("batch_messages", count.into()));
+    }
     if let Some(workload) = workload {
         notes.push(("omb_workload", workload.name().into()));
     }

@@ -53,7 +53,14 @@ pub async fn run(connect: &Connect, args: ProduceBenchArgs) -> Result<Report> {
         }
     }
     let config = connect.producer_config(args.send.producer.config())?;
-    let mut notes = super::send_notes(&args.topic.topic, partitions, &shape, &config, args.workload);
+    let mut notes = super::send_notes(
+        &args.topic.topic,
+        partitions,
+        &shape,
+        &config,
+        args.workload,
+        args.send.batch_messages,
+    );
     if let Some(e) = &sent.first_error {
         notes.push(("first_error", e.to_string().into()));
     }
@@ -66,7 +73,10 @@ pub async fn run(connect: &Connect, args: ProduceBenchArgs) -> Result<Report> {
         items: None,
         bytes: sent.acknowledged * shape.message_size as u64,
         latencies: sent.latencies.unwrap_or_else(Latencies::new),
-        latency_of: "send to acknowledgement",
+        latency_of: match args.send.batch_messages {
+            Some(_) => "per batch, first send to last acknowledgement",
+            None => "send to acknowledgement",
+        },
         notes,
     })
 }

@@ -110,6 +110,45 @@ fn produce_consume_and_e2e_count_every_message() {
     assert_eq!(sizes.lines().count(), 3000);
     assert!(sizes.lines().all(|s| s == "200"));
 
+    // Closed loop, 100 messages a batch, the brokers' request time beside it: the
+    // last batch is short, and the phases count this run's produce requests.
+    let batched = json_report(
+        b,
+        &[
+            "produce",
+            "--topic",
+            "batched",
+            "--partitions",
+            "1",
+            "--count",
+            "1050",
+            "--batch-messages",
+            "100",
+            "--broker-metrics",
+            &cluster.metrics,
+        ],
+    );
+    assert_eq!(
+        (batched["operations"].as_u64(), batched["errors"].as_u64()),
+        (Some(1050), Some(0))
+    );
+    assert_eq!(batched["batch_messages"], 100);
+    assert_eq!(batched["latency_of"], "per batch, first send to last acknowledgement");
+    let requests = batched["broker_time"]["Produce"]["requests"].as_f64().unwrap();
+    assert!(
+        (11.0..=1050.0).contains(&requests),
+        "one request a batch or more: {requests}"
+    );
+    let total_p50 = batched["broker_time"]["Produce"]["total_ms"]["p50"].as_f64().unwrap();
+    assert!(total_p50 > 0.0, "{batched}");
+    let out = kcat(&["-C", "-b", b, "-t", "batched", "-e", "-q", "-f", "%o\n"], b"");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1050);
+    let both = bench(
+        b,
+        &["produce", "--topic", "batched", "--batch-messages", "10", "--rate", "5"],
+    );
+    assert!(!both.status.success(), "a closed loop takes no rate");
+
     let consumed = json_report(b, &["consume", "--topic", "load", "--consumers", "2"]);
     assert_eq!(consumed["operations"], 3000, "read to the end");
     assert_eq!(consumed["bytes"], 600_000);
