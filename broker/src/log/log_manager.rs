@@ -351,9 +351,11 @@ impl LogManager {
     pub fn shutdown(&self) -> Result<()> {
         self.stop_maintenance();
         let logs: Vec<Arc<PartitionLog>> = self.logs.read().values().cloned().collect();
+        // Each close waits for fsyncs: on as many threads as opening uses, as Kafka does.
+        let closed = in_parallel(&logs, self.config.recovery_threads, |log| log.close())?;
         let mut unclean_dirs = Vec::new();
-        for log in &logs {
-            if !log.close()? {
+        for (log, clean) in logs.iter().zip(closed) {
+            if !clean {
                 tracing::warn!(
                     partition = log.name(),
                     "log did not close cleanly; it will be recovered on restart"
@@ -580,29 +582,28 @@ fn open_partitions(
     offsets: &HashMap<TopicPartition, LogOffsets>,
     config: &LogManagerConfig,
 ) -> Result<Vec<(TopicPartition, Arc<PartitionLog>)>> {
-    let threads = config.recovery_threads.max(1);
-    let chunk = partitions.len().div_ceil(threads).max(1);
+    in_parallel(&partitions, config.recovery_threads, |(tp, path)| {
+        let offsets = offsets.get(tp).copied().unwrap_or_default();
+        let log = PartitionLog::open(path, config.log_config.clone(), offsets, dir.was_clean)?;
+        Ok((tp.clone(), Arc::new(log)))
+    })
+}
+
+/// `work` on each item, the items split in order over `threads` threads; the results
+/// in item order, or the first error.
+fn in_parallel<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let work = &work;
     std::thread::scope(|scope| {
-        let workers: Vec<_> = partitions
+        let workers: Vec<_> = items
             .chunks(chunk)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(tp, path)| {
-                            let offsets = offsets.get(tp).copied().unwrap_or_default();
-                            let log = PartitionLog::open(path, config.log_config.clone(), offsets, dir.was_clean)?;
-                            Ok((tp.clone(), Arc::new(log)))
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
+            .map(|chunk| scope.spawn(move || chunk.iter().map(work).collect::<Result<Vec<R>>>()))
             .collect();
-        let mut opened = Vec::with_capacity(partitions.len());
+        let mut results = Vec::with_capacity(items.len());
         for worker in workers {
-            opened.extend(worker.join().expect("a recovery thread panicked")?);
+            results.extend(worker.join().expect("a log thread panicked")?);
         }
-        Ok(opened)
+        Ok(results)
     })
 }
 
@@ -615,6 +616,25 @@ fn now_nanos() -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_work_keeps_item_order_and_stops_at_an_error() {
+        let items: Vec<u32> = (0..37).collect();
+        for threads in [0, 1, 2, 8, 100] {
+            let doubled = in_parallel(&items, threads, |i| Ok(i * 2)).unwrap();
+            assert_eq!(
+                doubled,
+                items.iter().map(|i| i * 2).collect::<Vec<_>>(),
+                "{threads} threads"
+            );
+        }
+        let failed = in_parallel(&items, 4, |i| match i {
+            20 => Err(LogError::TooLarge { size: 20, max: 0 }),
+            _ => Ok(*i),
+        });
+        assert!(failed.is_err());
+        assert!(in_parallel(&[] as &[u32], 2, |i| Ok(*i)).unwrap().is_empty());
+    }
 
     #[test]
     fn partition_dir_names_round_trip() {
