@@ -25,8 +25,15 @@ const OUTBOX: usize = 64;
 const API_VERSIONS_VERSION: i16 = 3;
 
 type Waiter = oneshot::Sender<Result<Bytes>>;
-/// A request on its way to the socket; no waiter for one the broker does not answer.
-type Outgoing = (i32, Bytes, Option<Waiter>);
+
+/// A request on its way to the socket, with whom to tell: the caller learns the
+/// response, or for a request the broker does not answer that it is written.
+struct Outgoing {
+    correlation_id: i32,
+    frame: Bytes,
+    waiter: Waiter,
+    answered: bool,
+}
 
 pub struct BrokerConnection {
     addr: String,
@@ -139,14 +146,11 @@ impl BrokerConnection {
         Ok(decode_response(&frame, api, version)?.1)
     }
 
-    /// Sends a request the broker does not answer (Produce with `acks=0`); returns once
-    /// it is queued for the socket.
-    pub async fn send_only(&self, api: ApiKey, version: i16, body: RequestKind) -> Result<()> {
-        let (correlation_id, frame) = self.encode(api, version, &body)?;
-        self.outbox
-            .send((correlation_id, frame, None))
-            .await
-            .map_err(|_| self.lost("closed"))
+    /// Queues a request the broker does not answer (Produce with `acks=0`) and returns
+    /// at once; [`Written::done`] says when it is on the socket, so a caller that
+    /// waits for that before it exits does not drop it in the queue.
+    pub async fn send_only(&self, api: ApiKey, version: i16, body: RequestKind) -> Result<Written> {
+        self.queue(api, version, &body, self.timeout, false).await.map(Written)
     }
 
     fn lost(&self, reason: &str) -> Error {
@@ -173,10 +177,26 @@ impl BrokerConnection {
     /// Requests reach the broker in the order their `send`s returned, so a caller
     /// can pipeline requests whose order matters (a producer's batches of a partition).
     pub async fn send(&self, api: ApiKey, version: i16, body: RequestKind, timeout: Duration) -> Result<Pending> {
-        let (correlation_id, frame) = self.encode(api, version, &body)?;
+        self.queue(api, version, &body, timeout, true).await
+    }
+
+    async fn queue(
+        &self,
+        api: ApiKey,
+        version: i16,
+        body: &RequestKind,
+        timeout: Duration,
+        answered: bool,
+    ) -> Result<Pending> {
+        let (correlation_id, frame) = self.encode(api, version, body)?;
         let (waiter, answer) = oneshot::channel();
         self.outbox
-            .send((correlation_id, frame, Some(waiter)))
+            .send(Outgoing {
+                correlation_id,
+                frame,
+                waiter,
+                answered,
+            })
             .await
             .map_err(|_| self.lost("closed"))?;
         Ok(Pending {
@@ -186,6 +206,16 @@ impl BrokerConnection {
             timeout,
             answer,
         })
+    }
+}
+
+/// A request the broker does not answer, on its way to the socket.
+pub struct Written(Pending);
+
+impl Written {
+    /// Returns once the request is written to the socket (or it could not be).
+    pub async fn done(self) -> Result<()> {
+        self.0.frame().await.map(drop)
     }
 }
 
@@ -231,15 +261,15 @@ async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Outgoing>, addr: Strin
     let reason = loop {
         tokio::select! {
             request = queue.recv() => {
-                let Some((correlation_id, frame, waiter)) = request else { break "closed".to_owned() };
+                let Some(Outgoing { correlation_id, frame, waiter, answered }) = request else { break "closed".to_owned() };
                 if let Err(e) = write.write_all(&frame).await {
-                    if let Some(waiter) = waiter {
-                        let _ = waiter.send(Err(Error::ConnectionLost { addr: addr.clone(), reason: e.to_string() }));
-                    }
+                    let _ = waiter.send(Err(Error::ConnectionLost { addr: addr.clone(), reason: e.to_string() }));
                     break e.to_string();
                 }
-                if let Some(waiter) = waiter {
+                if answered {
                     pending.insert(correlation_id, waiter);
+                } else {
+                    let _ = waiter.send(Ok(Bytes::new()));
                 }
             }
             read_result = read.read_buf(&mut buffer) => {

@@ -39,7 +39,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::client::Client;
-use crate::connection::Pending;
+use crate::connection::{Pending, Written};
 use crate::delivery::{BatchOutcome, DeliveryFuture};
 use crate::error::{Error, Result};
 use crate::partitioner::partition_for_key;
@@ -517,7 +517,7 @@ fn retriable(code: i16) -> bool {
 
 /// Completes `flights`, sent in one request, from its answer; retries what failed
 /// retriably, one batch at a time, at whichever broker leads it then.
-async fn deliver(shared: Arc<Shared>, flights: Vec<Flight>, sent: Result<Option<Pending>>) {
+async fn deliver(shared: Arc<Shared>, flights: Vec<Flight>, sent: Result<Sent>) {
     let mut retry = Vec::new();
     match answered(sent, &flights).await {
         Ok(codes) => {
@@ -566,8 +566,14 @@ async fn produce(shared: &Shared, leader: i32, flights: &[Flight]) -> Result<Vec
     answered(send_produce(shared, leader, flights).await, flights).await
 }
 
-/// Sends one Produce request for `flights`; the answer to come, or `None` with `acks=0`.
-async fn send_produce(shared: &Shared, leader: i32, flights: &[Flight]) -> Result<Option<Pending>> {
+/// A Produce request on its way: its answer to come, or with `acks=0` its write.
+enum Sent {
+    Answer(Pending),
+    Written(Written),
+}
+
+/// Sends one Produce request for `flights`.
+async fn send_produce(shared: &Shared, leader: i32, flights: &[Flight]) -> Result<Sent> {
     if leader < 0 {
         return Err(Error::kafka(ErrorCode::LeaderNotAvailable.code(), "no leader"));
     }
@@ -593,22 +599,28 @@ async fn send_produce(shared: &Shared, leader: i32, flights: &[Flight]) -> Resul
         .with_timeout_ms(PRODUCE_TIMEOUT_MS)
         .with_topic_data(topics);
     if acks == Acks::None {
-        connection
+        let written = connection
             .send_only(ApiKey::Produce, version, RequestKind::Produce(request))
             .await?;
-        return Ok(None);
+        return Ok(Sent::Written(written));
     }
     let timeout = connection.timeout();
     let pending = connection
         .send(ApiKey::Produce, version, RequestKind::Produce(request), timeout)
         .await?;
-    Ok(Some(pending))
+    Ok(Sent::Answer(pending))
 }
 
-/// `(error code, base offset)` per flight from the answer to a Produce request.
-async fn answered(sent: Result<Option<Pending>>, flights: &[Flight]) -> Result<Vec<(i16, i64)>> {
-    let Some(pending) = sent? else {
-        return Ok(flights.iter().map(|_| (0, -1)).collect());
+/// `(error code, base offset)` per flight from the answer to a Produce request; with
+/// `acks=0`, success (offset unknown) once it is written, so a flush that returns has
+/// put every record on the socket.
+async fn answered(sent: Result<Sent>, flights: &[Flight]) -> Result<Vec<(i16, i64)>> {
+    let pending = match sent? {
+        Sent::Answer(pending) => pending,
+        Sent::Written(written) => {
+            written.done().await?;
+            return Ok(flights.iter().map(|_| (0, -1)).collect());
+        }
     };
     let ResponseKind::Produce(response) = pending.response().await? else {
         return Err(Error::not_a("Produce"));

@@ -129,6 +129,90 @@ async fn keyed_records_land_where_librdkafkas_murmur2_puts_them_and_acks_0_sends
     assert_eq!(read, expected);
 }
 
+/// Partition 0's end offset.
+async fn end_offset(client: &Client, topic: &str) -> i64 {
+    let partition = (topic.to_owned(), 0);
+    client
+        .list_offsets(std::slice::from_ref(&partition), brook_client::OffsetSpec::Latest)
+        .await
+        .unwrap()[&partition]
+}
+
+/// A flush with `acks=0` returns once every request is on the socket, not when it is
+/// queued for the connection's writer: a program that exits right after its flush (the
+/// runtime and its tasks gone at once) still delivers every record. The broker is
+/// frozen (SIGSTOP) while the records are sent, so the writer cannot keep up; it goes on
+/// a second later.
+#[test]
+fn acks_0_records_a_flush_returned_for_survive_the_runtime_ending_at_once() {
+    const TOPIC: &str = "blind-exit";
+    const RECORDS: i64 = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(dir.path(), 1);
+    let pid = cluster.process.as_ref().unwrap().id().to_string();
+    let signal = move |name: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([name, &pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    let value = vec![b'x'; 256 * 1024];
+    let producing = tokio::runtime::Runtime::new().unwrap();
+    let client = producing.block_on(async {
+        let client = Arc::new(Client::new(ClientConfig::new(cluster.kafka.clone())));
+        let mut new = NewTopic::new(TOPIC);
+        new.partitions = 1;
+        client.create_topic(&new).await.unwrap();
+        end_offset(&client, TOPIC).await;
+        client
+    });
+    let config = ProducerConfig {
+        acks: Acks::None,
+        batch_size: 1024 * 1024,
+        ..ProducerConfig::default()
+    };
+    // The producer learns the partition's leader and connects before the broker freezes.
+    let producer = producing.block_on(async {
+        let producer = Producer::new(Arc::clone(&client), config);
+        producer.send(Record::new(TOPIC).value(b"first")).await.unwrap();
+        producer.flush().await;
+        producer
+    });
+    signal("-STOP");
+    let thaw = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        signal("-CONT");
+    });
+    producing.block_on(async {
+        for _ in 1..RECORDS {
+            producer.send(Record::new(TOPIC).value(&value)).await.unwrap();
+        }
+        producer.flush().await;
+    });
+    producing.shutdown_background();
+    thaw.join().unwrap();
+
+    let checking = tokio::runtime::Runtime::new().unwrap();
+    checking.block_on(async {
+        let client = Client::new(ClientConfig::new(cluster.kafka.clone()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let end = end_offset(&client, TOPIC).await;
+            if end == RECORDS {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{end} of {RECORDS} acks=0 records arrived after the flush"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+}
+
 /// A record that arrives alone leaves after `linger`, not when its batch fills or on a
 /// flush (issue 18: the sender slept with no deadline while a new batch waited).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
