@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -67,13 +68,21 @@ final class Target {
     }
 
     /** Kafka applies a creation through its metadata log, so a call right after it may
-     *  not find the topic yet; Brook answers once its metadata has it. Waits (10 s at
-     *  most) until a describe shows every partition. */
+     *  not find the topic yet, and a leader may answer NOT_LEADER_OR_FOLLOWER until it
+     *  has created its log (an idempotent producer whose first batch meets that can fail
+     *  its next ones with OutOfOrderSequenceException on Kafka 4.4); Brook answers once
+     *  its metadata has it. Waits (10 s at most) until a describe shows every partition
+     *  and every partition's leader answers ListOffsets. */
     static void awaitTopic(Admin admin, String name, int partitions) {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (System.nanoTime() < deadline) {
             try {
                 if (admin.describeTopics(List.of(name)).allTopicNames().get().get(name).partitions().size() == partitions) {
+                    Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+                    for (int p = 0; p < partitions; p++) {
+                        latest.put(new TopicPartition(name, p), OffsetSpec.latest());
+                    }
+                    admin.listOffsets(latest).all().get();
                     return;
                 }
             } catch (ExecutionException e) {
