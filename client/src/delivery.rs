@@ -56,26 +56,37 @@ impl DeliveryFuture {
     /// As `wait`, with the instant the batch's answer arrived: a record's latency does
     /// not depend on when its future is polled (benchmarks wait in send order).
     pub async fn wait_timed(self) -> (Result<RecordMetadata>, Instant) {
+        // Most records of a batch are waited for after it completed: no registration
+        // with the Notify (a lock) for those.
+        if let Some(done) = self.settled() {
+            return done;
+        }
         loop {
             // Registered before the check, so a completion in between is not missed.
             let notified = self.outcome.done.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some((result, at)) = self.outcome.result.get() {
-                let result = match result {
-                    Ok((partition, base)) => Ok(RecordMetadata {
-                        partition: *partition,
-                        offset: if *base < 0 { -1 } else { base + i64::from(self.index) },
-                    }),
-                    Err((code, message)) => Err(Error::Kafka {
-                        code: *code,
-                        context: message.clone(),
-                    }),
-                };
-                return (result, *at);
+            if let Some(done) = self.settled() {
+                return done;
             }
             notified.await;
         }
+    }
+
+    /// The record's result and when it came, once its batch has completed.
+    fn settled(&self) -> Option<(Result<RecordMetadata>, Instant)> {
+        let (result, at) = self.outcome.result.get()?;
+        let result = match result {
+            Ok((partition, base)) => Ok(RecordMetadata {
+                partition: *partition,
+                offset: if *base < 0 { -1 } else { base + i64::from(self.index) },
+            }),
+            Err((code, message)) => Err(Error::Kafka {
+                code: *code,
+                context: message.clone(),
+            }),
+        };
+        Some((result, *at))
     }
 }
 

@@ -35,6 +35,7 @@ use brook_protocol::records::{BatchBuilder, Compression, HeaderRef};
 use brook_protocol::{ApiKey, ErrorCode, StrBytes};
 use bytes::Bytes;
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -208,7 +209,9 @@ struct TopicState {
 
 #[derive(Default)]
 struct State {
-    topics: HashMap<String, TopicState>,
+    /// By name, hashed with FxHash: looked up for every record, and the names are the
+    /// application's own (SipHash's defence against chosen keys buys nothing here).
+    topics: FxHashMap<String, TopicState>,
     /// Batches created and not yet completed (what `flush` waits for).
     unfinished: usize,
     flushing: usize,

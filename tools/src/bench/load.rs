@@ -258,7 +258,8 @@ impl ProduceLoop {
         let mut deliveries = Vec::with_capacity(count);
         loop {
             let started = Instant::now();
-            while deliveries.len() < count && self.budget.claim() {
+            let claimed = self.budget.claim_many(count as u64) as usize;
+            for _ in 0..claimed {
                 if self.stamp {
                     self.payload[..8].copy_from_slice(&now_micros().to_be_bytes());
                 }
@@ -273,7 +274,7 @@ impl ProduceLoop {
             if deliveries.is_empty() {
                 return sent;
             }
-            let whole = deliveries.len() == count;
+            let whole = claimed == count;
             self.producer.flush().await;
             let mut all_acknowledged = true;
             for delivery in deliveries.drain(..) {
