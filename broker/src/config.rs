@@ -84,6 +84,11 @@ pub const FLUSH_MESSAGES: ConfigKey = key(
 );
 pub const FLUSH_MS: ConfigKey = key("log.flush.interval.ms", Some("9223372036854775807"), "Default flush.ms");
 pub const MESSAGE_MAX_BYTES: ConfigKey = key("message.max.bytes", Some("1048588"), "Default max.message.bytes");
+pub const WARM_AHEAD_BYTES: ConfigKey = key(
+    "log.segment.warm.ahead.bytes",
+    Some("0"),
+    "Bring this many bytes of page cache past an active segment's end into memory ahead of appends, on a thread of its own (0: off)",
+);
 
 pub const BROKER_KEYS: &[ConfigKey] = &[
     NODE_ID,
@@ -106,6 +111,7 @@ pub const BROKER_KEYS: &[ConfigKey] = &[
     RETENTION_MS,
     RETENTION_BYTES,
     FLUSH_MESSAGES,
+    WARM_AHEAD_BYTES,
     FLUSH_MS,
     MESSAGE_MAX_BYTES,
 ];
@@ -188,6 +194,7 @@ impl BrokerConfig {
             flush_ms: props.require(&FLUSH_MS)?,
             max_message_bytes: props.require(&MESSAGE_MAX_BYTES)?,
             min_insync_replicas: props.require(&MIN_INSYNC_REPLICAS)?,
+            warm_ahead_bytes: props.require(&WARM_AHEAD_BYTES)?,
             ..LogConfig::default()
         };
         Ok(BrokerConfig {

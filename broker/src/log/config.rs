@@ -34,7 +34,16 @@ pub struct LogConfig {
     /// before or after the append time a record's timestamp may lie (CreateTime only).
     pub timestamp_before_max_ms: i64,
     pub timestamp_after_max_ms: i64,
+    /// `log.segment.warm.ahead.bytes` (a broker setting, no topic config): how far
+    /// ahead of an active segment's end its page-cache pages are brought in by the page
+    /// warmer (0: not at all).
+    pub warm_ahead_bytes: u64,
 }
+
+/// `log.segment.warm.ahead.bytes`'s default: off. The warmer moves the cost of new
+/// pages off the append path, not away; on two shared cores that cost then competes
+/// with the clients (BENCHMARKS.md, "Warming pages ahead of the appender").
+pub const DEFAULT_WARM_AHEAD_BYTES: u64 = 0;
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -52,6 +61,7 @@ impl Default for LogConfig {
             log_append_time: false,
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: 3600 * 1000,
+            warm_ahead_bytes: DEFAULT_WARM_AHEAD_BYTES,
         }
     }
 }

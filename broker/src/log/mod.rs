@@ -22,6 +22,7 @@ mod leader_epoch;
 mod log_manager;
 mod mapping;
 mod meta_properties;
+mod page_warmer;
 mod partition_log;
 mod producer_state;
 mod recovery;

@@ -42,6 +42,7 @@ impl Segment {
             )?;
         }
         write_record_set(&writer.file, start as u64, records, assign)?;
+        writer.warm.after_write(&writer.file, end as u64, writer.allocated);
 
         // Index what was written (offsets as assigned, when assigned).
         let mut next_offset = assign.map_or(UNKNOWN, |(first, _)| first);

@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 use super::clock::now_ms;
 use super::index::{OffsetIndex, TimeIndex};
 use super::mapping::Mapping;
+use super::page_warmer::WarmAhead;
 use super::scan::{Indexer, NO_TIMESTAMP, last_batch};
 
 pub(crate) use open::{delete_segment_files, scan_log_file, write_sealed_indexes};
@@ -92,6 +93,7 @@ struct SegmentWriter {
     capacity: usize,
     allocated: u64,
     indexer: Indexer,
+    warm: WarmAhead,
 }
 
 impl Segment {
@@ -241,5 +243,33 @@ mod tests {
         segment.flush().unwrap();
         let (bytes, next) = segment.read(0, 1 << 20, i64::MAX, true).unwrap().unwrap();
         assert_eq!((bytes.len(), next), (segment.size(), 2));
+    }
+
+    /// With the page warmer on, appends, reads, sealing (which trims the file while the
+    /// warmer may still read past its end) and a reopen see exactly the bytes written.
+    #[test]
+    fn warmed_appends_read_back_and_reopen_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            warm_ahead_bytes: 256 * 1024,
+            ..LogConfig::default()
+        };
+        let segment = Segment::create(dir.path(), 0, 8 << 20, &config).unwrap();
+        let mut written = Vec::new();
+        let mut next = 0;
+        for _ in 0..200 {
+            let batch = batch(100);
+            next = segment.append(&batch, Some((next, 0))).unwrap();
+            written.extend_from_slice(&batch);
+        }
+        assert_eq!(next, 20_000);
+        let (bytes, _) = segment.read(0, 64 << 20, i64::MAX, true).unwrap().unwrap();
+        assert_eq!(bytes.len(), written.len());
+        segment.seal().unwrap();
+        drop(segment);
+        let file = std::fs::read(log_path(dir.path(), 0)).unwrap();
+        assert_eq!(file.len(), written.len(), "sealed at its size");
+        let reopened = Segment::open_sealed(dir.path(), 0, &config).unwrap();
+        assert_eq!(reopened.next_offset().unwrap(), 20_000);
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use brook_protocol::records::{BatchView, Batches};
 use parking_lot::Mutex;
 
-use super::{Segment, SegmentWriter, UNKNOWN, index_path, log_path, time_index_path};
+use super::{Segment, SegmentWriter, UNKNOWN, WarmAhead, index_path, log_path, time_index_path};
 use crate::log::clock::now_ms;
 use crate::log::config::LogConfig;
 use crate::log::index::{IndexFile, OffsetIndex, TimeIndex};
@@ -38,6 +38,7 @@ impl Segment {
             indexer,
             (offset_index, time_index),
             capacity,
+            config.warm_ahead_bytes,
         )
     }
 
@@ -107,6 +108,7 @@ impl Segment {
             scan.indexer,
             indexes,
             capacity,
+            config.warm_ahead_bytes,
         )
     }
 
@@ -162,7 +164,17 @@ impl Segment {
                 drop(mapping);
                 let capacity = (config.segment_bytes as usize).max(size);
                 let indexes = (offset_index, time_index);
-                Self::active(dir, base_offset, file, size, next_offset, indexer, indexes, capacity)
+                Self::active(
+                    dir,
+                    base_offset,
+                    file,
+                    size,
+                    next_offset,
+                    indexer,
+                    indexes,
+                    capacity,
+                    config.warm_ahead_bytes,
+                )
             }
             None => {
                 let scan = scan_segment(bytes, base_offset, i64::MAX, config.index_interval_bytes, true);
@@ -184,6 +196,7 @@ impl Segment {
         indexer: Indexer,
         (offset_index, time_index): (OffsetIndex, TimeIndex),
         capacity: usize,
+        warm_ahead: u64,
     ) -> io::Result<Segment> {
         let capacity = capacity.max(size).max(1);
         // Read-only: appends go through the file (see `file_write`), readers through this.
@@ -206,6 +219,7 @@ impl Segment {
                 capacity,
                 allocated,
                 indexer,
+                warm: WarmAhead::new(warm_ahead, size as u64),
             })),
             active: AtomicBool::new(true),
             sync_handle,
