@@ -106,15 +106,14 @@ pub async fn run(connect: &Connect, args: E2eArgs) -> Result<Report> {
             None => bail!("no message was read (the run was too short?)"),
         }
     }
-    let config = connect.producer_config(args.send.producer.config())?;
     let mut notes = super::send_notes(
+        connect,
         &args.topic.topic,
         partitions,
         &shape,
-        &config,
+        &args.send,
         args.workload,
-        args.send.batch_messages,
-    );
+    )?;
     notes.push(("consumers", json!(consumer_count)));
     notes.push(("acknowledged", json!(sent.acknowledged)));
     if let Some(acks) = &sent.latencies {

@@ -143,16 +143,17 @@ pub async fn run(connect: &Connect, command: BenchCommand) -> Result<()> {
     Ok(())
 }
 
-/// The settings of a run that sends, for its report.
-/// `config`: the producers' settings, the flags' with any -X over them.
+/// The settings of a run that sends, for its report: the producers' settings are the
+/// flags' with any -X over them.
 fn send_notes(
+    connect: &Connect,
     topic: &str,
     partitions: i32,
     shape: &Shape,
-    config: &brook_client::ProducerConfig,
+    send: &load::SendArgs,
     workload: Option<OmbWorkload>,
-    batch_messages: Option<usize>,
-) -> Vec<(&'static str, serde_json::Value)> {
+) -> Result<Vec<(&'static str, serde_json::Value)>> {
+    let config = connect.producer_config(send.producer.config())?;
     let acks = match config.acks {
         brook_client::Acks::None => "0",
         brook_client::Acks::Leader => "1",
@@ -173,13 +174,13 @@ fn send_notes(
         ("linger_ms", (config.linger.as_millis() as u64).into()),
         ("max_in_flight", config.max_in_flight.into()),
     ];
-    if let Some(count) = batch_messages {
+    if let Some(count) = send.batch_messages {
         notes.push(("batch_messages", count.into()));
     }
     if let Some(workload) = workload {
         notes.push(("omb_workload", workload.name().into()));
     }
-    notes
+    Ok(notes)
 }
 
 #[cfg(test)]

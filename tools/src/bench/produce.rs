@@ -52,15 +52,14 @@ pub async fn run(connect: &Connect, args: ProduceBenchArgs) -> Result<Report> {
             None => bail!("no message was sent (the run was too short)"),
         }
     }
-    let config = connect.producer_config(args.send.producer.config())?;
     let mut notes = super::send_notes(
+        connect,
         &args.topic.topic,
         partitions,
         &shape,
-        &config,
+        &args.send,
         args.workload,
-        args.send.batch_messages,
-    );
+    )?;
     if let Some(e) = &sent.first_error {
         notes.push(("first_error", e.to_string().into()));
     }
