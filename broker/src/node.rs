@@ -64,6 +64,7 @@ impl BrokerNode {
         let mut log_config = LogManagerConfig::new(config.log_dirs.clone());
         log_config.log_config = config.log_defaults.clone();
         log_config.retention_check_interval = config.retention_check_interval;
+        log_config.recovery_threads = config.recovery_threads;
         let logs = tokio::task::spawn_blocking(move || LogManager::open(log_config))
             .await
             .map_err(|e| BrokerStartError::Logs(e.to_string()))?

@@ -52,6 +52,11 @@ fn partitions_survive_a_clean_restart_with_their_offsets() {
         written
     };
     assert!(dir.path().join(".brook_cleanshutdown").exists());
+    let recovery_points = std::fs::read_to_string(dir.path().join("recovery-point-offset-checkpoint")).unwrap();
+    assert!(
+        recovery_points.lines().any(|l| l == "orders 3 60"),
+        "the file system was synced, so the whole log is below the recovery point: {recovery_points:?}"
+    );
     let manager = LogManager::open(manager_config(dir.path())).unwrap();
     assert!(manager.was_clean());
     assert!(

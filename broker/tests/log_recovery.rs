@@ -229,3 +229,41 @@ fn a_clean_shutdown_leaves_files_that_end_at_their_data() {
     let active = segment_files(dir.path(), "log").pop().unwrap();
     assert_eq!(fs::metadata(active).unwrap().len(), size);
 }
+
+#[test]
+fn an_unsynced_close_moves_the_recovery_point_only_when_told_the_sync_succeeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    for i in 0..10 {
+        log.append_as_leader(&batch(2, 30, i), 0).unwrap();
+    }
+    let size = log.size_bytes();
+    assert!(log.close_unsynced().unwrap(), "every file ends at its data");
+    assert_eq!(log.recovery_point(), 0, "nothing is known to be on disk yet");
+    log.synced_to_end();
+    assert_eq!(log.recovery_point(), 20);
+    let active = segment_files(dir.path(), "log").pop().unwrap();
+    assert_eq!(fs::metadata(active).unwrap().len(), size);
+    assert!(log.append_as_leader(&batch(1, 30, 10), 0).is_err(), "closed");
+}
+
+#[test]
+fn an_unsynced_close_with_a_reader_holding_a_cut_segment_is_not_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    for i in 0..10 {
+        log.append_as_leader(&batch(2, 30, i), 0).unwrap();
+    }
+    let held = log.read(10, 1 << 20, i64::MAX).unwrap();
+    log.truncate_to(10).unwrap();
+    log.append_as_leader(&batch(1, 30, 100), 1).unwrap();
+    let expected = read_all(&log, 0);
+    assert!(
+        !log.close_unsynced().unwrap(),
+        "the cut segment still holds bytes past its data"
+    );
+    drop(log);
+    let log = reopen_unclean(dir.path(), 0);
+    assert_eq!(read_all(&log, 0), expected);
+    drop(held);
+}

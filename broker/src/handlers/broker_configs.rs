@@ -31,6 +31,7 @@ const STATIC_TYPES: &[(&str, i8)] = &[
     ("group.initial.rebalance.delay.ms", 3),
     ("replica.lag.time.max.ms", 5),
     ("log.retention.check.interval.ms", 5),
+    ("num.recovery.threads.per.data.dir", 3),
     ("log.segment.warm.ahead.bytes", 5),
 ];
 

@@ -22,7 +22,7 @@ use super::checkpoint;
 use super::clock::now_ms;
 use super::config::LogConfig;
 use super::error::{IoContext, LogError, Result};
-use super::mapping::sync_dir;
+use super::mapping::{sync_dir, sync_file_system};
 use super::partition_log::{LogOffsets, PartitionLog};
 
 mod relocate;
@@ -81,7 +81,8 @@ pub struct LogManagerConfig {
     pub file_delete_delay: Duration,
     /// Sealed segments unread this long are unmapped (mapped again on the next read).
     pub segment_idle_unmap: Duration,
-    /// `num.recovery.threads.per.data.dir`.
+    /// `num.recovery.threads.per.data.dir`: threads that open, recover and close the
+    /// logs of each data dir.
     pub recovery_threads: usize,
 }
 
@@ -95,7 +96,7 @@ impl LogManagerConfig {
             checkpoint_interval: Duration::from_secs(60),
             file_delete_delay: Duration::from_secs(60),
             segment_idle_unmap: Duration::from_secs(600),
-            recovery_threads: 2,
+            recovery_threads: 16,
         }
     }
 }
@@ -159,6 +160,7 @@ impl LogManager {
         let mut dirs = Vec::new();
         let mut pending_deletes = Vec::new();
         let mut logs = HashMap::new();
+        let started = Instant::now();
         for path in &config.data_dirs {
             let dir = open_data_dir(path)?;
             let found = list_partitions(path).at(path)?;
@@ -168,6 +170,11 @@ impl LogManager {
             logs.extend(opened);
             dirs.push(dir);
         }
+        tracing::info!(
+            partitions = logs.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "opened logs"
+        );
         let manager = Arc::new(LogManager {
             config,
             dirs,
@@ -345,22 +352,38 @@ impl LogManager {
         Ok(())
     }
 
-    /// Clean shutdown: stops the maintenance thread, flushes and closes every log,
+    /// Clean shutdown: stops the maintenance thread, closes every log, syncs each data
+    /// dir's file system once (not four fsyncs a log: 10,000 logs took 20 s that way),
     /// writes the checkpoints, and only then the clean-shutdown marker of each data dir
-    /// whose logs all closed cleanly.
+    /// whose logs all closed cleanly and whose sync succeeded.
     pub fn shutdown(&self) -> Result<()> {
         self.stop_maintenance();
         let logs: Vec<Arc<PartitionLog>> = self.logs.read().values().cloned().collect();
-        // Each close waits for fsyncs: on as many threads as opening uses, as Kafka does.
-        let closed = in_parallel(&logs, self.config.recovery_threads, |log| log.close())?;
+        let closed = in_parallel(&logs, self.config.recovery_threads, |log| log.close_unsynced())?;
         let mut unclean_dirs = Vec::new();
+        for dir in &self.dirs {
+            if let Err(e) = sync_file_system(&dir.path) {
+                tracing::error!(dir = %dir.path.display(), error = %e,
+                    "syncing the data dir failed; its logs will be recovered on restart");
+                unclean_dirs.push(dir.path.clone());
+            }
+        }
         for (log, clean) in logs.iter().zip(closed) {
-            if !clean {
+            let dir = log.dir().parent().map(Path::to_path_buf);
+            if dir.as_ref().is_some_and(|d| unclean_dirs.contains(d)) {
+                continue;
+            }
+            if clean {
+                // On disk now: the checkpoint below may say so.
+                log.synced_to_end();
+            } else {
+                // A file longer than its data (a reader held its mapping): the recovery
+                // point stays below it, and the next open rescans from there.
                 tracing::warn!(
                     partition = log.name(),
                     "log did not close cleanly; it will be recovered on restart"
                 );
-                unclean_dirs.extend(log.dir().parent().map(Path::to_path_buf));
+                unclean_dirs.extend(dir);
             }
         }
         self.checkpoint()?;

@@ -147,6 +147,20 @@ pub(crate) fn sync_dir(dir: &std::path::Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// `syncfs` of the file system holding `dir`: every dirty page, inode and entry on it
+/// is written and the disk's cache flushed, in one journal commit. Fails with the
+/// file system's writeback error if one happened since `dir` was opened here or was
+/// last reported (Linux 5.8 and later).
+pub(crate) fn sync_file_system(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let handle = File::open(dir)?;
+    // SAFETY: a plain syscall on a valid descriptor.
+    if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

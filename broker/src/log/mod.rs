@@ -24,6 +24,7 @@ mod mapping;
 mod meta_properties;
 mod page_warmer;
 mod partition_log;
+mod partition_metadata;
 mod producer_state;
 mod recovery;
 pub mod residency;

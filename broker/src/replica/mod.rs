@@ -19,6 +19,8 @@ mod partition;
 mod partition_tests;
 pub mod purgatory;
 mod read;
+#[cfg(test)]
+mod topic_id_tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -33,17 +35,7 @@ pub use isr::maintain_isr;
 pub use partition::{AppendError, LeaderAppend, Partition, Replication, Role};
 pub use read::{PartitionRead, Reader};
 
-use crate::log::{IoContext, LogConfig, LogManager, TopicPartition};
-
-const PARTITION_METADATA: &str = "partition.metadata";
-
-/// Written to a temporary name and renamed, so a crash never leaves half of it.
-fn write_partition_metadata(path: &std::path::Path, topic_id: uuid::Uuid) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("version: 0\ntopic_id: {topic_id}\n"))?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
+use crate::log::{LogConfig, LogManager, TopicPartition};
 
 pub struct ReplicaManager {
     broker_id: BrokerNodeId,
@@ -240,30 +232,16 @@ impl ReplicaManager {
         topic_id: uuid::Uuid,
         config: &LogConfig,
     ) -> crate::log::Result<Arc<crate::log::PartitionLog>> {
-        let log = self.logs.get_or_create(tp, Some(config.clone()))?;
-        let path = log.dir().join(PARTITION_METADATA);
-        let recorded = std::fs::read_to_string(&path).ok().and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("topic_id: "))
-                .and_then(|id| id.trim().parse::<uuid::Uuid>().ok())
-        });
-        match recorded {
-            Some(id) if id == topic_id => Ok(log),
-            Some(stale) => {
-                tracing::warn!(topic = %tp.topic, partition = tp.partition, %stale, %topic_id,
-                    "log belongs to an older topic of the same name; deleting it");
-                drop(log);
-                self.logs.delete(tp)?;
-                let log = self.logs.get_or_create(tp, Some(config.clone()))?;
-                let path = log.dir().join(PARTITION_METADATA);
-                write_partition_metadata(&path, topic_id).at(&path)?;
-                Ok(log)
-            }
-            None => {
-                write_partition_metadata(&path, topic_id).at(&path)?;
-                Ok(log)
-            }
+        let mut log = self.logs.get_or_create(tp, Some(config.clone()))?;
+        if let Some(stale) = log.topic_id().filter(|id| *id != topic_id) {
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, %stale, %topic_id,
+                "log belongs to an older topic of the same name; deleting it");
+            drop(log);
+            self.logs.delete(tp)?;
+            log = self.logs.get_or_create(tp, Some(config.clone()))?;
         }
+        log.record_topic_id(topic_id)?;
+        Ok(log)
     }
 
     fn remove_all_but(&self, wanted: &HashSet<TopicPartition>) {

@@ -11,7 +11,11 @@ use super::{ReplicaManager, ReplicaMove};
 use crate::log::{LogConfig, LogManager, LogManagerConfig, TopicPartition};
 
 fn image() -> MetadataImage {
-    let topic_id = uuid::Uuid::new_v4();
+    image_of("moving", uuid::Uuid::new_v4())
+}
+
+/// One topic of one partition led by broker 1.
+pub(super) fn image_of(name: &str, topic_id: uuid::Uuid) -> MetadataImage {
     let partition = PartitionState {
         partition: 0,
         replicas: vec![1],
@@ -22,7 +26,7 @@ fn image() -> MetadataImage {
     };
     let topic = TopicState {
         topic_id,
-        name: "moving".into(),
+        name: name.into(),
         configs: BTreeMap::new(),
         partitions: vec![partition],
     };
@@ -33,7 +37,7 @@ fn image() -> MetadataImage {
     }
 }
 
-fn broker(dirs: &[std::path::PathBuf]) -> (Arc<LogManager>, ReplicaManager) {
+pub(super) fn broker(dirs: &[std::path::PathBuf]) -> (Arc<LogManager>, ReplicaManager) {
     let logs = LogManager::open(LogManagerConfig::new(dirs.to_vec())).unwrap();
     let replicas = ReplicaManager::new(1, Arc::clone(&logs), LogConfig::default());
     (logs, replicas)

@@ -100,12 +100,12 @@ impl Segment {
         self.finish_writer(true, false)
     }
 
-    /// Closes for a clean shutdown: like [`Segment::seal`] but durable and without a
-    /// final time entry (a clean open resumes appending here). Returns whether the
-    /// file now ends at its data.
-    pub(crate) fn close(&self) -> io::Result<bool> {
+    /// Closes for a clean shutdown: like [`Segment::seal`] but without a final time
+    /// entry (a clean open resumes appending here), and synced if `durable` (else the
+    /// caller syncs the file system). Returns whether the file now ends at its data.
+    pub(crate) fn close(&self, durable: bool) -> io::Result<bool> {
         if self.is_active() {
-            self.finish_writer(false, true)?;
+            self.finish_writer(false, durable)?;
             return Ok(true);
         }
         self.try_trim()
