@@ -8,7 +8,8 @@
 # throughput (the default): Kafka's ProducerPerformance (linger.ms=5, batch.size=16 KiB)
 # and ConsumerPerformance, and, when RDKAFKA_PERFORMANCE names librdkafka's
 # rdkafka_performance binary, that too (producer with librdkafka's defaults, then a
-# group consumer). Prints one line per client run.
+# group consumer), and `brook bench produce` / `consume` (Brook's own client). Prints one
+# line per client run.
 # latency: after 20 s of warm-up at the first rate, at each of RATES (messages/s,
 # default "20000 40000"), for 12 s each, Kafka's
 # ProducerPerformance (the first 2 s as warm-up, left out of its steady-state line) and
@@ -66,6 +67,18 @@ measure() { # measure NAME BOOTSTRAP
     --num-records "$records" --timeout 60000 2>/dev/null | tail -n 1)
   echo "$name $layout ProducerPerformance: $produced"
   echo "$name $layout ConsumerPerformance: $consumed"
+  # Brook's own client: with ProducerPerformance's batching, then with librdkafka's
+  # (batch.size 1,000,000, linger.ms 5), each read back by one `brook bench consume`.
+  create "$b" bench-brook
+  produced=$("$brook" bench produce -b "$b" --topic bench-brook --acks all --count "$records" \
+    --linger-ms 5 --batch-size 16384 --max-in-flight 5 2>/dev/null | head -n 1)
+  echo "$name $layout brook bench produce (16 KiB batches): $produced"
+  create "$b" bench-brook-1m
+  produced=$("$brook" bench produce -b "$b" --topic bench-brook-1m --acks all --count "$records" \
+    --linger-ms 5 --batch-size 1000000 --max-in-flight 5 2>/dev/null | head -n 1)
+  echo "$name $layout brook bench produce (librdkafka's batching): $produced"
+  consumed=$("$brook" bench consume -b "$b" --topic bench-brook --count "$records" 2>/dev/null | head -n 1)
+  echo "$name $layout brook bench consume: $consumed"
   if [ -n "$rdkafka" ]; then
     create "$b" bench-rdkafka
     produced=$("$rdkafka" -P -t bench-rdkafka -b "$b" -s 1024 -c "$records" -a -1 2>&1 |
