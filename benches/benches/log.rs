@@ -9,6 +9,9 @@
 //! - `read/*`: sequential reads of a log in the page cache, handing out mapped
 //!   `Bytes` (`zero_copy`) and also copying them out as a socket write would (`copy_out`).
 //! - `lookup/*`: locating a random offset (sparse index + header scan).
+//! - `restart/*`: 1,000 partitions of one batch each: opening them after a clean
+//!   shutdown on 2 and 16 threads, and closing them, each log with its own fsyncs
+//!   (`PartitionLog::close`) against `LogManager::shutdown` (one `syncfs`).
 //!
 //! Each append sample writes to a fresh temp dir on the disk under `BROOK_BENCH_DIR`
 //! (default: the system temp dir), so disk use stays bounded by one sample.
@@ -16,10 +19,11 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brook_benches::record_set;
-use brook_broker::log::{LogConfig, LogOffsets, PartitionLog};
+use brook_broker::log::{LogConfig, LogManager, LogManagerConfig, LogOffsets, PartitionLog, TopicPartition};
 use brook_protocol::records::Batches;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -206,5 +210,79 @@ fn lookup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, raw, append, read, lookup);
+const RESTART_PARTITIONS: i32 = 1000;
+
+/// A log manager over `dir` opening and closing on `threads` threads, with
+/// `RESTART_PARTITIONS` partitions holding one 16 KiB batch each once `fill` has run.
+fn manager(dir: &std::path::Path, threads: usize) -> Arc<LogManager> {
+    let mut config = LogManagerConfig::new(vec![dir.to_path_buf()]);
+    config.recovery_threads = threads;
+    config.log_config.segment_bytes = 4 * MIB as u32;
+    LogManager::open(config).unwrap()
+}
+
+fn fill(manager: &LogManager, batch: &[u8]) {
+    for p in 0..RESTART_PARTITIONS {
+        let log = manager.get_or_create(&TopicPartition::new("restart", p), None).unwrap();
+        log.append_as_leader(batch, 0).unwrap();
+    }
+}
+
+fn restart(c: &mut Criterion) {
+    let batch = one_batch(16 * KIB);
+    let mut group = c.benchmark_group("restart");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    let dir = bench_dir();
+    let filled = manager(dir.path(), 16);
+    fill(&filled, &batch);
+    filled.shutdown().unwrap();
+    drop(filled);
+    for threads in [2, 16] {
+        group.bench_function(
+            format!("open_after_clean_shutdown/{RESTART_PARTITIONS}_partitions/{threads}_threads"),
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut took = Duration::ZERO;
+                    for _ in 0..iters {
+                        let started = Instant::now();
+                        let opened = manager(dir.path(), threads);
+                        took += started.elapsed();
+                        assert_eq!(opened.len(), RESTART_PARTITIONS as usize);
+                        opened.shutdown().unwrap();
+                    }
+                    took
+                })
+            },
+        );
+    }
+    // Each sample closes logs holding new, unsynced data, as a shutdown after a run does.
+    type Close = fn(&LogManager);
+    let closes: [(&str, Close); 2] = [
+        ("each_log_fsyncs", |m| {
+            for tp in m.partitions() {
+                assert!(m.get(&tp).unwrap().close().unwrap());
+            }
+        }),
+        ("one_syncfs", |m| m.shutdown().unwrap()),
+    ];
+    for (name, close) in closes {
+        group.bench_function(format!("close/{RESTART_PARTITIONS}_partitions/{name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut took = Duration::ZERO;
+                for _ in 0..iters {
+                    let fresh = bench_dir();
+                    let opened = manager(fresh.path(), 16);
+                    fill(&opened, &batch);
+                    let started = Instant::now();
+                    close(&opened);
+                    took += started.elapsed();
+                }
+                took
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, raw, append, read, lookup, restart);
 criterion_main!(benches);
