@@ -192,16 +192,29 @@ fn deleted_or_garbled_indexes_are_rebuilt() {
     assert!(after == before, "rebuilt indexes equal the originals");
 }
 
-#[test]
-fn truncated_records_do_not_come_back_after_a_crash_even_while_a_reader_held_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path(), small_config());
+/// A log of ten batches of two records (offsets 0-19), in segments of `small_config`.
+fn ten_batches(dir: &Path) -> PartitionLog {
+    let log = open(dir, small_config());
     for i in 0..10 {
         log.append_as_leader(&batch(2, 30, i), 0).unwrap();
     }
+    log
+}
+
+/// Cuts the log at offset 10 while a reader holds the bytes past the cut (returned),
+/// then appends one record at a new epoch.
+fn cut_while_held(log: &PartitionLog) -> Vec<bytes::Bytes> {
     let held = log.read(10, 1 << 20, i64::MAX).unwrap();
     log.truncate_to(10).unwrap();
     log.append_as_leader(&batch(1, 30, 100), 1).unwrap();
+    held
+}
+
+#[test]
+fn truncated_records_do_not_come_back_after_a_crash_even_while_a_reader_held_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ten_batches(dir.path());
+    let held = cut_while_held(&log);
     log.flush_up_to(log.log_end_offset()).unwrap();
     // The cut segment could not be trimmed while `held` maps it, so the recovery point
     // stays at or below the cut.
@@ -233,10 +246,7 @@ fn a_clean_shutdown_leaves_files_that_end_at_their_data() {
 #[test]
 fn an_unsynced_close_moves_the_recovery_point_only_when_told_the_sync_succeeded() {
     let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path(), small_config());
-    for i in 0..10 {
-        log.append_as_leader(&batch(2, 30, i), 0).unwrap();
-    }
+    let log = ten_batches(dir.path());
     let size = log.size_bytes();
     assert!(log.close_unsynced().unwrap(), "every file ends at its data");
     assert_eq!(log.recovery_point(), 0, "nothing is known to be on disk yet");
@@ -250,13 +260,8 @@ fn an_unsynced_close_moves_the_recovery_point_only_when_told_the_sync_succeeded(
 #[test]
 fn an_unsynced_close_with_a_reader_holding_a_cut_segment_is_not_clean() {
     let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path(), small_config());
-    for i in 0..10 {
-        log.append_as_leader(&batch(2, 30, i), 0).unwrap();
-    }
-    let held = log.read(10, 1 << 20, i64::MAX).unwrap();
-    log.truncate_to(10).unwrap();
-    log.append_as_leader(&batch(1, 30, 100), 1).unwrap();
+    let log = ten_batches(dir.path());
+    let held = cut_while_held(&log);
     let expected = read_all(&log, 0);
     assert!(
         !log.close_unsynced().unwrap(),

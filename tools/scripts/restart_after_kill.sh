@@ -8,17 +8,9 @@
 set -euo pipefail
 rounds=${1:-5}
 records=${2:-10000}
-brook=${BROOK:-target/release/brook}
-dir=$(mktemp -d)
-[ -z "${KEEP:-}" ] || echo "data and log in $dir"
-trap 'kill -9 $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
-addr=127.0.0.1:29492
-start() {
-    "$brook" dev --data-dir "$dir/data" --kafka-addr $addr --controller-addr 127.0.0.1:29493 \
-        --metrics-addr 127.0.0.1:29494 >> "$dir/dev.log" 2>&1 &
-    pid=$!
-}
-now_ms() { date +%s%3N; }
+port=29492
+# shellcheck source=tools/scripts/dev_node.sh
+. "$(dirname "$0")/dev_node.sh"
 first_read() {
     # Wait for the port to accept first: a kcat started while it refuses waits out its
     # own timeouts, and this would measure kcat.

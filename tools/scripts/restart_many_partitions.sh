@@ -6,23 +6,14 @@
 # restart to the first acknowledged produce to the topic's last partition.
 #
 # Usage: tools/scripts/restart_many_partitions.sh [PARTITIONS] [SECONDS] [ROUNDS]
-# Run as root (drop_caches). Extra `brook dev` flags in DEV_FLAGS.
+# Run as root (drop_caches). Extra `brook dev` flags in DEV_FLAGS (tools/scripts/dev_node.sh).
 set -euo pipefail
 partitions=${1:-10000}
 seconds=${2:-10}
 rounds=${3:-2}
-brook=${BROOK:-target/release/brook}
-dir=$(mktemp -d)
-[ -z "${KEEP:-}" ] || echo "data and log in $dir"
-trap 'kill -9 $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
-addr=127.0.0.1:29592
-start() {
-    # shellcheck disable=SC2086
-    "$brook" dev --data-dir "$dir/data" --kafka-addr $addr --controller-addr 127.0.0.1:29593 \
-        --metrics-addr 127.0.0.1:29594 ${DEV_FLAGS:-} >> "$dir/dev.log" 2>&1 &
-    pid=$!
-}
-now_ms() { date +%s%3N; }
+port=29592
+# shellcheck source=tools/scripts/dev_node.sh
+. "$(dirname "$0")/dev_node.sh"
 first_produce() {
     until (exec 3<>/dev/tcp/${addr%:*}/${addr#*:}) 2>/dev/null; do sleep 0.005; done
     until echo x | timeout 10 "$brook" produce -b $addr many -p $((partitions - 1)) --acks all \
